@@ -1,0 +1,55 @@
+"""The ``atlas`` command line: core commands plus those that installed plugins add."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from atlas_core import __version__, plugins
+
+app = typer.Typer(
+    name="atlas",
+    help="Atlas: continual learning for production AI agents.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+
+@app.command()
+def version() -> None:
+    """Print the versions of atlas-core and of every installed Atlas plugin."""
+    console.print(f"atlas-core {__version__}")
+    for plugin in plugins.discover().values():
+        console.print(f"{plugin.name} {plugin.version}")
+
+
+@app.command("plugins")
+def list_plugins() -> None:
+    """List installed plugins and what each contributes (stores, learners, commands, ...)."""
+    table = Table(title="Atlas plugins")
+    for column in ("plugin", "version", "stores", "reward models", "learners", "commands"):
+        table.add_column(column)
+    for plugin in plugins.discover().values():
+        table.add_row(
+            plugin.name,
+            plugin.version,
+            ", ".join(plugin.stores) or "-",
+            ", ".join(plugin.reward_models) or "-",
+            ", ".join(plugin.learners) or "-",
+            ", ".join(plugin.commands) or "-",
+        )
+    console.print(table)
+
+
+def build_app() -> typer.Typer:
+    """The CLI with every installed plugin's command groups mounted."""
+    for name, sub in plugins.commands().items():
+        app.add_typer(sub, name=name)
+    return app
+
+
+def main() -> None:
+    """Entry point of the ``atlas`` script."""
+    build_app()()
