@@ -113,7 +113,7 @@ impl Columns {
                 self.payload_len.extend(lens);
                 self.payload_data.extend(data);
             }
-            None => self.payload_len.extend(std::iter::repeat_n(0, n)),
+            None => self.payload_len.resize(self.payload_len.len() + n, 0),
         }
     }
 
@@ -160,7 +160,7 @@ fn ms_of(ns: i64) -> u64 {
 fn extend_or_fill<T: Copy>(column: &mut VecDeque<T>, given: Option<&[T]>, default: T, n: usize) {
     match given {
         Some(values) => column.extend(values),
-        None => column.extend(std::iter::repeat_n(default, n)),
+        None => column.resize(column.len() + n, default),
     }
 }
 
