@@ -1,7 +1,76 @@
 //! Criterion benches of the kernels' hot paths (`cargo bench -p atlas-kernels`).
 use criterion::{criterion_group, criterion_main, Criterion};
 
-fn benches(_c: &mut Criterion) {}
+fn benches(c: &mut Criterion) {
+    feedback_buffer::benches(c);
+}
+
+/// FeedbackBuffer: a 100k-event columnar push, a single-event push, a 100k-event drain.
+mod feedback_buffer {
+    use std::hint::black_box;
+
+    use atlas_kernels::buffer::{Event, EventBatch, FeedbackBuffer, Offsets, Policy};
+    use criterion::{BatchSize, Criterion, Throughput};
+
+    const N: usize = 100_000;
+
+    struct Columns {
+        interaction_id: Vec<u8>,
+        kind: Vec<u8>,
+        key: Vec<u64>,
+        value: Vec<f64>,
+        offsets: Vec<i64>,
+        data: Vec<u8>,
+    }
+
+    fn columns() -> Columns {
+        let payload = br#"{"signal": "copy", "n": 1}"#;
+        Columns {
+            interaction_id: (0..N * 16).map(|i| i as u8).collect(),
+            kind: (0..N).map(|i| (i % 6) as u8).collect(),
+            key: (0..N as u64).map(|i| i % 50).collect(),
+            value: (0..N).map(|i| i as f64 / N as f64).collect(),
+            offsets: (0..=N as i64).map(|i| i * payload.len() as i64).collect(),
+            data: payload.repeat(N),
+        }
+    }
+
+    fn batch(c: &Columns) -> EventBatch<'_> {
+        EventBatch::new(&c.interaction_id, &c.kind)
+            .and_then(|b| b.key(&c.key))
+            .and_then(|b| b.value(&c.value))
+            .and_then(|b| b.payload(Offsets::I64(&c.offsets), &c.data))
+            .expect("valid batch")
+    }
+
+    pub fn benches(c: &mut Criterion) {
+        let cols = columns();
+        let mut group = c.benchmark_group("feedback_buffer");
+        group.throughput(Throughput::Elements(N as u64));
+        let buf = FeedbackBuffer::new(N, Policy::Reject).expect("buffer");
+        group.bench_function("push_batch_100k", |b| {
+            b.iter_batched(
+                || drop(buf.drain(None)),
+                |()| buf.try_push_batch(black_box(&batch(&cols))).expect("fits"),
+                BatchSize::PerIteration,
+            )
+        });
+        group.bench_function("drain_100k", |b| {
+            b.iter_batched(
+                || drop(buf.try_push_batch(&batch(&cols))),
+                |()| black_box(buf.drain(None)),
+                BatchSize::PerIteration,
+            )
+        });
+        group.throughput(Throughput::Elements(1));
+        let ring = FeedbackBuffer::new(1 << 16, Policy::DropOldest).expect("buffer");
+        let mut event = Event::new([7; 16], 1);
+        event.value = 0.5;
+        event.payload = br#"{"signal": "copy"}"#;
+        group.bench_function("push_one", |b| b.iter(|| ring.try_push(black_box(&event))));
+        group.finish();
+    }
+}
 
 criterion_group!(kernels, benches);
 criterion_main!(kernels);

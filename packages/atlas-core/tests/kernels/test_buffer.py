@@ -1,4 +1,5 @@
-"""FeedbackBuffer: the API, each back-pressure policy, close, and bad input (typed errors naming the argument)."""
+"""FeedbackBuffer: the API, each back-pressure policy, close, and bad input
+(typed errors naming the argument)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,17 @@ IID = uuid.UUID(int=7).bytes
 
 def ids(n: int, start: int = 0) -> np.ndarray:
     """(n, 16) uint8 ids whose integers are start, start + 1, ..."""
-    return np.array([list(uuid.UUID(int=start + i).bytes) for i in range(n)], dtype=np.uint8).reshape(n, 16)
+    return np.array(
+        [list(uuid.UUID(int=start + i).bytes) for i in range(n)], dtype=np.uint8
+    ).reshape(n, 16)
 
 
 def batch(buf: FeedbackBuffer, n: int, start: int = 0) -> int:
-    return buf.push_batch(ids(n, start), np.full(n, EventKind.SIGNAL, np.uint8), key=np.arange(start, start + n, dtype=np.uint64))
+    return buf.push_batch(
+        ids(n, start),
+        np.full(n, EventKind.SIGNAL, np.uint8),
+        key=np.arange(start, start + n, dtype=np.uint64),
+    )
 
 
 def test_push_fills_defaults_and_returns_a_time_ordered_uuid7() -> None:
@@ -38,13 +45,19 @@ def test_push_fills_defaults_and_returns_a_time_ordered_uuid7() -> None:
     assert first < second
     assert before // 1_000_000 <= int.from_bytes(first[:6], "big") <= after // 1_000_000
     out = buf.drain_columns()
-    assert len(out) == 2 and len(buf) == 0
-    assert out.event_id[0].tobytes() == first and out.event_id[1].tobytes() == second
-    assert out.interaction_id.shape == (2, 16) and out.interaction_id[1].tobytes() == IID
-    assert out.kind.tolist() == [1, 4] and out.key.tolist() == [3, 0]
-    assert out.value[0] == 0.75 and np.isnan(out.value[1])
+    assert len(out) == 2
+    assert len(buf) == 0
+    assert out.event_id[0].tobytes() == first
+    assert out.event_id[1].tobytes() == second
+    assert out.interaction_id.shape == (2, 16)
+    assert out.interaction_id[1].tobytes() == IID
+    assert out.kind.tolist() == [1, 4]
+    assert out.key.tolist() == [3, 0]
+    assert out.value[0] == 0.75
+    assert np.isnan(out.value[1])
     assert before <= out.ts_ns[0] <= out.ts_ns[1] <= after
-    assert out.payload(0) == b'{"text": "great"}' and out.payload(1) == b""
+    assert out.payload(0) == b'{"text": "great"}'
+    assert out.payload(1) == b""
     assert out.payload_offsets.tolist() == [0, 17, 17]
 
 
@@ -53,7 +66,9 @@ def test_caller_ids_timestamps_and_extension_kinds_are_kept() -> None:
     eid = uuid.uuid4().bytes
     assert buf.push(IID, 200, ts_ns=-5, event_id=eid) == eid
     out = buf.drain_columns()
-    assert out.event_id[0].tobytes() == eid and out.ts_ns.tolist() == [-5] and out.kind.tolist() == [200]
+    assert out.event_id[0].tobytes() == eid
+    assert out.ts_ns.tolist() == [-5]
+    assert out.kind.tolist() == [200]
 
 
 def test_batch_columns_round_trip_in_every_id_representation() -> None:
@@ -77,19 +92,28 @@ def test_batch_columns_round_trip_in_every_id_representation() -> None:
         out = buf.drain_columns()
         np.testing.assert_array_equal(out.interaction_id, iid)
         np.testing.assert_array_equal(out.event_id, eid)
-        assert out.kind.tolist() == list(range(n)) and out.key.tolist() == [0, 10, 20, 30, 40]
-        assert out.ts_ns.tolist() == list(range(n)) and out.value.tolist() == np.linspace(0, 1, n).tolist()
+        assert out.kind.tolist() == list(range(n))
+        assert out.key.tolist() == [0, 10, 20, 30, 40]
+        assert out.ts_ns.tolist() == list(range(n))
+        assert out.value.tolist() == np.linspace(0, 1, n).tolist()
         assert [out.payload(i) for i in range(n)] == [b"a", b"", b"ccc", b'{"x": 1}', "é".encode()]
 
 
 def test_batch_generates_increasing_ids_and_accepts_strided_columns_and_bytes_payload() -> None:
     buf = FeedbackBuffer(10, "reject")
     values = np.arange(10, dtype=np.float64)[::2]
-    buf.push_batch(ids(5), np.ones(5, np.uint8), value=values, payload_offsets=np.array([0, 1, 2, 3, 4, 5], np.int32), payload_data=b"abcde")
+    buf.push_batch(
+        ids(5),
+        np.ones(5, np.uint8),
+        value=values,
+        payload_offsets=np.array([0, 1, 2, 3, 4, 5], np.int32),
+        payload_data=b"abcde",
+    )
     out = buf.drain_columns()
     assert out.value.tolist() == [0, 2, 4, 6, 8]
     generated = [row.tobytes() for row in out.event_id]
-    assert generated == sorted(generated) and len(set(generated)) == 5
+    assert generated == sorted(generated)
+    assert len(set(generated)) == 5
     assert out.payload(4) == b"e"
 
 
@@ -100,8 +124,17 @@ def test_drain_respects_max_events_and_keeps_order() -> None:
     assert buf.drain_columns(0).key.tolist() == []
     assert buf.drain_columns(None).key.tolist() == list(range(3, 10))
     empty = buf.drain_columns()
-    assert len(empty) == 0 and empty.event_id.shape == (0, 16) and empty.payload_offsets.tolist() == [0]
-    assert buf.stats() == {"pushed": 10, "dropped": 0, "rejected": 0, "drained": 10, "len": 0, "capacity": 100}
+    assert len(empty) == 0
+    assert empty.event_id.shape == (0, 16)
+    assert empty.payload_offsets.tolist() == [0]
+    assert buf.stats() == {
+        "pushed": 10,
+        "dropped": 0,
+        "rejected": 0,
+        "drained": 10,
+        "len": 0,
+        "capacity": 100,
+    }
 
 
 def test_reject_refuses_a_batch_whole_and_counts_it() -> None:
@@ -109,7 +142,8 @@ def test_reject_refuses_a_batch_whole_and_counts_it() -> None:
     batch(buf, 3)
     with pytest.raises(BufferFullError):
         batch(buf, 3, start=3)
-    assert len(buf) == 3 and buf.rejected == 3
+    assert len(buf) == 3
+    assert buf.rejected == 3
     batch(buf, 2, start=3)
     with pytest.raises(BufferFullError):
         buf.push(IID, 1)
@@ -137,7 +171,8 @@ def test_block_times_out_after_its_timeout_and_counts_rejected() -> None:
     with pytest.raises(BufferTimeoutError):
         batch(buf, 1)
     assert time.monotonic() - started >= 0.4
-    assert buf.rejected == 2 and len(buf) == 2
+    assert buf.rejected == 2
+    assert len(buf) == 2
     with pytest.raises(InvalidArgumentError, match="batch"):
         batch(buf, 3)  # can never fit whole
 
@@ -213,21 +248,36 @@ GOOD: dict[str, object] = {"interaction_id": ids(3), "kind": np.ones(3, np.uint8
         ({"key": np.zeros(3, np.int64)}, "key"),
         ({"ts_ns": np.zeros((3, 1), np.int64)}, "ts_ns"),
         ({"event_id": ids(2)}, "event_id"),
-        ({"payload_offsets": np.array([0, 1, 2], np.int64), "payload_data": b"ab"}, "payload_offsets"),
-        ({"payload_offsets": np.array([0, 2, 1, 2], np.int64), "payload_data": b"ab"}, "payload_offsets"),
-        ({"payload_offsets": np.array([0, 1, 2, 9], np.int64), "payload_data": b"ab"}, "payload_offsets"),
+        (
+            {"payload_offsets": np.array([0, 1, 2], np.int64), "payload_data": b"ab"},
+            "payload_offsets",
+        ),
+        (
+            {"payload_offsets": np.array([0, 2, 1, 2], np.int64), "payload_data": b"ab"},
+            "payload_offsets",
+        ),
+        (
+            {"payload_offsets": np.array([0, 1, 2, 9], np.int64), "payload_data": b"ab"},
+            "payload_offsets",
+        ),
         ({"payload_offsets": np.zeros(4, np.float64), "payload_data": b"ab"}, "payload_offsets"),
         ({"payload_offsets": np.zeros(4, np.int64)}, "payload_data"),
         ({"payload_data": b"ab"}, "payload_offsets"),
-        ({"payload_offsets": np.zeros(4, np.int64), "payload_data": np.zeros(2, np.int16)}, "payload_data"),
+        (
+            {"payload_offsets": np.zeros(4, np.int64), "payload_data": np.zeros(2, np.int16)},
+            "payload_data",
+        ),
     ],
 )
-def test_bad_batch_names_the_argument_and_accepts_nothing(kwargs: dict[str, object], name: str) -> None:
+def test_bad_batch_names_the_argument_and_accepts_nothing(
+    kwargs: dict[str, object], name: str
+) -> None:
     buf = FeedbackBuffer(10, "reject")
     args = {**GOOD, **kwargs}
     with pytest.raises(InvalidArgumentError, match=f"`{name}`"):
         buf.push_batch(**args)  # type: ignore[arg-type]
-    assert len(buf) == 0 and buf.pushed == 0
+    assert len(buf) == 0
+    assert buf.pushed == 0
 
 
 def test_bad_max_events_names_the_argument() -> None:

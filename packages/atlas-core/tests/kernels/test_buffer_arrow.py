@@ -51,7 +51,8 @@ def test_arrow_round_trip_keeps_every_column() -> None:
 def test_polars_round_trip_keeps_every_column() -> None:
     source = filled()
     frame = source.drain_polars()
-    assert frame.schema["event_id"] == pl.Binary and frame.schema["key"] == pl.UInt64
+    assert frame.schema["event_id"] == pl.Binary
+    assert frame.schema["key"] == pl.UInt64
     assert frame.height == 6
     target = FeedbackBuffer(100, "reject")
     target.push_polars(frame)
@@ -73,7 +74,10 @@ def test_arrow_columns_of_the_schema_types_are_pushed_without_a_copy() -> None:
     table = filled().drain_arrow()
     args = arrow_to_batch(table)
     assert args["kind"].ctypes.data == table.column("kind").chunk(0).buffers()[1].address
-    assert args["interaction_id"].ctypes.data == table.column("interaction_id").chunk(0).buffers()[1].address
+    assert (
+        args["interaction_id"].ctypes.data
+        == table.column("interaction_id").chunk(0).buffers()[1].address
+    )
     assert args["payload_data"].ctypes.data == table.column("payload").chunk(0).buffers()[2].address
 
 
@@ -96,10 +100,14 @@ def test_sliced_multichunk_and_loosely_typed_tables_are_accepted() -> None:
     )
     buf.push_arrow(loose)
     out = buf.drain_columns()
-    assert out.kind.tolist() == [1, 2] and out.key.tolist() == [0, 9]
-    assert out.value[0] == 0.5 and np.isnan(out.value[1])
-    assert out.ts_ns[0] == 1000 and out.ts_ns[1] > 1_600_000_000 * 10**9
-    assert out.payload(0) == b"hi" and out.payload(1) == b""
+    assert out.kind.tolist() == [1, 2]
+    assert out.key.tolist() == [0, 9]
+    assert out.value[0] == 0.5
+    assert np.isnan(out.value[1])
+    assert out.ts_ns[0] == 1000
+    assert out.ts_ns[1] > 1_600_000_000 * 10**9
+    assert out.payload(0) == b"hi"
+    assert out.payload(1) == b""
 
 
 @pytest.mark.parametrize(
@@ -108,11 +116,22 @@ def test_sliced_multichunk_and_loosely_typed_tables_are_accepted() -> None:
         (pa.table({"kind": pa.array([1], pa.uint8())}), "table"),
         (pa.table({"interaction_id": pa.array([b"a" * 16]), "kind": [1], "colour": [1]}), "table"),
         (pa.table({"interaction_id": pa.array([b"a" * 15]), "kind": [1]}), "interaction_id"),
-        (pa.table({"interaction_id": pa.array([None], pa.binary(16)), "kind": [1]}), "interaction_id"),
+        (
+            pa.table({"interaction_id": pa.array([None], pa.binary(16)), "kind": [1]}),
+            "interaction_id",
+        ),
         (pa.table({"interaction_id": pa.array([b"a" * 16]), "kind": [300]}), "kind"),
-        (pa.table({"interaction_id": pa.array([b"a" * 16]), "kind": pa.array([None], pa.uint8())}), "kind"),
+        (
+            pa.table(
+                {"interaction_id": pa.array([b"a" * 16]), "kind": pa.array([None], pa.uint8())}
+            ),
+            "kind",
+        ),
         (pa.table({"interaction_id": pa.array([b"a" * 16]), "kind": [1], "key": [-1]}), "key"),
-        (pa.table({"interaction_id": pa.array([b"a" * 16]), "kind": [1], "payload": [1]}), "payload"),
+        (
+            pa.table({"interaction_id": pa.array([b"a" * 16]), "kind": [1], "payload": [1]}),
+            "payload",
+        ),
     ],
 )
 def test_bad_tables_name_the_column(table: pa.Table, name: str) -> None:

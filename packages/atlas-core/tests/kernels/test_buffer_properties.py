@@ -19,7 +19,9 @@ from atlas_core.errors import (
 )
 from atlas_core.kernels.buffer import FeedbackBuffer, encode_payloads
 
-Event = tuple[bytes, bytes, int, int, float, int, bytes]  # event_id, interaction_id, kind, key, value, ts_ns, payload
+Event = tuple[
+    bytes, bytes, int, int, float, int, bytes
+]  # event_id, interaction_id, kind, key, value, ts_ns, payload
 
 
 @dataclass
@@ -29,7 +31,9 @@ class ReferenceBuffer:
     capacity: int
     policy: str  # "block" here means block with timeout=0: full -> timeout, counted as rejected
     events: deque[Event] = field(default_factory=deque)
-    counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("pushed", "dropped", "rejected", "drained"), 0))
+    counters: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("pushed", "dropped", "rejected", "drained"), 0)
+    )
     closed: bool = False
 
     def push(self, batch: list[Event]) -> None:
@@ -105,7 +109,15 @@ def push_native(buf: FeedbackBuffer, op: str, arg: object) -> None:
 def drained_rows(buf: FeedbackBuffer, max_events: int | None) -> list[Event]:
     c = buf.drain_columns(max_events)
     return [
-        (c.event_id[i].tobytes(), c.interaction_id[i].tobytes(), int(c.kind[i]), int(c.key[i]), float(c.value[i]), int(c.ts_ns[i]), c.payload(i))
+        (
+            c.event_id[i].tobytes(),
+            c.interaction_id[i].tobytes(),
+            int(c.kind[i]),
+            int(c.key[i]),
+            float(c.value[i]),
+            int(c.ts_ns[i]),
+            c.payload(i),
+        )
         for i in range(len(c))
     ]
 
@@ -121,7 +133,9 @@ def same_event(a: Event, b: Event) -> bool:
     policy=st.sampled_from(["block", "reject", "drop_oldest"]),
     program=operations,
 )
-def test_matches_the_reference(capacity: int, policy: str, program: list[tuple[str, object]]) -> None:
+def test_matches_the_reference(
+    capacity: int, policy: str, program: list[tuple[str, object]]
+) -> None:
     timeout = 0.0 if policy == "block" else None
     native = FeedbackBuffer(capacity, policy, timeout=timeout)
     reference = ReferenceBuffer(capacity, policy)
@@ -140,13 +154,18 @@ def test_matches_the_reference(capacity: int, policy: str, program: list[tuple[s
             assert got_error is expected_error
         elif op == "drain":
             got, want = drained_rows(native, arg), reference.drain(arg)  # type: ignore[arg-type]
-            assert len(got) == len(want) and all(map(same_event, got, want))
+            assert len(got) == len(want)
+            assert all(map(same_event, got, want))
         else:
             native.close()
             reference.closed = True
         stats = native.stats()
         assert {k: stats[k] for k in reference.counters} == reference.counters
-        assert stats["len"] == len(reference.events) == stats["pushed"] - stats["dropped"] - stats["drained"]
+        assert (
+            stats["len"]
+            == len(reference.events)
+            == stats["pushed"] - stats["dropped"] - stats["drained"]
+        )
     rest = drained_rows(native, None)
     assert all(map(same_event, rest, reference.drain(None)))
 
@@ -160,4 +179,5 @@ def test_generated_ids_are_unique_and_increase_in_buffer_order(sizes: list[int])
             buf.push(b"i" * 16, 1)
         buf.push_batch(np.zeros((n, 16), np.uint8), np.zeros(n, np.uint8))
     ids = [row.tobytes() for row in buf.drain_columns().event_id]
-    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)

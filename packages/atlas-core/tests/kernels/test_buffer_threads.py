@@ -16,17 +16,19 @@ from atlas_core.errors import BufferClosedError
 from atlas_core.kernels.buffer import EventKind, FeedbackBuffer
 
 PRODUCERS = 4
-ROUNDS = 300
+ROUNDS = 1000
 BATCH = 7
 
 
 def producer(buf: FeedbackBuffer, p: int, sent: list[bytes]) -> None:
-    """Alternates single pushes (ids from the buffer) and batches (ids chosen here); keys count up."""
+    """Alternates single pushes (buffer-made ids) and batches (ids chosen here); keys count up."""
     key = 0
     for _ in range(ROUNDS):
         sent.append(buf.push(uuid.uuid4().bytes, EventKind.SIGNAL, key=p << 32 | key))
         key += 1
-        eids = np.frombuffer(b"".join(uuid.uuid4().bytes for _ in range(BATCH)), np.uint8).reshape(BATCH, 16)
+        eids = np.frombuffer(b"".join(uuid.uuid4().bytes for _ in range(BATCH)), np.uint8).reshape(
+            BATCH, 16
+        )
         buf.push_batch(
             np.zeros((BATCH, 16), np.uint8),
             np.full(BATCH, EventKind.RATING, np.uint8),
@@ -66,7 +68,14 @@ def test_many_producers_one_drainer_every_event_exactly_once_in_order() -> None:
     for p in range(PRODUCERS):
         keys = [k & 0xFFFFFFFF for k in received_keys if k >> 32 == p]
         assert keys == list(range(ROUNDS * (1 + BATCH))), f"producer {p}'s events out of order"
-    assert buf.stats() == {"pushed": total, "dropped": 0, "rejected": 0, "drained": total, "len": 0, "capacity": 64}
+    assert buf.stats() == {
+        "pushed": total,
+        "dropped": 0,
+        "rejected": 0,
+        "drained": total,
+        "len": 0,
+        "capacity": 64,
+    }
 
 
 def test_a_blocked_push_releases_the_gil_and_completes_after_a_drain() -> None:
@@ -105,7 +114,8 @@ def test_close_wakes_a_blocked_producer_with_closed() -> None:
     buf.close()
     t.join(timeout=5)
     assert not t.is_alive()
-    assert len(errors) == 1 and isinstance(errors[0], BufferClosedError)
+    assert len(errors) == 1
+    assert isinstance(errors[0], BufferClosedError)
     assert buf.drain_columns().kind.tolist() == [1]
 
 
@@ -124,4 +134,5 @@ def test_ctrl_c_interrupts_a_push_blocked_forever() -> None:
         rescue.cancel()
         interrupt.cancel()
     assert time.monotonic() - started < 5
-    assert len(buf) == 1 and buf.pushed == 1
+    assert len(buf) == 1
+    assert buf.pushed == 1

@@ -1,4 +1,5 @@
-"""The FeedbackBuffer: the bounded, thread-safe buffer every interaction and feedback event passes through.
+"""The FeedbackBuffer: the bounded, thread-safe buffer every interaction and feedback event
+passes through on its way to the store.
 
 The native class (``atlas_core._native.FeedbackBuffer``) does the work; this module adds the
 Python conveniences around it: :class:`EventKind`, :class:`EventColumns` (drained columns with
@@ -140,7 +141,7 @@ class EventColumns:
 
 
 class FeedbackBuffer(_native.FeedbackBuffer):
-    """``_native.FeedbackBuffer`` plus drains to :class:`EventColumns` / Arrow / polars and pushes from them.
+    """``_native.FeedbackBuffer`` plus drains to and pushes from columns, Arrow and polars.
 
     ``FeedbackBuffer(capacity, policy="block", timeout=None)``: ``policy`` is ``"block"``
     (wait for space, forever or ``timeout`` seconds, then BufferTimeoutError), ``"reject"``
@@ -255,7 +256,9 @@ def _ids_from_arrow(name: str, array: pa.Array) -> NDArray[np.uint8]:
             ) from err
     if len(array) == 0:
         return np.empty((0, 16), dtype=np.uint8)
-    flat = np.frombuffer(array.buffers()[1], dtype=np.uint8, count=16 * len(array), offset=16 * array.offset)
+    flat = np.frombuffer(
+        array.buffers()[1], dtype=np.uint8, count=16 * len(array), offset=16 * array.offset
+    )
     return flat.reshape(-1, 16)
 
 
@@ -273,7 +276,8 @@ def _numeric_from_arrow(name: str, array: pa.Array, target: pa.DataType, fill: A
         if fill is None:
             raise InvalidArgumentError(f"invalid argument `{name}`: has {array.null_count} null(s)")
         array = array.fill_null(pa.scalar(fill, type=target))
-    return array.to_numpy(zero_copy_only=True)
+    column: NDArray[Any] = array.to_numpy(zero_copy_only=True)
+    return column
 
 
 def _payload_from_arrow(array: pa.Array) -> tuple[NDArray[Any], NDArray[np.uint8]]:
@@ -285,7 +289,9 @@ def _payload_from_arrow(array: pa.Array) -> tuple[NDArray[Any], NDArray[np.uint8
     elif pa.types.is_binary_view(kind) or pa.types.is_string_view(kind):
         array = array.cast(pa.large_binary())
     elif not (pa.types.is_binary(kind) or pa.types.is_large_binary(kind)):
-        raise InvalidArgumentError(f"invalid argument `payload`: must be binary or string, got {kind}")
+        raise InvalidArgumentError(
+            f"invalid argument `payload`: must be binary or string, got {kind}"
+        )
     if array.null_count:
         array = array.fill_null(pa.scalar(b"", type=array.type))
     width = np.int64 if pa.types.is_large_binary(array.type) else np.int32
@@ -293,7 +299,12 @@ def _payload_from_arrow(array: pa.Array) -> tuple[NDArray[Any], NDArray[np.uint8
         return np.zeros(1, dtype=width), np.empty(0, dtype=np.uint8)
     _, offsets_buf, data_buf = array.buffers()
     offsets = np.frombuffer(
-        offsets_buf, dtype=width, count=len(array) + 1, offset=array.offset * np.dtype(width).itemsize
+        offsets_buf,
+        dtype=width,
+        count=len(array) + 1,
+        offset=array.offset * np.dtype(width).itemsize,
     )
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.empty(0, np.uint8)
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.empty(0, np.uint8)
+    )
     return offsets, data
