@@ -62,6 +62,19 @@ def test_polars_round_trip_keeps_every_column() -> None:
     assert [bytes(r) for r in back.event_id] == frame["event_id"].to_list()
 
 
+def test_columns_speak_the_arrow_c_stream_interface() -> None:
+    columns = filled().drain_columns()
+    table, frame = pa.table(columns), pl.DataFrame(columns)
+    assert table.schema == arrow_schema()
+    assert frame.columns == arrow_schema().names
+    for name in arrow_schema().names:
+        expected = columns.to_arrow().column(name).to_pylist()
+        assert table.column(name).to_pylist() == expected or name == "value"
+        assert frame[name].to_list() == expected or name == "value"
+    np.testing.assert_array_equal(table.column("value").to_numpy(), columns.value)
+    np.testing.assert_array_equal(frame["value"].to_numpy(), columns.value)
+
+
 def test_drained_columns_reach_arrow_without_a_copy() -> None:
     columns = filled().drain_columns()
     table = columns.to_arrow()

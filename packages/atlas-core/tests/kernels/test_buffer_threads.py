@@ -4,6 +4,7 @@ nothing; a blocked push waits without the GIL, wakes on drain or close, and Ctrl
 from __future__ import annotations
 
 import _thread
+import contextlib
 import threading
 import time
 import uuid
@@ -12,7 +13,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from atlas_core.errors import BufferClosedError
+from atlas_core.errors import BufferClosedError, BufferFullError
 from atlas_core.kernels.buffer import EventKind, FeedbackBuffer
 
 PRODUCERS = 4
@@ -76,6 +77,44 @@ def test_many_producers_one_drainer_every_event_exactly_once_in_order() -> None:
         "len": 0,
         "capacity": 64,
     }
+
+
+@pytest.mark.parametrize("policy", ["reject", "drop_oldest"])
+def test_concurrent_reject_and_drop_oldest_account_for_every_event(policy: str) -> None:
+    buf = FeedbackBuffer(16, policy)
+    accepted: list[list[bytes]] = [[] for _ in range(PRODUCERS)]
+    received: list[bytes] = []
+    done = threading.Event()
+
+    def produce(p: int) -> None:
+        for _ in range(2000):
+            with contextlib.suppress(BufferFullError):
+                accepted[p].append(buf.push(b"p" * 16, p))
+
+    def drain() -> None:
+        while not done.is_set() or len(buf):
+            received.extend(row.tobytes() for row in buf.drain_columns(5).event_id)
+
+    threads = [threading.Thread(target=produce, args=(p,)) for p in range(PRODUCERS)]
+    drainer = threading.Thread(target=drain)
+    for t in [*threads, drainer]:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    drainer.join()
+
+    everything = {i for ids in accepted for i in ids}
+    stats = buf.stats()
+    assert len(received) == len(set(received)), "an event was drained twice"
+    assert set(received) <= everything, "a drained event was never accepted"
+    assert stats["pushed"] == len(everything)
+    assert stats["drained"] == len(received)
+    assert stats["pushed"] + stats["rejected"] == PRODUCERS * 2000
+    assert stats["pushed"] - stats["dropped"] == len(received)
+    if policy == "reject":
+        assert stats["dropped"] == 0
+        assert set(received) == everything
 
 
 def test_a_blocked_push_releases_the_gil_and_completes_after_a_drain() -> None:

@@ -131,6 +131,10 @@ class EventColumns:
             schema=arrow_schema(),
         )
 
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """Arrow PyCapsule stream: ``pa.table(cols)`` and ``pl.DataFrame(cols)`` read it directly."""
+        return self.to_arrow().__arrow_c_stream__(requested_schema)
+
     def to_polars(self) -> pl.DataFrame:
         """A polars DataFrame (numeric columns shared; ids and payload become ``Binary``)."""
         import polars as pl
