@@ -132,7 +132,7 @@ class EventColumns:
         )
 
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
-        """Arrow PyCapsule stream: ``pa.table(cols)`` and ``pl.DataFrame(cols)`` read it directly."""
+        """Arrow PyCapsule stream: ``pa.table(cols)`` and ``pl.DataFrame(cols)`` read it."""
         return self.to_arrow().__arrow_c_stream__(requested_schema)
 
     def to_polars(self) -> pl.DataFrame:
