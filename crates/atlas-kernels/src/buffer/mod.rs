@@ -13,9 +13,10 @@ mod event;
 mod policy;
 mod uuid7;
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 pub use columns::DrainedEvents;
 pub use event::{Event, EventBatch, Offsets, ID_LEN};
@@ -64,6 +65,29 @@ struct State {
     rejected: u64,
     drained: u64,
     closed: bool,
+    /// Tickets of the producers blocked under `block`, oldest first.
+    waiters: VecDeque<u64>,
+    next_ticket: u64,
+}
+
+impl State {
+    fn insert_event(&mut self, event: &Event<'_>) -> [u8; ID_LEN] {
+        self.pushed += 1;
+        self.columns
+            .push_event(event, &mut self.ids, now_ns_since_epoch())
+    }
+
+    fn insert_batch(&mut self, batch: &EventBatch<'_>, capacity: usize) -> usize {
+        let n = batch.len();
+        // Under drop_oldest a batch larger than the buffer keeps only its newest rows,
+        // exactly as if its events had been pushed one by one.
+        let skipped = n.saturating_sub(capacity);
+        self.pushed += n as u64;
+        self.dropped += skipped as u64;
+        self.columns
+            .push_rows(batch, skipped..n, &mut self.ids, now_ns_since_epoch());
+        n
+    }
 }
 
 /// The bounded many-producer event buffer. Share it by reference (`&self` methods) across threads.
@@ -98,6 +122,8 @@ impl FeedbackBuffer {
                 rejected: 0,
                 drained: 0,
                 closed: false,
+                waiters: VecDeque::new(),
+                next_ticket: 0,
             }),
             space: Condvar::new(),
         })
@@ -137,56 +163,27 @@ impl FeedbackBuffer {
 
     /// Pushes one event without waiting and returns its id. Errors: `Closed`; `Full` under `reject`.
     pub fn try_push(&self, event: &Event<'_>) -> Result<Admission<[u8; ID_LEN]>> {
-        let mut s = self.state.lock();
-        if !self.make_room(&mut s, 1)? {
-            return Ok(Admission::WouldBlock);
-        }
-        s.pushed += 1;
-        let state = &mut *s;
-        let id = state
-            .columns
-            .push_event(event, &mut state.ids, now_ns_since_epoch());
-        Ok(Admission::Accepted(id))
+        let admitted = self.admit(1, None, |s| s.insert_event(event))?;
+        Ok(admitted.map_or(Admission::WouldBlock, Admission::Accepted))
     }
 
     /// Pushes a batch whole, without waiting, and returns how many events it had.
     /// Errors: `Closed`; `Full` under `reject`; `InvalidArgument` under `block` if the
     /// batch is larger than the capacity (it could never fit whole).
     pub fn try_push_batch(&self, batch: &EventBatch<'_>) -> Result<Admission<usize>> {
-        let n = batch.len();
-        if matches!(self.policy, Policy::Block { .. }) && n > self.capacity {
-            return Err(KernelError::invalid(
-                "batch",
-                format!(
-                    "{n} events can never fit whole in a `block` buffer of capacity {}",
-                    self.capacity
-                ),
-            ));
-        }
-        let mut s = self.state.lock();
-        if !self.make_room(&mut s, n)? {
-            return Ok(Admission::WouldBlock);
-        }
-        // Under drop_oldest a batch larger than the buffer keeps only its newest rows,
-        // exactly as if its events had been pushed one by one.
-        let skipped = n.saturating_sub(self.capacity);
-        s.pushed += n as u64;
-        s.dropped += skipped as u64;
-        let state = &mut *s;
-        state
-            .columns
-            .push_rows(batch, skipped..n, &mut state.ids, now_ns_since_epoch());
-        Ok(Admission::Accepted(n))
+        let admitted = self.admit(batch.len(), None, |s| s.insert_batch(batch, self.capacity))?;
+        Ok(admitted.map_or(Admission::WouldBlock, Admission::Accepted))
     }
 
     /// [`FeedbackBuffer::try_push`], waiting under `block` as the policy says. While it
-    /// waits it calls `keep_waiting` every [`WAIT_SLICE`]; `Ok(None)` if that said stop.
+    /// waits it calls `keep_waiting` (without the lock) about every [`WAIT_SLICE`];
+    /// `Ok(None)` if that said stop. Blocked producers are served first come, first served.
     pub fn push_wait(
         &self,
         event: &Event<'_>,
         keep_waiting: &mut dyn FnMut() -> bool,
     ) -> Result<Option<[u8; ID_LEN]>> {
-        self.wait_until_admitted(1, keep_waiting, || self.try_push(event))
+        self.admit(1, Some(keep_waiting), |s| s.insert_event(event))
     }
 
     /// [`FeedbackBuffer::try_push_batch`], waiting like [`FeedbackBuffer::push_wait`].
@@ -195,7 +192,9 @@ impl FeedbackBuffer {
         batch: &EventBatch<'_>,
         keep_waiting: &mut dyn FnMut() -> bool,
     ) -> Result<Option<usize>> {
-        self.wait_until_admitted(batch.len(), keep_waiting, || self.try_push_batch(batch))
+        self.admit(batch.len(), Some(keep_waiting), |s| {
+            s.insert_batch(batch, self.capacity)
+        })
     }
 
     /// Removes and returns up to `max_events` (all if `None`) of the oldest events.
@@ -223,17 +222,99 @@ impl FeedbackBuffer {
         self.state.lock().closed
     }
 
-    /// Applies the policy so that `n` more events fit. `Ok(false)`: must wait (`block`).
-    fn make_room(&self, s: &mut State, n: usize) -> Result<bool> {
+    /// Admits `n` events with `insert` once the policy allows. Without `keep_waiting`,
+    /// `Ok(None)` means "would block"; with it, the producer queues (FIFO ticket) and
+    /// waits, and `Ok(None)` means `keep_waiting` said stop.
+    fn admit<T>(
+        &self,
+        n: usize,
+        keep_waiting: Option<&mut dyn FnMut() -> bool>,
+        insert: impl FnOnce(&mut State) -> T,
+    ) -> Result<Option<T>> {
+        let timeout = match self.policy {
+            Policy::Block { timeout } => {
+                if n > self.capacity {
+                    return Err(KernelError::invalid(
+                        "batch",
+                        format!(
+                            "{n} events can never fit whole in a `block` buffer of capacity {}",
+                            self.capacity
+                        ),
+                    ));
+                }
+                timeout
+            }
+            _ => None,
+        };
+        let mut s = self.state.lock();
+        if self.has_room(&mut s, n, None)? {
+            return Ok(Some(insert(&mut s)));
+        }
+        let Some(keep_waiting) = keep_waiting else {
+            return Ok(None);
+        };
+        // Only `block` gets here. Take a place in line so that a large batch is not
+        // overtaken forever by a stream of small pushes.
+        let ticket = s.next_ticket;
+        s.next_ticket += 1;
+        s.waiters.push_back(ticket);
+        let started = Instant::now();
+        let mut last_check = started;
+        loop {
+            // Checked before every wait, so that a wake-up missed while `keep_waiting`
+            // ran (without the lock) costs nothing.
+            match self.has_room(&mut s, n, Some(ticket)) {
+                Ok(true) => {
+                    self.leave_line(&mut s, ticket);
+                    return Ok(Some(insert(&mut s)));
+                }
+                Ok(false) => {}
+                Err(err) => {
+                    self.leave_line(&mut s, ticket);
+                    return Err(err);
+                }
+            }
+            let waited = started.elapsed();
+            let slice = match timeout {
+                Some(limit) if waited >= limit => {
+                    s.rejected += n as u64;
+                    self.leave_line(&mut s, ticket);
+                    return Err(KernelError::Timeout {
+                        seconds: limit.as_secs_f64(),
+                    });
+                }
+                Some(limit) => (limit - waited).min(WAIT_SLICE),
+                None => WAIT_SLICE,
+            };
+            self.space.wait_for(&mut s, slice);
+            // Asked once per slice, not at every wake-up, and without the lock: the
+            // binding takes the GIL in there, and a GIL holder may be waiting for the lock.
+            if last_check.elapsed() >= WAIT_SLICE {
+                last_check = Instant::now();
+                if !MutexGuard::unlocked(&mut s, &mut *keep_waiting) {
+                    self.leave_line(&mut s, ticket);
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Whether `n` more events may go in now, after applying the policy (`reject`
+    /// refuses, `drop_oldest` evicts). `ticket`: the caller's place in the `block` line.
+    fn has_room(&self, s: &mut State, n: usize, ticket: Option<u64>) -> Result<bool> {
         if s.closed {
             return Err(KernelError::Closed);
         }
         let free = self.capacity - s.columns.len();
-        if n <= free {
-            return Ok(true);
-        }
         match self.policy {
-            Policy::Block { .. } => Ok(false),
+            Policy::Block { .. } => {
+                let my_turn = match ticket {
+                    None => s.waiters.is_empty(),
+                    Some(t) => s.waiters.front() == Some(&t),
+                };
+                Ok(my_turn && n <= free)
+            }
+            _ if n <= free => Ok(true),
             Policy::Reject => {
                 s.rejected += n as u64;
                 Err(KernelError::Full {
@@ -250,48 +331,11 @@ impl FeedbackBuffer {
         }
     }
 
-    /// The `block` loop: retry, sleeping on the condvar in slices until the deadline.
-    fn wait_until_admitted<T>(
-        &self,
-        n: usize,
-        keep_waiting: &mut dyn FnMut() -> bool,
-        mut attempt: impl FnMut() -> Result<Admission<T>>,
-    ) -> Result<Option<T>> {
-        let timeout = match self.policy {
-            Policy::Block { timeout } => timeout,
-            _ => None,
-        };
-        let started = Instant::now();
-        let mut last_check = started;
-        loop {
-            if let Admission::Accepted(value) = attempt()? {
-                return Ok(Some(value));
-            }
-            let waited = started.elapsed();
-            let slice = match timeout {
-                Some(limit) if waited >= limit => {
-                    self.state.lock().rejected += n as u64;
-                    return Err(KernelError::Timeout {
-                        seconds: limit.as_secs_f64(),
-                    });
-                }
-                Some(limit) => (limit - waited).min(WAIT_SLICE),
-                None => WAIT_SLICE,
-            };
-            {
-                let mut s = self.state.lock();
-                if !s.closed && self.capacity - s.columns.len() < n {
-                    self.space.wait_for(&mut s, slice);
-                }
-            }
-            // Asked once per slice, not on every wake-up, so a busy drainer does not
-            // make each blocked producer re-take the GIL at every drain.
-            if last_check.elapsed() >= WAIT_SLICE {
-                last_check = Instant::now();
-                if !keep_waiting() {
-                    return Ok(None);
-                }
-            }
+    /// Removes `ticket` from the line and lets the next in line look again.
+    fn leave_line(&self, s: &mut State, ticket: u64) {
+        s.waiters.retain(|&t| t != ticket);
+        if !s.waiters.is_empty() {
+            self.space.notify_all();
         }
     }
 }

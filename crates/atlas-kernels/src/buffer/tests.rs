@@ -233,3 +233,32 @@ fn many_producers_and_a_drainer_lose_and_duplicate_nothing() {
         (seen.len() as u64, seen.len() as u64, 0, 0)
     );
 }
+
+#[test]
+fn blocked_producers_are_served_in_arrival_order_so_a_batch_is_not_starved() {
+    let buf = Arc::new(FeedbackBuffer::new(2, Policy::Block { timeout: None }).unwrap());
+    push_all(&buf, [1, 2]);
+    let batch_pusher = {
+        let buf = Arc::clone(&buf);
+        thread::spawn(move || {
+            let ids = [0u8; 32];
+            let batch = EventBatch::new(&ids, &[10, 10]).unwrap();
+            buf.push_batch_wait(&batch, &mut || true).unwrap()
+        })
+    };
+    thread::sleep(Duration::from_millis(50));
+    let single_pusher = {
+        let buf = Arc::clone(&buf);
+        thread::spawn(move || buf.push_wait(&event(20), &mut || true).unwrap())
+    };
+    thread::sleep(Duration::from_millis(50));
+    // One free slot: the single push behind the batch must not take it.
+    assert_eq!(pushed_tags(&buf.drain(Some(1))), vec![1]);
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(buf.len(), 1, "a later producer jumped the line");
+    assert_eq!(pushed_tags(&buf.drain(Some(1))), vec![2]);
+    assert_eq!(batch_pusher.join().unwrap(), Some(2));
+    assert_eq!(pushed_tags(&buf.drain(None)), vec![10, 10]);
+    assert!(single_pusher.join().unwrap().is_some());
+    assert_eq!(pushed_tags(&buf.drain(None)), vec![20]);
+}
