@@ -5,7 +5,8 @@
 //! N events as [`DrainedEvents`] (one `Vec` per column). A batch is admitted whole or
 //! not at all, under one lock, so events keep their order and are never split.
 //! When full, the [`Policy`] chosen at construction decides: wait (`block`), refuse
-//! (`reject`) or evict the oldest (`drop_oldest`). Counters obey
+//! (`reject`) or evict the oldest (`drop_oldest`); blocked producers are served in
+//! arrival order, so a large batch is never starved by small pushes. Counters obey
 //! `pushed - dropped - drained == len` at every instant.
 
 mod columns;
@@ -129,10 +130,12 @@ impl FeedbackBuffer {
         })
     }
 
+    /// The most events the buffer holds.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
+    /// The back-pressure policy chosen at construction.
     pub fn policy(&self) -> Policy {
         self.policy
     }
@@ -218,6 +221,7 @@ impl FeedbackBuffer {
         self.space.notify_all();
     }
 
+    /// Whether [`FeedbackBuffer::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.state.lock().closed
     }
