@@ -159,7 +159,7 @@ def bench_push_batch_atlas(benchmark: Any) -> None:
     np.testing.assert_array_equal(out.interaction_id, COLUMNS["interaction_id"])
     benchmark.group = "feedback_buffer.push_batch_100k"
     benchmark.extra_info.update(impl="atlas", items=BATCH)
-    benchmark.pedantic(_push_batch, args=(buf,), setup=_emptier(buf), rounds=30, iterations=1)
+    benchmark.pedantic(_push_batch, args=(buf,), setup=_emptier(buf), rounds=100, iterations=1)
     assert buf.pushed == buf.drained + len(buf)
     assert buf.rejected == 0
 
@@ -204,7 +204,7 @@ def bench_push_one_atlas(benchmark: Any) -> None:
     benchmark.group = "feedback_buffer.push_one_x10k"
     benchmark.extra_info.update(impl="atlas", items=SINGLES, targets={BASELINE: 10.0})
     benchmark.pedantic(
-        _push_singles_atlas, args=(buf,), setup=_emptier(buf), rounds=50, iterations=1
+        _push_singles_atlas, args=(buf,), setup=_emptier(buf), rounds=100, iterations=1
     )
 
 
@@ -252,7 +252,7 @@ def bench_drain_to_arrow_atlas(benchmark: Any) -> None:
 
     benchmark.group = "feedback_buffer.drain_100k_to_arrow"
     benchmark.extra_info.update(impl="atlas", items=BATCH)
-    benchmark.pedantic(buf.drain_arrow, setup=refill, rounds=30, iterations=1)
+    benchmark.pedantic(buf.drain_arrow, setup=refill, rounds=100, iterations=1)
     assert len(buf) == 0
 
 

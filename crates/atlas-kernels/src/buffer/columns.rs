@@ -58,6 +58,8 @@ pub(crate) struct Columns {
     ts_ns: VecDeque<i64>,
     payload_len: VecDeque<u64>,
     payload_data: VecDeque<u8>,
+    /// Generated ids of the batch being pushed (kept to reuse its allocation).
+    id_scratch: Vec<u8>,
 }
 
 impl Columns {
@@ -96,10 +98,15 @@ impl Columns {
         match batch.event_ids(rows.clone()) {
             Some(given) => self.event_id.extend(given),
             None => {
+                // Built in a reused flat Vec and appended with one copy: extending the
+                // ring 16 bytes at a time costs a wrap check per id.
                 let now_ms = ms_of(now_ns);
+                self.id_scratch.clear();
+                self.id_scratch.reserve(n * ID_LEN);
                 for _ in 0..n {
-                    self.event_id.extend(&ids.next_id(now_ms));
+                    self.id_scratch.extend_from_slice(&ids.next_id(now_ms));
                 }
+                self.event_id.extend(&self.id_scratch);
             }
         }
         self.interaction_id
