@@ -2,7 +2,7 @@
 # Checked against the built module by `mypy.stubtest` in packages/atlas-core/tests/test_stubs.py.
 
 import uuid
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,7 +24,7 @@ class FeedbackBuffer:
 
     def __new__(
         cls, capacity: int, policy: str = "block", timeout: float | None = None
-    ) -> FeedbackBuffer: ...
+    ) -> Self: ...
     def push(
         self,
         interaction_id: bytes | uuid.UUID,
