@@ -164,6 +164,41 @@ impl PyFeedbackBuffer {
         columns::drained_to_dict(py, drained)
     }
 
+    /// Blocks (without the GIL; Ctrl-C works) until at least `min_events` (capped at the
+    /// capacity) are buffered or the buffer is closed (True), or `timeout` seconds pass (False).
+    #[pyo3(signature = (min_events = 1, timeout = None))]
+    fn wait_for_events(
+        &self,
+        py: Python<'_>,
+        min_events: i64,
+        timeout: Option<f64>,
+    ) -> PyResult<bool> {
+        let min_events = usize::try_from(min_events)
+            .ok()
+            .filter(|&m| m >= 1)
+            .ok_or_else(|| {
+                invalid(
+                    "min_events",
+                    format!("must be at least 1, got {min_events}"),
+                )
+            })?;
+        let timeout = match timeout {
+            None => None,
+            Some(t) if t.is_finite() && t >= 0.0 => Some(std::time::Duration::from_secs_f64(t)),
+            Some(t) => {
+                return Err(invalid(
+                    "timeout",
+                    format!("must be a finite number of seconds >= 0 or None, got {t}"),
+                ))
+            }
+        };
+        wait_without_gil(py, |keep_waiting| {
+            Ok(self
+                .inner
+                .wait_for_events(min_events, timeout, keep_waiting))
+        })
+    }
+
     /// Refuses later pushes (BufferClosedError) and wakes blocked producers; drain still works.
     fn close(&self) {
         self.inner.close();
@@ -261,7 +296,7 @@ fn slice<'a, T: numpy::Element>(
         .map_err(|_| invalid(name, "is not contiguous"))
 }
 
-/// Runs a `block`-policy wait without the GIL. Between slices it re-takes the GIL to
+/// Runs a wait (a `block`-policy push, `wait_for_events`) without the GIL. Between slices it re-takes the GIL to
 /// run Python's signal handlers; if one raises (Ctrl-C), the wait stops with that error.
 fn wait_without_gil<T: Send>(
     py: Python<'_>,

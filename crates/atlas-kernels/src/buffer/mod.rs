@@ -99,6 +99,8 @@ pub struct FeedbackBuffer {
     state: Mutex<State>,
     /// Signalled when space frees up (a drain) or the buffer closes.
     space: Condvar,
+    /// Signalled when events arrive or the buffer closes (for `wait_for_events`).
+    items: Condvar,
 }
 
 impl FeedbackBuffer {
@@ -127,6 +129,7 @@ impl FeedbackBuffer {
                 next_ticket: 0,
             }),
             space: Condvar::new(),
+            items: Condvar::new(),
         })
     }
 
@@ -219,6 +222,41 @@ impl FeedbackBuffer {
     pub fn close(&self) {
         self.state.lock().closed = true;
         self.space.notify_all();
+        self.items.notify_all();
+    }
+
+    /// Waits until at least `min_events` (capped at the capacity) are buffered or the
+    /// buffer is closed (`Some(true)`), or `timeout` passes (`Some(false)`). For a
+    /// consumer that flushes in batches. Calls `keep_waiting` like
+    /// [`FeedbackBuffer::push_wait`]; `None` if that said stop.
+    pub fn wait_for_events(
+        &self,
+        min_events: usize,
+        timeout: Option<Duration>,
+        keep_waiting: &mut dyn FnMut() -> bool,
+    ) -> Option<bool> {
+        let target = min_events.min(self.capacity);
+        let started = Instant::now();
+        let mut last_check = started;
+        let mut s = self.state.lock();
+        loop {
+            if s.closed || s.columns.len() >= target {
+                return Some(true);
+            }
+            let waited = started.elapsed();
+            let slice = match timeout {
+                Some(limit) if waited >= limit => return Some(false),
+                Some(limit) => (limit - waited).min(WAIT_SLICE),
+                None => WAIT_SLICE,
+            };
+            self.items.wait_for(&mut s, slice);
+            if last_check.elapsed() >= WAIT_SLICE {
+                last_check = Instant::now();
+                if !MutexGuard::unlocked(&mut s, &mut *keep_waiting) {
+                    return None;
+                }
+            }
+        }
     }
 
     /// Whether [`FeedbackBuffer::close`] was called.
@@ -252,7 +290,10 @@ impl FeedbackBuffer {
         };
         let mut s = self.state.lock();
         if self.has_room(&mut s, n, None)? {
-            return Ok(Some(insert(&mut s)));
+            let inserted = insert(&mut s);
+            drop(s);
+            self.items.notify_all();
+            return Ok(Some(inserted));
         }
         let Some(keep_waiting) = keep_waiting else {
             return Ok(None);
@@ -270,7 +311,10 @@ impl FeedbackBuffer {
             match self.has_room(&mut s, n, Some(ticket)) {
                 Ok(true) => {
                     self.leave_line(&mut s, ticket);
-                    return Ok(Some(insert(&mut s)));
+                    let inserted = insert(&mut s);
+                    drop(s);
+                    self.items.notify_all();
+                    return Ok(Some(inserted));
                 }
                 Ok(false) => {}
                 Err(err) => {

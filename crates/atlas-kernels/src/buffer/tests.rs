@@ -262,3 +262,47 @@ fn blocked_producers_are_served_in_arrival_order_so_a_batch_is_not_starved() {
     assert!(single_pusher.join().unwrap().is_some());
     assert_eq!(pushed_tags(&buf.drain(None)), vec![20]);
 }
+
+#[test]
+fn wait_for_events_returns_when_enough_arrive_on_close_or_on_timeout() {
+    let buf = Arc::new(FeedbackBuffer::new(4, Policy::DropOldest).unwrap());
+    let started = Instant::now();
+    assert_eq!(
+        buf.wait_for_events(1, Some(Duration::from_millis(30)), &mut || true),
+        Some(false)
+    );
+    assert!(started.elapsed() >= Duration::from_millis(30));
+    let producer = {
+        let buf = Arc::clone(&buf);
+        thread::spawn(move || {
+            for t in 0..3 {
+                thread::sleep(Duration::from_millis(10));
+                push_all(&buf, [t]);
+            }
+        })
+    };
+    assert_eq!(
+        buf.wait_for_events(3, Some(Duration::from_secs(10)), &mut || true),
+        Some(true)
+    );
+    assert!(buf.len() >= 3);
+    producer.join().unwrap();
+    // More than the capacity can never be buffered: capped, so this returns at once.
+    push_all(&buf, [3]);
+    assert_eq!(
+        buf.wait_for_events(100, Some(Duration::ZERO), &mut || true),
+        Some(true)
+    );
+    buf.drain(None);
+    let closer = {
+        let buf = Arc::clone(&buf);
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            buf.close();
+        })
+    };
+    assert_eq!(buf.wait_for_events(1, None, &mut || true), Some(true));
+    closer.join().unwrap();
+    let empty = FeedbackBuffer::new(4, Policy::Reject).unwrap();
+    assert_eq!(empty.wait_for_events(1, None, &mut || false), None);
+}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 
@@ -283,6 +284,19 @@ def test_bad_batch_names_the_argument_and_accepts_nothing(
 def test_bad_max_events_names_the_argument() -> None:
     with pytest.raises(InvalidArgumentError, match="`max_events`"):
         FeedbackBuffer(4).drain(-1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"min_events": 0}, "min_events"),
+        ({"timeout": -0.5}, "timeout"),
+        ({"timeout": math.inf}, "timeout"),
+    ],
+)
+def test_bad_wait_arguments_name_the_argument(kwargs: dict[str, float], name: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=f"`{name}`"):
+        FeedbackBuffer(4).wait_for_events(**kwargs)  # type: ignore[arg-type]
 
 
 def test_event_kind_codes() -> None:

@@ -175,3 +175,40 @@ def test_ctrl_c_interrupts_a_push_blocked_forever() -> None:
     assert time.monotonic() - started < 5
     assert len(buf) == 1
     assert buf.pushed == 1
+
+
+def test_wait_for_events_wakes_on_arrivals_and_close_and_times_out() -> None:
+    buf = FeedbackBuffer(8, "reject")
+    started = time.monotonic()
+    assert buf.wait_for_events(1, timeout=0.1) is False
+    assert time.monotonic() - started >= 0.1
+
+    def produce() -> None:
+        for i in range(3):
+            time.sleep(0.02)
+            buf.push(b"w" * 16, i)
+
+    producer_thread = threading.Thread(target=produce)
+    producer_thread.start()
+    assert buf.wait_for_events(3, timeout=10) is True  # waits without the GIL
+    producer_thread.join()
+    assert len(buf) == 3
+    buf.drain()
+    closer = threading.Timer(0.05, buf.close)
+    closer.start()
+    assert buf.wait_for_events(timeout=10) is True
+    closer.join()
+
+
+def test_ctrl_c_interrupts_wait_for_events() -> None:
+    buf = FeedbackBuffer(4)
+    interrupt = threading.Timer(0.2, _thread.interrupt_main)
+    rescue = threading.Timer(10.0, buf.close)
+    interrupt.start()
+    rescue.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            buf.wait_for_events()
+    finally:
+        interrupt.cancel()
+        rescue.cancel()
