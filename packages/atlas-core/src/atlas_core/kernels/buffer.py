@@ -150,6 +150,7 @@ class FeedbackBuffer(_native.FeedbackBuffer):
     ``FeedbackBuffer(capacity, policy="block", timeout=None)``: ``policy`` is ``"block"``
     (wait for space, forever or ``timeout`` seconds, then BufferTimeoutError), ``"reject"``
     (BufferFullError; a batch is refused whole) or ``"drop_oldest"`` (evict, counted).
+    A consumer typically loops ``wait_for_events(n, timeout)`` then ``drain_arrow(n)``.
     """
 
     __slots__ = ()
