@@ -23,13 +23,13 @@ Between timed calls the buffers are emptied in an untimed ``setup``, so each cal
 push into (or a drain from) a buffer in its steady state.
 
 Measured on the 2-core development machine while three other builds shared it (load average
-~4), two consecutive runs of this file (mean per call; events/s = items / mean):
+~4), three consecutive runs of this file (mean per call; events/s = items / mean):
 
-- push_batch_100k: atlas 0.96-2.41 ms (41-104 M events/s) vs collector 571-734 ms
-  (0.14-0.18 M events/s): 304-594x.
-- push_one_x10k: atlas 2.7-3.1 ms (3.2-3.7 M pushes/s, ~300 ns a call with the loop) vs
-  collector 61-63 ms (~6 us a call): 19-24x.
-- drain_100k_to_arrow: atlas 2.2-3.7 ms vs collector 104-154 ms: 42-47x.
+- push_batch_100k: atlas 0.96-2.41 ms (41-104 M events/s) vs collector 571-867 ms
+  (0.12-0.18 M events/s): 304-594x.
+- push_one_x10k: atlas 2.7-5.0 ms (2.0-3.7 M pushes/s with the Python loop) vs collector
+  61-70 ms (~6-7 us a call): 14-24x (by the median: 15-24x).
+- drain_100k_to_arrow: atlas 2.1-3.7 ms vs collector 90-154 ms: 42-47x.
 """
 
 from __future__ import annotations
