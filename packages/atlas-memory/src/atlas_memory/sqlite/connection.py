@@ -13,8 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import adbc_driver_manager
 import adbc_driver_sqlite.dbapi as adbc
 import pyarrow as pa
+
+from atlas_memory.sqlstore import ConflictError
 
 # Whole result sets in one Arrow batch: ADBC infers a column's type from its first
 # batch, and a column null throughout a smaller first batch would be mistyped.
@@ -40,10 +43,23 @@ class AdbcTx:
     """A transaction handle (:class:`atlas_memory.sqlstore.Tx`) over one ADBC connection."""
 
     def __init__(self, conn: adbc.Connection) -> None:
+        self._conn = conn
         self._cur = conn.cursor()
 
     def close(self) -> None:
         self._cur.close()
+
+    def _run(self, sql: str, params: Sequence[Any]) -> None:
+        try:
+            self._cur.execute(sql, tuple(_bindable(p) for p in params))
+        except adbc_driver_manager.Error as exc:
+            # A failed statement keeps its bound parameters on the cursor, which breaks
+            # the next statement (the ROLLBACK): start over with a fresh cursor.
+            self._cur.close()
+            self._cur = self._conn.cursor()
+            if isinstance(exc, adbc_driver_manager.IntegrityError):
+                raise ConflictError(str(exc)) from exc
+            raise
 
     def _changes(self) -> int:
         self._cur.execute("SELECT changes()")
@@ -57,27 +73,36 @@ class AdbcTx:
         return int(row[0]) if row else 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        self._cur.execute(sql, tuple(_bindable(p) for p in params) if params else None)
+        self._run(sql, params)
         return self._changes()
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
-            self._cur.executemany(sql, [tuple(_bindable(p) for p in row) for row in rows])
+            columns = list(zip(*[[_bindable(p) for p in row] for row in rows], strict=True))
+            table = pa.Table.from_arrays(
+                [pa.array(col) for col in columns], names=[f"p{i}" for i in range(len(columns))]
+            )
+            self.bind_many(sql, table)
 
     def bind_many(self, sql: str, table: pa.Table) -> int:
         """Runs ``sql`` once per row of an Arrow table (bound natively); rows it changed."""
         before = self.total_changes()
-        self._cur.executemany(sql, table)
+        try:
+            self._cur.executemany(sql, table)
+        except adbc_driver_manager.Error:
+            self._cur.close()
+            self._cur = self._conn.cursor()
+            raise
         return self.total_changes() - before
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self._cur.execute(sql, tuple(_bindable(p) for p in params) if params else None)
+        self._run(sql, params)
         return [tuple(r) for r in self._cur.fetchall()]
 
     def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         """A query's result as one Arrow table."""
         self._cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": _BATCH_ROWS})
-        self._cur.execute(sql, tuple(_bindable(p) for p in params) if params else None)
+        self._run(sql, params)
         return self._cur.fetch_arrow_table()
 
 
