@@ -142,7 +142,8 @@ class SqlStore(ABC):
         rsql, rparams = q.select("rewards", self.dialect, rwhere, None)
         rewards = self._read_frame("rewards", rsql, rparams).lazy()
         joined = inter.join(
-            q.latest_rewards(rewards), left_on="id", right_on="interaction_id", how="left"
+            q.latest_rewards(rewards), left_on="id", right_on="interaction_id", how="left",
+            maintain_order="left",
         )
         if query.min_reward is not None:
             joined = joined.filter(pl.col("reward") >= query.min_reward)
