@@ -68,7 +68,9 @@ def interaction_batch(n: int, tag: int = 0) -> pl.DataFrame:
             "learning_key": [f"task-{i % 5}" for i in range(n)],
             "model_version": ["m1"] * n,
             "prompt_version": ["p3"] * n,
-            "input": [f'[{{"role":"user","content":"How do I reset password {i}?"}}]' for i in range(n)],
+            "input": [
+                f'[{{"role":"user","content":"How do I reset password {i}?"}}]' for i in range(n)
+            ],
             "output": ["Open settings, choose Security, then Reset password."] * n,
             "latency_ms": [120.5] * n,
             "prompt_tokens": [42] * n,
@@ -120,7 +122,8 @@ def pg_url() -> Iterator[str]:
 def _store_ingest(benchmark: Any, store: Store, table: str, rows: int, baseline: str) -> None:
     write = store.write_feedback if table == "feedback" else store.write_interactions
     check = _batches(table, BATCH, 0)[0]
-    assert write(check).inserted == BATCH and write(check).skipped == BATCH  # correct first
+    assert write(check).inserted == BATCH  # correct first: stores a batch,
+    assert write(check).skipped == BATCH  # and a retry of it is a no-op
     rounds = _Rounds()
 
     def setup() -> tuple[tuple[list[pl.DataFrame]], dict[str, Any]]:
@@ -185,6 +188,7 @@ def bench_postgres_ingest_store(
 
 def bench_postgres_ingest_raw(benchmark: Any, request: pytest.FixtureRequest, pg_url: str) -> None:
     import psycopg
+    from psycopg import sql as pgsql
 
     benchmark.group = "store ingest interactions pg"
     open_store(pg_url).close()
@@ -210,21 +214,25 @@ def bench_postgres_ingest_raw(benchmark: Any, request: pytest.FixtureRequest, pg
 
         def run(batches: list[list[tuple[Any, ...]]]) -> None:
             for batch in batches:
-                with conn.transaction(), conn.cursor() as cur:
-                    with cur.copy(f"COPY interactions ({cols}) FROM STDIN") as copy:  # type: ignore[arg-type]
-                        for row in batch:
-                            copy.write_row(row)
+                statement = pgsql.SQL(f"COPY interactions ({cols}) FROM STDIN")
+                with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:
+                    for row in batch:
+                        copy.write_row(row)
 
         before = conn.execute("SELECT count(*) FROM interactions").fetchone()
         run(setup()[0][0][:1])
         after = conn.execute("SELECT count(*) FROM interactions").fetchone()
-        assert before is not None and after is not None and after[0] - before[0] == min(rows, BATCH)
+        assert before is not None
+        assert after is not None
+        assert after[0] - before[0] == min(rows, BATCH)
         benchmark.extra_info.update(impl="psycopg-copy", items=rows)
         benchmark.pedantic(run, setup=setup, rounds=5, iterations=1)
 
 
 @pytest.fixture(scope="module")
-def read_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, int]:
+def read_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, int]:
     """A SQLite store holding N interactions, each with one reward (and some with two)."""
     n = _sizes(request.config, 1_000_000, 5_000)
     url = f"sqlite:///{tmp_path_factory.mktemp('read') / 'atlas.db'}"
@@ -253,7 +261,8 @@ def bench_sqlite_read_with_rewards(benchmark: Any, read_db: tuple[str, int]) -> 
     benchmark.group = "store read interactions+rewards"
     with open_store(url) as store:  # type: ignore[attr-defined]
         frame = store.interactions_with_rewards("bench")
-        assert frame.height == n and frame["reward"].null_count() == 0
+        assert frame.height == n
+        assert frame["reward"].null_count() == 0
         assert store.interactions_with_rewards("bench", Query(limit=3)).height == 3
         benchmark.extra_info.update(impl="atlas", items=n)
         benchmark.pedantic(lambda: store.interactions_with_rewards("bench"), rounds=3, iterations=1)

@@ -1,4 +1,4 @@
-"""The Store protocol's entry point: URL resolution and plugin dispatch (core imports no back-end)."""
+"""The Store entry point: URL resolution and plugin dispatch (core imports no back-end)."""
 
 from __future__ import annotations
 

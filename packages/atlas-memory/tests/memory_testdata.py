@@ -26,16 +26,24 @@ def interaction(tenant: str = "acme", minutes: int = 0, **kw: Any) -> Interactio
 
 def rating(inter: Interaction, value: float, **kw: Any) -> Feedback:
     return Feedback(
-        tenant_id=inter.tenant_id, interaction_id=inter.id, kind=FeedbackKind.RATING,
-        value=value, scale_min=1, scale_max=5, created_at=inter.created_at, **kw,
-    )  # fmt: skip
+        tenant_id=inter.tenant_id,
+        interaction_id=inter.id,
+        kind=FeedbackKind.RATING,
+        value=value,
+        scale_min=1,
+        scale_max=5,
+        created_at=inter.created_at,
+        **kw,
+    )
 
 
 def reward(inter: Interaction, score: float, minutes: int = 0) -> Reward:
     return Reward(
-        tenant_id=inter.tenant_id, interaction_id=inter.id, score=score,
+        tenant_id=inter.tenant_id,
+        interaction_id=inter.id,
+        score=score,
         created_at=inter.created_at + timedelta(minutes=minutes),
-    )  # fmt: skip
+    )
 
 
 def feedback_frame(n: int, tenant: str = "acme", kind: str = "signal") -> pl.DataFrame:

@@ -24,8 +24,17 @@ def test_dialects_create_the_same_tables() -> None:
         return set(re.findall(r"CREATE TABLE (\w+)", sql))
 
     assert tables("sqlite") == tables("postgresql")
-    assert {"interactions", "feedback", "rewards", "versions", "version_aliases", "learning_runs",
-            "replay_priorities", "tenants", "api_keys"} <= tables("sqlite")  # fmt: skip
+    assert {
+        "interactions",
+        "feedback",
+        "rewards",
+        "versions",
+        "version_aliases",
+        "learning_runs",
+        "replay_priorities",
+        "tenants",
+        "api_keys",
+    } <= tables("sqlite")
 
 
 def test_pending_and_newer_database() -> None:
@@ -37,6 +46,9 @@ def test_pending_and_newer_database() -> None:
 
 def test_split_statements() -> None:
     script = "-- comment\nCREATE TABLE a (x TEXT DEFAULT ';');\n\nCREATE INDEX i ON a (x);\n"
-    assert split_statements(script) == ["-- comment\nCREATE TABLE a (x TEXT DEFAULT ';');", "CREATE INDEX i ON a (x);"]
+    assert split_statements(script) == [
+        "-- comment\nCREATE TABLE a (x TEXT DEFAULT ';');",
+        "CREATE INDEX i ON a (x);",
+    ]
     with pytest.raises(ValueError, match="incomplete"):
         split_statements("CREATE TABLE b (x")

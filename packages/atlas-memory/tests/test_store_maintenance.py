@@ -20,9 +20,16 @@ def test_delete_user_removes_everything_about_them(store: Store) -> None:
     store.write_feedback([rating(x, 4) for x in mine + theirs])
     # Alice also commented on one of Bob's answers.
     store.write_feedback(
-        [Feedback(tenant_id="acme", interaction_id=theirs[0].id, user_id="alice",
-                  kind=FeedbackKind.COMMENT, text="nice")]
-    )  # fmt: skip
+        [
+            Feedback(
+                tenant_id="acme",
+                interaction_id=theirs[0].id,
+                user_id="alice",
+                kind=FeedbackKind.COMMENT,
+                text="nice",
+            )
+        ]
+    )
     store.save_priorities("acme", "main", [x.id.bytes for x in mine + theirs], [1.0] * 5)
     counts = store.delete_user("acme", "alice")
     assert counts == {"interactions": 3, "feedback": 4, "rewards": 3, "replay_priorities": 3}
@@ -36,7 +43,9 @@ def test_retention_by_age(store: Store) -> None:
     inters = [interaction(minutes=i * 60) for i in range(5)]  # T0 .. T0+4h
     store.write_interactions(inters)
     store.write_rewards([reward(x, 0.5) for x in inters])
-    counts = apply_retention(store, "acme", timedelta(hours=2), now=T0 + timedelta(hours=4, minutes=30))
+    counts = apply_retention(
+        store, "acme", timedelta(hours=2), now=T0 + timedelta(hours=4, minutes=30)
+    )
     assert counts["interactions"] == 3  # created before T0+2h30
     assert counts["rewards"] == 3
     assert store.interactions("acme")["output"].to_list() == ["answer 180", "answer 240"]

@@ -16,17 +16,26 @@ from atlas_core.types import Feedback, FeedbackKind
 @pytest.fixture
 def populated(store: Store) -> Store:
     inters = [
-        interaction(minutes=i, learning_key="math" if i % 2 else "chat", user_id=f"u{i % 3}",
-                    model_version="m2" if i >= 6 else "m1", session_id=f"s{i // 4}")
+        interaction(
+            minutes=i,
+            learning_key="math" if i % 2 else "chat",
+            user_id=f"u{i % 3}",
+            model_version="m2" if i >= 6 else "m1",
+            session_id=f"s{i // 4}",
+        )
         for i in range(10)
-    ]  # fmt: skip
+    ]
     store.write_interactions(inters)
     store.write_rewards([reward(x, score=i / 10) for i, x in enumerate(inters)])
     # A later reward replaces the first for interaction 0.
     store.write_rewards([reward(inters[0], score=0.95, minutes=30)])
     store.write_feedback([rating(x, 4) for x in inters[:4]])
     store.write_feedback(
-        [Feedback(tenant_id="acme", interaction_id=inters[5].id, kind=FeedbackKind.SIGNAL, name="copy")]
+        [
+            Feedback(
+                tenant_id="acme", interaction_id=inters[5].id, kind=FeedbackKind.SIGNAL, name="copy"
+            )
+        ]
     )
     return store
 
@@ -43,8 +52,10 @@ def test_filters(populated: Store) -> None:
     assert s.interactions("acme", Query(user_id="u0")).height == 4
     assert s.interactions("acme", Query(session_id="s1")).height == 4
     assert s.interactions("acme", Query(limit=3))["output"].to_list() == [
-        "answer 0", "answer 1", "answer 2",
-    ]  # fmt: skip
+        "answer 0",
+        "answer 1",
+        "answer 2",
+    ]
     assert s.rewards("acme", Query(min_reward=0.5, max_reward=0.7)).height == 3
     assert s.feedback("acme", Query(feedback_kind=FeedbackKind.SIGNAL)).height == 1
     assert s.feedback("acme", Query(feedback_kind=[FeedbackKind.RATING])).height == 4

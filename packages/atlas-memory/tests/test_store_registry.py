@@ -14,9 +14,13 @@ from atlas_core.types import ApiKey, LearningRun, Tenant, Version, VersionKind, 
 
 def _version(number: int, tenant: str = "acme", **kw: object) -> Version:
     return Version(
-        tenant_id=tenant, kind=VersionKind.PROMPT, name="support", number=number,
-        artifact_uri=f"prompts/support/{number}.txt", **kw,  # type: ignore[arg-type]
-    )  # fmt: skip
+        tenant_id=tenant,
+        kind=VersionKind.PROMPT,
+        name="support",
+        number=number,
+        artifact_uri=f"prompts/support/{number}.txt",
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def test_versions_and_movable_aliases(store: Store) -> None:
@@ -33,7 +37,8 @@ def test_versions_and_movable_aliases(store: Store) -> None:
     # Promote: the alias moves, it is never duplicated.
     store.set_alias("acme", "production", v2.id)
     current = store.resolve_alias("acme", VersionKind.PROMPT, "support", "production")
-    assert current is not None and current.id == v2.id
+    assert current is not None
+    assert current.id == v2.id
     assert set(current.aliases) == {"canary", "production"}
     assert store.get_version("acme", v1.id).aliases == ()  # type: ignore[union-attr]
 
@@ -58,10 +63,16 @@ def test_version_number_is_unique_and_tenants_are_separate(store: Store) -> None
 
 def test_learning_runs_round_trip_and_are_idempotent(store: Store) -> None:
     run = LearningRun(
-        tenant_id="acme", trigger="drift", reason="reward dropped 0.1", learner="gepa",
-        samples_used=128, metrics_before={"reward": 0.5}, metrics_after={"reward": 0.6},
-        duration_s=3.5, outcome="candidate",
-    )  # fmt: skip
+        tenant_id="acme",
+        trigger="drift",
+        reason="reward dropped 0.1",
+        learner="gepa",
+        samples_used=128,
+        metrics_before={"reward": 0.5},
+        metrics_after={"reward": 0.6},
+        duration_s=3.5,
+        outcome="candidate",
+    )
     store.record_run(run)
     store.record_run(run)
     assert store.learning_runs("acme") == [run]
@@ -78,8 +89,10 @@ def test_replay_priorities_survive_reopen(store_url: str) -> None:
     with open_store(store_url) as second:  # type: ignore[attr-defined]
         frame = second.load_priorities("acme", "replay-main")
         assert dict(zip(frame["item_id"], frame["priority"], strict=True)) == {
-            ids[0]: 5.0, ids[1]: 2.0, ids[2]: 3.0,
-        }  # fmt: skip
+            ids[0]: 5.0,
+            ids[1]: 2.0,
+            ids[2]: 3.0,
+        }
         assert second.load_priorities("globex", "replay-main").height == 0
         with pytest.raises(InvalidArgumentError, match="priorities"):
             second.save_priorities("acme", "b", ids, [1.0])
@@ -94,12 +107,16 @@ def test_tenants_and_hashed_api_keys(store: Store) -> None:
     key, secret = ApiKey.issue("acme", ("ingest", "read"), name="server")
     store.put_api_key(key)
     found = store.find_api_key(ApiKey.hash_secret(secret))
-    assert found is not None and found.verify(secret) and found.scopes == ("ingest", "read")
+    assert found is not None
+    assert found.verify(secret)
+    assert found.scopes == ("ingest", "read")
     assert secret not in found.model_dump_json()  # only the hash is stored
     assert store.find_api_key(ApiKey.hash_secret("atlas_wrong")) is None
     with pytest.raises(InvalidArgumentError):
         store.revoke_api_key("globex", key.id)
     store.revoke_api_key("acme", key.id)
     revoked = store.find_api_key(key.key_hash)
-    assert revoked is not None and revoked.revoked and not revoked.verify(secret)
+    assert revoked is not None
+    assert revoked.revoked
+    assert not revoked.verify(secret)
     assert isinstance(revoked.id, UUID)

@@ -22,13 +22,24 @@ def test_reward_rows_and_latest_rewards(store: Store) -> None:
     store.write_interactions([a, b, c])
     store.write_rewards([reward(a, 0.2), reward(a, 0.9, minutes=5), reward(b, 0.4)])
     rows = reward_rows(store, "acme")
-    assert rows.columns == ["interaction_id", "learning_key", "prompt", "response", "reward", "created_at"]
-    assert dict(zip(rows["response"], rows["reward"], strict=True)) == {"answer 0": 0.9, "answer 1": 0.4}
+    assert rows.columns == [
+        "interaction_id",
+        "learning_key",
+        "prompt",
+        "response",
+        "reward",
+        "created_at",
+    ]
+    assert dict(zip(rows["response"], rows["reward"], strict=True)) == {
+        "answer 0": 0.9,
+        "answer 1": 0.4,
+    }
     assert json.loads(rows["prompt"][0]) == [{"role": "user", "content": "question 0"}]
     latest = latest_rewards(store, "acme")
     assert dict(zip(latest["interaction_id"], latest["reward"], strict=True)) == {
-        a.id.bytes: 0.9, b.id.bytes: 0.4,
-    }  # fmt: skip
+        a.id.bytes: 0.9,
+        b.id.bytes: 0.4,
+    }
 
 
 def test_preference_pairs_from_edits_and_ratings(store: Store) -> None:
@@ -40,12 +51,20 @@ def test_preference_pairs_from_edits_and_ratings(store: Store) -> None:
     store.write_interactions([good, ok, bad, edited, other])
     store.write_feedback(
         [
-            rating(good, 5), rating(ok, 3), rating(bad, 1), rating(bad, 2),
+            rating(good, 5),
+            rating(ok, 3),
+            rating(bad, 1),
+            rating(bad, 2),
             rating(other, 1),
-            Feedback(tenant_id="acme", interaction_id=edited.id, kind=FeedbackKind.EDIT,
-                     text="the answer", created_at=edited.created_at),
+            Feedback(
+                tenant_id="acme",
+                interaction_id=edited.id,
+                kind=FeedbackKind.EDIT,
+                text="the answer",
+                created_at=edited.created_at,
+            ),
         ]
-    )  # fmt: skip
+    )
     pairs = preference_pairs(store, "acme")
     got = {(r["source"], r["chosen"], r["rejected"]) for r in pairs.iter_rows(named=True)}
     assert got == {
@@ -75,7 +94,9 @@ def test_exports_round_trip(tmp_path: Path) -> None:
 
     back = pl.read_parquet(to_parquet(frame, tmp_path / "x.parquet"))
     assert back.equals(frame)
-    assert pl.read_parquet(to_parquet(frame, tmp_path / "s.parquet", ids_as_strings=True)).equals(as_text)
+    assert pl.read_parquet(to_parquet(frame, tmp_path / "s.parquet", ids_as_strings=True)).equals(
+        as_text
+    )
 
 
 @pytest.mark.slow
@@ -83,4 +104,8 @@ def test_hf_dataset_export(tmp_path: Path) -> None:
     frame = pl.DataFrame({"id": [bytes(range(16))], "prompt": ["[]"], "reward": [0.25]})
     dataset = to_hf_dataset(frame)
     assert dataset.num_rows == 1
-    assert dataset[0] == {"id": "00010203-0405-0607-0809-0a0b0c0d0e0f", "prompt": "[]", "reward": 0.25}
+    assert dataset[0] == {
+        "id": "00010203-0405-0607-0809-0a0b0c0d0e0f",
+        "prompt": "[]",
+        "reward": 0.25,
+    }

@@ -17,7 +17,7 @@ import uuid
 
 from atlas_core.errors import InvalidArgumentError
 
-__all__ = ["new_id", "new_id_bytes", "new_ids", "id_time_ns", "parse_id"]
+__all__ = ["id_time_ns", "new_id", "new_id_bytes", "new_ids", "parse_id"]
 
 _VERSION = 0x7
 _COUNTER_MAX = 0xFFF
@@ -89,4 +89,6 @@ def parse_id(value: uuid.UUID | bytes | str) -> bytes:
             return uuid.UUID(value).bytes
         except ValueError as exc:
             raise InvalidArgumentError(f"not a UUID: {value!r}") from exc
-    raise InvalidArgumentError(f"an id is a UUID, 16 bytes or a UUID string, got {type(value).__name__}")
+    raise InvalidArgumentError(
+        f"an id is a UUID, 16 bytes or a UUID string, got {type(value).__name__}"
+    )

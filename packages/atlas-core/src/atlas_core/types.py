@@ -244,9 +244,14 @@ class ApiKey(_Record):
     def issue(cls, tenant_id: str, scopes: tuple[str, ...], name: str = "") -> tuple[ApiKey, str]:
         """A new key and its secret; keep the secret, the key stores only its hash."""
         secret = "atlas_" + secrets.token_urlsafe(32)
-        return cls(tenant_id=tenant_id, name=name, key_hash=cls.hash_secret(secret), scopes=scopes), (
-            secret
+        key = cls(
+            tenant_id=tenant_id,
+            name=name,
+            key_hash=cls.hash_secret(secret),
+            scopes=scopes,
+            revoked=False,
         )
+        return key, secret
 
     def verify(self, secret: str) -> bool:
         """Whether ``secret`` is this key's secret and the key is live (constant-time compare)."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 if TYPE_CHECKING:
-    import datasets
+    import datasets  # type: ignore[import-untyped]
 
 
 def ids_to_strings(frame: pl.DataFrame) -> pl.DataFrame:
@@ -24,10 +24,14 @@ def ids_to_strings(frame: pl.DataFrame) -> pl.DataFrame:
             hexed = pl.col(name).bin.encode("hex")
             exprs.append(
                 pl.concat_str(
-                    hexed.str.slice(0, 8), hexed.str.slice(8, 4), hexed.str.slice(12, 4),
-                    hexed.str.slice(16, 4), hexed.str.slice(20, 12), separator="-",
+                    hexed.str.slice(0, 8),
+                    hexed.str.slice(8, 4),
+                    hexed.str.slice(12, 4),
+                    hexed.str.slice(16, 4),
+                    hexed.str.slice(20, 12),
+                    separator="-",
                 ).alias(name)
-            )  # fmt: skip
+            )
         else:
             exprs.append(pl.col(name))
     return frame.select(exprs)
@@ -51,6 +55,6 @@ def to_parquet(frame: pl.DataFrame, path: str | Path, *, ids_as_strings: bool = 
 
 def to_hf_dataset(frame: pl.DataFrame) -> datasets.Dataset:
     """An in-memory Hugging Face ``datasets.Dataset`` sharing the frame's Arrow data."""
-    import datasets  # heavy import, only when exporting
+    import datasets  # heavy: imported only to export
 
     return datasets.Dataset(ids_to_strings(frame).to_arrow())

@@ -21,4 +21,6 @@ def _postgresql(url: str) -> Any:
     return open_postgres(url)
 
 
-PLUGIN = Plugin(name="memory", version=__version__, stores={"sqlite": _sqlite, "postgresql": _postgresql})
+PLUGIN = Plugin(
+    name="memory", version=__version__, stores={"sqlite": _sqlite, "postgresql": _postgresql}
+)

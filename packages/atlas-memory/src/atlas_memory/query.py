@@ -102,7 +102,9 @@ def table_filter(table: str, tenant: str, query: Query, *, reward_range: bool = 
         where.add("tenant_id = ?", tenant)
         if _uses_interaction_attrs(query):
             inner = interaction_filter(tenant, query)
-            where.add(f"interaction_id IN (SELECT id FROM interactions WHERE {inner.sql})", *inner.params)
+            where.add(
+                f"interaction_id IN (SELECT id FROM interactions WHERE {inner.sql})", *inner.params
+            )
     _time_range(where, query)
     if table == "feedback" and query.feedback_kind is not None:
         kinds = (
@@ -121,7 +123,8 @@ def table_filter(table: str, tenant: str, query: Query, *, reward_range: bool = 
 
 def select(table: str, dialect: Dialect, where: Where, limit: int | None) -> tuple[str, list[Any]]:
     """The full SELECT for a frame read, oldest first."""
-    sql = f"SELECT {select_list(table, dialect)} FROM {table} WHERE {where.sql} ORDER BY created_at, id"
+    columns = select_list(table, dialect)
+    sql = f"SELECT {columns} FROM {table} WHERE {where.sql} ORDER BY created_at, id"
     params = list(where.params)
     if limit is not None:
         sql += " LIMIT ?"

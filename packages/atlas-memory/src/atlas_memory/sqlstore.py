@@ -60,7 +60,9 @@ class Tx(Protocol):
         ...
 
 
-_VERSION_COLS = "id, tenant_id, kind, name, number, artifact_uri, parent_id, metrics, status, created_at"
+_VERSION_COLS = (
+    "id, tenant_id, kind, name, number, artifact_uri, parent_id, metrics, status, created_at"
+)
 _KEY_COLS = "id, tenant_id, name, key_hash, scopes, revoked, created_at"
 
 
@@ -138,11 +140,16 @@ class SqlStore(ABC):
         where = q.table_filter("interactions", tenant, query, reward_range=False)
         sql, params = q.select("interactions", self.dialect, where, None)
         inter = self._read_frame("interactions", sql, params).lazy()
-        rwhere = q.table_filter("rewards", tenant, Query(**_interaction_part(query)), reward_range=False)
+        rwhere = q.table_filter(
+            "rewards", tenant, Query(**_interaction_part(query)), reward_range=False
+        )
         rsql, rparams = q.select("rewards", self.dialect, rwhere, None)
         rewards = self._read_frame("rewards", rsql, rparams).lazy()
         joined = inter.join(
-            q.latest_rewards(rewards), left_on="id", right_on="interaction_id", how="left",
+            q.latest_rewards(rewards),
+            left_on="id",
+            right_on="interaction_id",
+            how="left",
             maintain_order="left",
         )
         if query.min_reward is not None:
@@ -157,37 +164,58 @@ class SqlStore(ABC):
     def put_version(self, version: Version) -> None:
         """Stores a new version; its (tenant, kind, name, number) must be new."""
         row = (
-            version.id.bytes, version.tenant_id, version.kind.value, version.name, version.number,
-            version.artifact_uri, version.parent_id.bytes if version.parent_id else None,
-            json.dumps(version.metrics), version.status.value, to_ns(version.created_at),
-        )  # fmt: skip
+            version.id.bytes,
+            version.tenant_id,
+            version.kind.value,
+            version.name,
+            version.number,
+            version.artifact_uri,
+            version.parent_id.bytes if version.parent_id else None,
+            json.dumps(version.metrics),
+            version.status.value,
+            to_ns(version.created_at),
+        )
         with self._tx() as tx:
             tx.execute(f"INSERT INTO versions ({_VERSION_COLS}) VALUES ({_marks(10)})", row)
             for alias in version.aliases:
-                self._point_alias(tx, version.tenant_id, version.kind.value, version.name, alias, version.id)
+                self._point_alias(
+                    tx, version.tenant_id, version.kind.value, version.name, alias, version.id
+                )
 
     def _version_rows(self, tx: Tx, where: str, params: Sequence[Any]) -> list[Version]:
-        rows = tx.query(f"SELECT {_VERSION_COLS} FROM versions WHERE {where} ORDER BY created_at, id", params)
+        rows = tx.query(
+            f"SELECT {_VERSION_COLS} FROM versions WHERE {where} ORDER BY created_at, id", params
+        )
         out = []
         for r in rows:
             aliases = tx.query(
-                "SELECT alias FROM version_aliases WHERE tenant_id = ? AND version_id = ? ORDER BY alias",
+                "SELECT alias FROM version_aliases "
+                "WHERE tenant_id = ? AND version_id = ? ORDER BY alias",
                 (r[1], r[0]),
             )
             out.append(
                 Version(
-                    id=UUID(bytes=r[0]), tenant_id=r[1], kind=VersionKind(r[2]), name=r[3],
-                    number=r[4], artifact_uri=r[5], parent_id=UUID(bytes=r[6]) if r[6] else None,
-                    metrics=json.loads(r[7]), status=VersionStatus(r[8]),
-                    aliases=tuple(a[0] for a in aliases), created_at=from_ns(r[9]),
-                )  # fmt: skip
+                    id=UUID(bytes=r[0]),
+                    tenant_id=r[1],
+                    kind=VersionKind(r[2]),
+                    name=r[3],
+                    number=r[4],
+                    artifact_uri=r[5],
+                    parent_id=UUID(bytes=r[6]) if r[6] else None,
+                    metrics=json.loads(r[7]),
+                    status=VersionStatus(r[8]),
+                    aliases=tuple(a[0] for a in aliases),
+                    created_at=from_ns(r[9]),
+                )
             )
         return out
 
     def get_version(self, tenant: str, version_id: UUID) -> Version | None:
         """One version with its aliases, or None."""
         with self._tx() as tx:
-            found = self._version_rows(tx, "tenant_id = ? AND id = ?", (_tenant(tenant), version_id.bytes))
+            found = self._version_rows(
+                tx, "tenant_id = ? AND id = ?", (_tenant(tenant), version_id.bytes)
+            )
         return found[0] if found else None
 
     def versions(
@@ -214,7 +242,9 @@ class SqlStore(ABC):
         if changed == 0:
             raise InvalidArgumentError(f"version_id: no version {version_id} in tenant {tenant!r}")
 
-    def _point_alias(self, tx: Tx, tenant: str, kind: str, name: str, alias: str, vid: UUID) -> None:
+    def _point_alias(
+        self, tx: Tx, tenant: str, kind: str, name: str, alias: str, vid: UUID
+    ) -> None:
         if not alias:
             raise InvalidArgumentError("alias: must not be empty")
         tx.execute(
@@ -233,10 +263,14 @@ class SqlStore(ABC):
                 (tenant, version_id.bytes),
             )
             if not rows:
-                raise InvalidArgumentError(f"version_id: no version {version_id} in tenant {tenant!r}")
+                raise InvalidArgumentError(
+                    f"version_id: no version {version_id} in tenant {tenant!r}"
+                )
             self._point_alias(tx, tenant, rows[0][0], rows[0][1], alias, version_id)
 
-    def resolve_alias(self, tenant: str, kind: VersionKind, name: str, alias: str) -> Version | None:
+    def resolve_alias(
+        self, tenant: str, kind: VersionKind, name: str, alias: str
+    ) -> Version | None:
         """The version ``alias`` points at, or None."""
         with self._tx() as tx:
             found = self._version_rows(
@@ -284,8 +318,9 @@ class SqlStore(ABC):
             rows.append((_tenant(tenant), buffer, bytes(item), value))
         with self._tx() as tx:
             tx.executemany(
-                "INSERT INTO replay_priorities (tenant_id, buffer, item_id, priority) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (tenant_id, buffer, item_id) DO UPDATE SET priority = excluded.priority",
+                "INSERT INTO replay_priorities (tenant_id, buffer, item_id, priority) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (tenant_id, buffer, item_id) "
+                "DO UPDATE SET priority = excluded.priority",
                 rows,
             )
 
@@ -293,18 +328,22 @@ class SqlStore(ABC):
         """Columns ``item_id`` (binary) and ``priority`` of one replay buffer, by item id."""
         with self._tx() as tx:
             rows = tx.query(
-                "SELECT item_id, priority FROM replay_priorities WHERE tenant_id = ? AND buffer = ? "
+                "SELECT item_id, priority FROM replay_priorities "
+                "WHERE tenant_id = ? AND buffer = ? "
                 "ORDER BY item_id",
                 (_tenant(tenant), buffer),
             )
-        return pl.DataFrame(rows, schema={"item_id": pl.Binary, "priority": pl.Float64}, orient="row")
+        return pl.DataFrame(
+            rows, schema={"item_id": pl.Binary, "priority": pl.Float64}, orient="row"
+        )
 
     # -- tenants and keys ---------------------------------------------------------------------
     def put_tenant(self, tenant: Tenant) -> None:
         """Creates a tenant (idempotent)."""
         with self._tx() as tx:
             tx.execute(
-                "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (id) DO NOTHING",
                 (tenant.id, tenant.name, to_ns(tenant.created_at)),
             )
 
@@ -319,9 +358,16 @@ class SqlStore(ABC):
         with self._tx() as tx:
             tx.execute(
                 f"INSERT INTO api_keys ({_KEY_COLS}) VALUES ({_marks(7)})",
-                (key.id.bytes, key.tenant_id, key.name, key.key_hash, json.dumps(list(key.scopes)),
-                 key.revoked, to_ns(key.created_at)),
-            )  # fmt: skip
+                (
+                    key.id.bytes,
+                    key.tenant_id,
+                    key.name,
+                    key.key_hash,
+                    json.dumps(list(key.scopes)),
+                    key.revoked,
+                    to_ns(key.created_at),
+                ),
+            )
 
     def find_api_key(self, key_hash: str) -> ApiKey | None:
         """The key with this hash, revoked or not, or None."""
@@ -331,9 +377,14 @@ class SqlStore(ABC):
             return None
         r = rows[0]
         return ApiKey(
-            id=UUID(bytes=r[0]), tenant_id=r[1], name=r[2], key_hash=r[3],
-            scopes=tuple(json.loads(r[4])), revoked=bool(r[5]), created_at=from_ns(r[6]),
-        )  # fmt: skip
+            id=UUID(bytes=r[0]),
+            tenant_id=r[1],
+            name=r[2],
+            key_hash=r[3],
+            scopes=tuple(json.loads(r[4])),
+            revoked=bool(r[5]),
+            created_at=from_ns(r[6]),
+        )
 
     def revoke_api_key(self, tenant: str, key_id: UUID) -> None:
         """Revokes one key of the tenant."""

@@ -7,6 +7,7 @@ as the ``postgres`` system user (created by Debian's ``postgresql`` package) thr
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -17,10 +18,10 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["PostgresUnavailable", "ThrowawayPostgres", "find_bin_dir"]
+__all__ = ["PostgresUnavailableError", "ThrowawayPostgres", "find_bin_dir"]
 
 
-class PostgresUnavailable(RuntimeError):
+class PostgresUnavailableError(RuntimeError):
     """No PostgreSQL server binaries here (or no user to run them as)."""
 
 
@@ -28,7 +29,9 @@ def find_bin_dir() -> Path | None:
     """The newest ``/usr/lib/postgresql/*/bin`` with ``pg_ctl``, or one on PATH, or None."""
     candidates = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
-        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0,
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
     )
     if candidates:
         return Path(candidates[-1]).parent
@@ -48,7 +51,7 @@ class ThrowawayPostgres:
     def __init__(self) -> None:
         bin_dir = find_bin_dir()
         if bin_dir is None:
-            raise PostgresUnavailable(
+            raise PostgresUnavailableError(
                 "PostgreSQL server binaries not found (apt-get install postgresql)"
             )
         self._bin = bin_dir
@@ -57,7 +60,9 @@ class ThrowawayPostgres:
             try:
                 self._owner = pwd.getpwnam("postgres")
             except KeyError as exc:
-                raise PostgresUnavailable("running as root and there is no 'postgres' user") from exc
+                raise PostgresUnavailableError(
+                    "running as root and there is no 'postgres' user"
+                ) from exc
             self._prefix = ["runuser", "-u", "postgres", "--"]
         self._root = Path(tempfile.mkdtemp(prefix="atlas-pg-"))
         self.port = _free_port()
@@ -68,8 +73,9 @@ class ThrowawayPostgres:
             [*self._prefix, *args], capture_output=True, text=True, check=False, timeout=120
         )
         if result.returncode != 0:
-            raise PostgresUnavailable(
-                f"{Path(args[0]).name} failed ({result.returncode}): {result.stderr.strip()[-2000:]}"
+            raise PostgresUnavailableError(
+                f"{Path(args[0]).name} failed ({result.returncode}): "
+                f"{result.stderr.strip()[-2000:]}"
             )
 
     def start(self) -> ThrowawayPostgres:
@@ -78,33 +84,53 @@ class ThrowawayPostgres:
             os.chown(self._root, self._owner.pw_uid, self._owner.pw_gid)
         data = self._root / "data"
         self._run(
-            str(self._bin / "initdb"), "-D", str(data), "-U", "atlas",
-            "--auth=trust", "-E", "UTF8", "--no-sync",
-        )  # fmt: skip
+            str(self._bin / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "atlas",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         options = (
             f"-p {self.port} -k {self._root} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c full_page_writes=off -c max_connections=100"
         )
         self._run(
-            str(self._bin / "pg_ctl"), "-D", str(data), "-o", options,
-            "-l", str(self._root / "log"), "-w", "-t", "60", "start",
-        )  # fmt: skip
+            str(self._bin / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(self._root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         return self
 
     def stop(self) -> None:
         """Stops the server (fast shutdown) and removes its files."""
         data = self._root / "data"
         if (data / "postmaster.pid").exists():
-            try:
-                self._run(str(self._bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-            except PostgresUnavailable:
-                pass  # already gone; removing the files is all that is left
+            # Already gone is fine: removing the files is all that is left.
+            with contextlib.suppress(PostgresUnavailableError):
+                self._run(
+                    str(self._bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"
+                )
         shutil.rmtree(self._root, ignore_errors=True)
 
     def __enter__(self) -> ThrowawayPostgres:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()

@@ -138,8 +138,7 @@ def _checks(table: str, columns: tuple[Column, ...]) -> list[tuple[str, str, pl.
             (
                 "value",
                 "rating outside its scale",
-                rating
-                & ~pl.col("value").is_between(pl.col("scale_min"), pl.col("scale_max")),
+                rating & ~pl.col("value").is_between(pl.col("scale_min"), pl.col("scale_max")),
             ),
             (
                 "name",
@@ -147,7 +146,11 @@ def _checks(table: str, columns: tuple[Column, ...]) -> list[tuple[str, str, pl.
                 (kind == FeedbackKind.SIGNAL.value)
                 & (pl.col("name").is_null() | (pl.col("name").str.len_bytes() == 0)),
             ),
-            ("text", "edit/comment/label need text", kind.is_in(_TEXT_KINDS) & pl.col("text").is_null()),
+            (
+                "text",
+                "edit/comment/label need text",
+                kind.is_in(_TEXT_KINDS) & pl.col("text").is_null(),
+            ),
         ]
     return checks
 

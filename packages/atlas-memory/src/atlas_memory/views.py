@@ -40,17 +40,26 @@ _PAIR_COLUMNS = ("interaction_id", "learning_key", "prompt", "chosen", "rejected
 
 
 def preference_pairs(store: Store, tenant: str, query: Query | None = None) -> pl.DataFrame:
-    """Columns interaction_id (of the rejected answer), learning_key, prompt, chosen, rejected, source."""
+    """Columns: interaction_id (rejected one), learning_key, prompt, chosen, rejected, source."""
     base = query or Query()
-    inter = store.interactions(tenant, base).lazy().select(
-        pl.col("id").alias("interaction_id"), "learning_key", pl.col("input").alias("prompt"),
-        pl.col("output"),
-    )  # fmt: skip
+    inter = (
+        store.interactions(tenant, base)
+        .lazy()
+        .select(
+            pl.col("id").alias("interaction_id"),
+            "learning_key",
+            pl.col("input").alias("prompt"),
+            pl.col("output"),
+        )
+    )
     fb_query = Query(
-        learning_key=base.learning_key, model_version=base.model_version,
-        prompt_version=base.prompt_version, user_id=base.user_id, session_id=base.session_id,
+        learning_key=base.learning_key,
+        model_version=base.model_version,
+        prompt_version=base.prompt_version,
+        user_id=base.user_id,
+        session_id=base.session_id,
         feedback_kind=[FeedbackKind.EDIT, FeedbackKind.RATING],
-    )  # fmt: skip
+    )
     feedback = store.feedback(tenant, fb_query).lazy()
 
     # The latest edit of each interaction: the user's text beats the model's answer.
@@ -62,17 +71,23 @@ def preference_pairs(store: Store, tenant: str, query: Query | None = None) -> p
         .join(inter, on="interaction_id")
         .filter(pl.col("chosen") != pl.col("output"))
         .select(
-            "interaction_id", "learning_key", "prompt", "chosen",
-            pl.col("output").alias("rejected"), pl.lit("edit").alias("source"),
-        )  # fmt: skip
+            "interaction_id",
+            "learning_key",
+            "prompt",
+            "chosen",
+            pl.col("output").alias("rejected"),
+            pl.lit("edit").alias("source"),
+        )
     )
 
     # Ratings normalised to [0, 1] on their own scale, averaged per interaction.
     rated = (
         feedback.filter(pl.col("kind") == FeedbackKind.RATING.value)
         .with_columns(
-            ((pl.col("value") - pl.col("scale_min")) / (pl.col("scale_max") - pl.col("scale_min")))
-            .alias("score")
+            (
+                (pl.col("value") - pl.col("scale_min"))
+                / (pl.col("scale_max") - pl.col("scale_min"))
+            ).alias("score")
         )
         .group_by("interaction_id")
         .agg(pl.col("score").mean())
@@ -87,8 +102,12 @@ def preference_pairs(store: Store, tenant: str, query: Query | None = None) -> p
         rated.join(best, on=["learning_key", "prompt"])
         .filter((pl.col("score") < pl.col("best")) & (pl.col("output") != pl.col("chosen")))
         .select(
-            "interaction_id", "learning_key", "prompt", "chosen",
-            pl.col("output").alias("rejected"), pl.lit("rating").alias("source"),
-        )  # fmt: skip
+            "interaction_id",
+            "learning_key",
+            "prompt",
+            "chosen",
+            pl.col("output").alias("rejected"),
+            pl.lit("rating").alias("source"),
+        )
     )
     return pl.concat([edits, rating_pairs]).sort("source", "interaction_id").collect()

@@ -32,7 +32,7 @@ def _result(value: Any) -> Any:
 
 def _sql(text: str) -> pgsql.SQL:
     # Our statements contain no literal '?' or '%', so the rewrite is exact.
-    return pgsql.SQL(text.replace("?", "%s"))  # type: ignore[arg-type]
+    return pgsql.SQL(text.replace("?", "%s"))
 
 
 class PgTx:
@@ -59,7 +59,7 @@ class PgTx:
 
 
 def copy_statement(target: str, table: str) -> pgsql.Composed:
-    """``COPY target (columns of table) FROM STDIN`` in the CSV dialect :func:`csv_payload` writes."""
+    """``COPY target (table's columns) FROM STDIN`` in the CSV dialect of :func:`csv_payload`."""
     cols = pgsql.SQL(", ").join(pgsql.Identifier(c.name) for c in TABLES[table])
     return pgsql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, NULL '\\N')").format(
         pgsql.Identifier(target), cols
@@ -73,7 +73,8 @@ def csv_payload(table: str, frame: pl.DataFrame) -> bytes:
     quoted ``\\N`` stays text and only the unquoted ``\\N`` marker means NULL.
     """
     exprs = [
-        pl.col(c.name).bin.encode("hex") if c.kind == "id" else pl.col(c.name) for c in TABLES[table]
+        pl.col(c.name).bin.encode("hex") if c.kind == "id" else pl.col(c.name)
+        for c in TABLES[table]
     ]
     buf = io.BytesIO()
     frame.select(exprs).write_csv(

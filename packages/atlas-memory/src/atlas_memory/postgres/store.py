@@ -81,9 +81,12 @@ class PostgresStore(SqlStore):
             raise StoreError("the store is closed")
         with self._pool.connection() as conn:
             try:
-                with conn.transaction(), conn.cursor() as cur:
-                    with cur.copy(copy_statement(table, table)) as copy:
-                        copy.write(payload)
+                with (
+                    conn.transaction(),
+                    conn.cursor() as cur,
+                    cur.copy(copy_statement(table, table)) as copy,
+                ):
+                    copy.write(payload)
                 return WriteResult(inserted=frame.height, skipped=0)
             except psycopg.errors.UniqueViolation:
                 pass  # some ids are stored already (a retry): merge through a staging table
@@ -110,9 +113,13 @@ class PostgresStore(SqlStore):
         names = [c.name for c in TABLES[table]]
         raw_schema = {c.name: c.dtype for c in TABLES[table]}
         with self._pool.connection() as conn, conn.cursor(binary=True) as cur:
-            cur.execute(pgsql.SQL(sql.replace("?", "%s")), list(params))  # type: ignore[arg-type]
+            cur.execute(pgsql.SQL(sql.replace("?", "%s")), list(params))
             rows = cur.fetchall()
-        raw = pl.DataFrame(rows, schema=raw_schema, orient="row") if rows else pl.DataFrame(schema=raw_schema)
+        raw = (
+            pl.DataFrame(rows, schema=raw_schema, orient="row")
+            if rows
+            else pl.DataFrame(schema=raw_schema)
+        )
         return q.typed(table, raw.select(names))
 
 

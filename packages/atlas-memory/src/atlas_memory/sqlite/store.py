@@ -20,8 +20,8 @@ import polars as pl
 from atlas_core.errors import InvalidArgumentError
 from atlas_core.store import StoreError, WriteResult
 from atlas_memory import query as q
-from atlas_memory.migrations.apply_sqlite import migrate
 from atlas_memory.migrations import Dialect
+from atlas_memory.migrations.apply_sqlite import migrate
 from atlas_memory.schema import TABLES
 from atlas_memory.sqlite.connection import AdbcTx, connect
 from atlas_memory.sqlstore import SqlStore
@@ -106,13 +106,15 @@ class SqliteStore(SqlStore):
 
 
 def open_sqlite(url: str) -> SqliteStore:
-    """Opens ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (the plugin factory)."""
+    """Opens ``sqlite:///relative.db`` or ``sqlite:////absolute.db`` (the plugin factory)."""
     parts = urlsplit(url)
     if parts.scheme != "sqlite":
         raise InvalidArgumentError(f"url: not a sqlite URL: {url!r}")
     path = url[len("sqlite:///") :].split("?", 1)[0] if url.startswith("sqlite:///") else ""
     if not path or path == ":memory:":
-        raise InvalidArgumentError(f"url: a sqlite URL names a file, sqlite:///path/atlas.db; got {url!r}")
+        raise InvalidArgumentError(
+            f"url: a sqlite URL names a file, sqlite:///path/atlas.db; got {url!r}"
+        )
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     unknown = set(options) - {"synchronous"}
     if unknown:
