@@ -85,6 +85,10 @@ class SqlStore(ABC):
     def _read_frame(self, table: str, sql: str, params: Sequence[Any]) -> pl.DataFrame:
         """Runs a SELECT of ``table``'s columns and returns it typed (see ``query.typed``)."""
 
+    def _read_frames(self, reads: Sequence[tuple[str, str, Sequence[Any]]]) -> list[pl.DataFrame]:
+        """Several ``_read_frame`` calls; a back-end may run them concurrently."""
+        return [self._read_frame(table, sql, params) for table, sql, params in reads]
+
     @abstractmethod
     def close(self) -> None:
         """Releases connections."""
@@ -119,7 +123,7 @@ class SqlStore(ABC):
         query = query or Query()
         where = q.table_filter(table, _tenant(tenant), query)
         sql, params = q.select(table, self.dialect, where, query.limit)
-        return self._read_frame(table, sql, params)
+        return q.oldest_first(self._read_frame(table, sql, params))
 
     def interactions(self, tenant: str, query: Query | None = None) -> pl.DataFrame:
         """The tenant's interactions matching ``query``, oldest first."""
@@ -139,12 +143,15 @@ class SqlStore(ABC):
         tenant = _tenant(tenant)
         where = q.table_filter("interactions", tenant, query, reward_range=False)
         sql, params = q.select("interactions", self.dialect, where, None)
-        inter = self._read_frame("interactions", sql, params).lazy()
         rwhere = q.table_filter(
             "rewards", tenant, Query(**_interaction_part(query)), reward_range=False
         )
         rsql, rparams = q.select("rewards", self.dialect, rwhere, None)
-        rewards = self._read_frame("rewards", rsql, rparams).lazy()
+        inter_frame, reward_frame = self._read_frames(
+            [("interactions", sql, params), ("rewards", rsql, rparams)]
+        )
+        inter = inter_frame.lazy().sort("created_at", "id")
+        rewards = reward_frame.lazy()
         joined = inter.join(
             q.latest_rewards(rewards),
             left_on="id",

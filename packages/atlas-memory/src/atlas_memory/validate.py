@@ -160,6 +160,10 @@ def _check(table: str, columns: tuple[Column, ...], frame: pl.DataFrame) -> None
     if frame.height == 0:
         return
     checks = _checks(table, columns)
+    # Fast path: one boolean for the whole batch; the per-check detail only on failure.
+    any_bad = pl.any_horizontal([bad.fill_null(False) for _, _, bad in checks]).any()
+    if not frame.lazy().select(any_bad).collect().item():
+        return
     index = pl.int_range(pl.len(), dtype=pl.Int64)
     first_bad = frame.select(
         pl.when(bad.fill_null(False)).then(index).otherwise(None).min().alias(str(i))

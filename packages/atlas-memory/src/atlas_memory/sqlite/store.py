@@ -9,7 +9,9 @@ the default ``synchronous=normal`` a power cut may lose the last few commits;
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,9 @@ class SqliteStore(SqlStore):
         self._conn = connect(str(self.path), synchronous=self._synchronous)
         self._writer = AdbcTx(self._conn)
         self._closed = False
+        # A store dropped without close() still closes its cursor before its connection
+        # (the driver refuses the other order, noisily, at interpreter exit).
+        self._finalizer = weakref.finalize(self, _close_quietly, self._writer, self._conn)
         try:
             self._version = migrate(self._writer)
         except BaseException:
@@ -66,8 +71,8 @@ class SqliteStore(SqlStore):
         with self._lock:
             if not self._closed:
                 self._closed = True
-                self._writer.close()
-                self._conn.close()
+                self._finalizer.detach()
+                _close_quietly(self._writer, self._conn)
 
     @contextmanager
     def _tx(self) -> Iterator[AdbcTx]:
@@ -103,6 +108,17 @@ class SqliteStore(SqlStore):
             conn.close()
         assert isinstance(raw, pl.DataFrame)
         return q.typed(table, raw)
+
+    def _read_frames(self, reads: Sequence[tuple[str, str, Sequence[Any]]]) -> list[pl.DataFrame]:
+        # Each read has its own connection and the driver releases the GIL: run them side by side.
+        with ThreadPoolExecutor(max_workers=len(reads)) as pool:
+            futures = [pool.submit(self._read_frame, *read) for read in reads]
+            return [f.result() for f in futures]
+
+
+def _close_quietly(writer: AdbcTx, conn: Any) -> None:
+    writer.close()
+    conn.close()
 
 
 def open_sqlite(url: str) -> SqliteStore:
