@@ -105,3 +105,34 @@ def test_concurrent_writers_and_readers_count_exactly(store_url: str) -> None:
     finally:
         other.close()
         main.close()
+
+
+@pytest.mark.slow
+def test_reader_sees_only_whole_batches_while_another_process_writes(store_url: str) -> None:
+    rows = 500
+    reader = open_store(store_url)
+    proc = subprocess.Popen(
+        [sys.executable, str(WRITER), store_url, str(rows)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    counts: list[int] = []
+    acked = 0
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            acked = int(line.split()[1]) + 1
+            # Every acknowledged batch is visible to this other process at once.
+            counts.append(reader.feedback("acme").height)
+            assert counts[-1] >= acked * rows
+            if acked == 10:
+                break
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        reader.close()
+    assert acked == 10, proc.stderr.read() if proc.stderr else ""
+    assert counts == sorted(counts)
+    assert all(c % rows == 0 for c in counts)
