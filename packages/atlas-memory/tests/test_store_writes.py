@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 from memory_testdata import feedback_frame, interaction, rating, reward
 
 from atlas_core.ids import new_ids
 from atlas_core.store import BatchValidationError, Store, WriteResult
+from atlas_core.types import Reward
 
 
 def test_retried_write_is_a_no_op(store: Store) -> None:
@@ -112,6 +115,26 @@ def test_reward_score_range_and_typed_times(store: Store) -> None:
     ok = frame.with_columns(score=pl.Series([0.5, 1.0]))
     assert store.write_rewards(ok).inserted == 2
     assert store.rewards("acme")["created_at"].to_list() == [inter.created_at] * 2
+
+
+def test_reward_fields_round_trip(store: Store) -> None:
+    inter = interaction()
+    store.write_interactions([inter])
+    r = Reward(
+        tenant_id="acme",
+        interaction_id=inter.id,
+        score=0.75,
+        components={"copy": 1.0, "judge": 0.5},
+        rationale="helpful",
+        uncertainty=0.1,
+        escalated=True,
+        reward_model="rim-3",
+    )
+    store.write_rewards([r])
+    row = store.rewards("acme").row(0, named=True)
+    assert row["escalated"] is True
+    assert json.loads(row["components"]) == {"copy": 1.0, "judge": 0.5}
+    assert (row["rationale"], row["uncertainty"], row["reward_model"]) == ("helpful", 0.1, "rim-3")
 
 
 def test_models_are_validated_before_they_reach_the_store() -> None:

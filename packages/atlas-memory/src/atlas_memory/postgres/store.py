@@ -40,8 +40,7 @@ class PostgresStore(SqlStore):
     def __init__(self, conninfo: str, *, pool_min: int = 1, pool_max: int = 10) -> None:
         if not 1 <= pool_min <= pool_max:
             raise InvalidArgumentError(f"pool_min/pool_max: need 1 <= {pool_min} <= {pool_max}")
-        parts = urlsplit(conninfo)
-        self.url = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+        self.url = _without_password(conninfo)
         self._pool = ConnectionPool(
             conninfo,
             min_size=pool_min,
@@ -121,6 +120,14 @@ class PostgresStore(SqlStore):
             else pl.DataFrame(schema=raw_schema)
         )
         return q.typed(table, raw.select(names))
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def open_postgres(url: str) -> PostgresStore:
