@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql as pgsql
 
 from atlas_memory.schema import TABLES
-from atlas_memory.sqlstore import ConflictError
+from atlas_memory.tx import ConflictError
 
 
 def _param(value: Any) -> Any:

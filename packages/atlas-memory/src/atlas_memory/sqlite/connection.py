@@ -17,7 +17,7 @@ import adbc_driver_manager
 import adbc_driver_sqlite.dbapi as adbc
 import pyarrow as pa
 
-from atlas_memory.sqlstore import ConflictError
+from atlas_memory.tx import ConflictError
 
 # Whole result sets in one Arrow batch: ADBC infers a column's type from its first
 # batch, and a column null throughout a smaller first batch would be mistyped.
