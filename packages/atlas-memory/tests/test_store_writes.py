@@ -117,6 +117,27 @@ def test_reward_score_range_and_typed_times(store: Store) -> None:
     assert store.rewards("acme")["created_at"].to_list() == [inter.created_at] * 2
 
 
+def test_numeric_columns_are_converted_only_when_exact(store: Store) -> None:
+    frame = pl.DataFrame(
+        {
+            "id": new_ids(3),
+            "input": ["[]"] * 3,
+            "output": ["a"] * 3,
+            "prompt_tokens": [1.0, 2.0, 3.0],  # floats holding integers: accepted
+            "created_at": pl.Series([1, 2, 3], dtype=pl.Int32),
+        }
+    )
+    assert store.write_interactions(frame).inserted == 3
+    assert store.interactions("default")["prompt_tokens"].to_list() == [1, 2, 3]
+    for bad, reason in ((2.5, "not an integer"), (1e30, "out of range")):
+        broken = frame.with_columns(
+            id=pl.Series(new_ids(3)), prompt_tokens=pl.Series([1.0, bad, 3.0])
+        )
+        with pytest.raises(BatchValidationError, match=reason) as info:
+            store.write_interactions(broken)
+        assert (info.value.field, info.value.row) == ("prompt_tokens", 1)
+
+
 def test_reward_fields_round_trip(store: Store) -> None:
     inter = interaction()
     store.write_interactions([inter])

@@ -64,6 +64,7 @@ def _conform(table: str, columns: tuple[Column, ...], frame: pl.DataFrame) -> pl
         if name not in known:
             raise BatchValidationError(table, name, None, "unknown column")
     exprs = []
+    cast: list[str] = []  # numeric columns converted to the stored type
     for col in columns:
         if col.name not in frame.columns:
             if col.default is None and not col.nullable:
@@ -81,6 +82,7 @@ def _conform(table: str, columns: tuple[Column, ...], frame: pl.DataFrame) -> pl
             exprs.append(pl.col(col.name))
         elif col.kind in ("int", "float", "time") and dtype.is_numeric() and dtype != pl.Boolean:
             exprs.append(pl.col(col.name).cast(col.dtype, strict=False).alias(col.name))
+            cast.append(col.name)
         elif dtype == pl.Null:
             exprs.append(pl.col(col.name).cast(col.dtype).alias(col.name))
         else:
@@ -88,13 +90,17 @@ def _conform(table: str, columns: tuple[Column, ...], frame: pl.DataFrame) -> pl
                 table, col.name, None, f"expected {col.dtype}, got column of type {dtype}"
             )
     out = frame.select(exprs)
-    for col in columns:
+    for name in cast:
+        if frame.schema[name].is_float() and out.schema[name].is_integer():
+            fractional = (frame[name] != frame[name].round()).fill_null(False)
+            if fractional.any():
+                row = int(fractional.arg_true()[0])
+                raise BatchValidationError(table, name, row, "not an integer")
         # A numeric cast that could not represent a value (e.g. 1e30 into int64) gives null.
-        if col.name in frame.columns and col.kind in ("int", "float", "time"):
-            lost = out[col.name].is_null() & frame[col.name].is_not_null()
-            if lost.any():
-                row = int(lost.arg_true()[0])
-                raise BatchValidationError(table, col.name, row, "value out of range for its type")
+        lost = out[name].is_null() & frame[name].is_not_null()
+        if lost.any():
+            row = int(lost.arg_true()[0])
+            raise BatchValidationError(table, name, row, "value out of range for its type")
     return out
 
 
