@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import polars as pl
@@ -46,10 +47,12 @@ def _in(column: str, values: list[str]) -> str:
     return f"{column} IN ({', '.join('?' * len(values))})"
 
 
-def select_list(table: str, dialect: Dialect) -> str:
-    """The table's columns for a frame read; PostgreSQL UUIDs come back as their 16 bytes."""
+def select_list(table: str, dialect: Dialect, columns: Sequence[str] | None = None) -> str:
+    """The table's columns (or a subset) for a frame read; PostgreSQL UUIDs come back as bytes."""
     names = []
     for col in TABLES[table]:
+        if columns is not None and col.name not in columns:
+            continue
         if col.kind == "id" and dialect == "postgresql":
             names.append(f"uuid_send({col.name}) AS {col.name}")
         else:
@@ -121,15 +124,20 @@ def table_filter(table: str, tenant: str, query: Query, *, reward_range: bool = 
     return where
 
 
-def select(table: str, dialect: Dialect, where: Where, limit: int | None) -> tuple[str, list[Any]]:
+def select(
+    table: str,
+    dialect: Dialect,
+    where: Where,
+    limit: int | None,
+    columns: Sequence[str] | None = None,
+) -> tuple[str, list[Any]]:
     """The full SELECT for a frame read.
 
     Only a limited read is ordered in SQL (the limit must keep the oldest rows); a
     whole read is sorted afterwards by :func:`oldest_first`, which polars does in
     parallel and far faster than the database's temporary sort.
     """
-    columns = select_list(table, dialect)
-    sql = f"SELECT {columns} FROM {table} WHERE {where.sql}"
+    sql = f"SELECT {select_list(table, dialect, columns)} FROM {table} WHERE {where.sql}"
     params = list(where.params)
     if limit is not None:
         sql += " ORDER BY created_at, id LIMIT ?"
@@ -139,12 +147,17 @@ def select(table: str, dialect: Dialect, where: Where, limit: int | None) -> tup
 
 def oldest_first(frame: pl.DataFrame) -> pl.DataFrame:
     """Rows ordered by creation time, ties by id (the order every read returns)."""
+    if frame.height < 2 or frame.select(pl.col("created_at").diff().min()).item() > timedelta(0):
+        return frame  # already strictly increasing (the usual case): no sort needed
     return frame.sort("created_at", "id", maintain_order=False)
 
 
 def typed(table: str, raw: pl.DataFrame) -> pl.DataFrame:
-    """A driver's frame cast to the table's read schema (times become UTC datetimes)."""
-    schema = polars_schema(table)
+    """A driver's frame (all or some of the table's columns) cast to the read schema.
+
+    Times become UTC datetimes; column order follows the table.
+    """
+    schema = {n: d for n, d in polars_schema(table).items() if n in raw.columns}
     exprs = []
     for name, dtype in schema.items():
         col = pl.col(name)
@@ -152,8 +165,6 @@ def typed(table: str, raw: pl.DataFrame) -> pl.DataFrame:
             exprs.append(col.cast(pl.Int64).cast(dtype))
         else:
             exprs.append(col.cast(dtype))
-    if raw.width == 0:
-        return pl.DataFrame(schema=schema)
     return raw.select(exprs)
 
 

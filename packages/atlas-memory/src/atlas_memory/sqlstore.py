@@ -110,11 +110,13 @@ class SqlStore(RegistrySql):
         rwhere = q.table_filter(
             "rewards", tenant, Query(**_interaction_part(query)), reward_range=False
         )
-        rsql, rparams = q.select("rewards", self.dialect, rwhere, None)
+        # Only what the latest-reward join needs: fewer columns, a faster scan.
+        needed = ("id", "interaction_id", "score", "created_at")
+        rsql, rparams = q.select("rewards", self.dialect, rwhere, None, needed)
         inter_frame, reward_frame = self._read_frames(
             [("interactions", sql, params), ("rewards", rsql, rparams)]
         )
-        inter = inter_frame.lazy().sort("created_at", "id")
+        inter = q.oldest_first(inter_frame).lazy()
         rewards = reward_frame.lazy()
         joined = inter.join(
             q.latest_rewards(rewards),

@@ -109,17 +109,13 @@ class PostgresStore(SqlStore):
     def _read_frame(self, table: str, sql: str, params: Sequence[Any]) -> pl.DataFrame:
         if self._pool.closed:
             raise StoreError("the store is closed")
-        names = [c.name for c in TABLES[table]]
-        raw_schema = {c.name: c.dtype for c in TABLES[table]}
+        dtypes = {c.name: c.dtype for c in TABLES[table]}
         with self._pool.connection() as conn, conn.cursor(binary=True) as cur:
             cur.execute(pgsql.SQL(sql.replace("?", "%s")), list(params))
+            names = [d.name for d in cur.description or ()]
             rows = cur.fetchall()
-        raw = (
-            pl.DataFrame(rows, schema=raw_schema, orient="row")
-            if rows
-            else pl.DataFrame(schema=raw_schema)
-        )
-        return q.typed(table, raw.select(names))
+        raw_schema = {name: dtypes[name] for name in names}
+        return q.typed(table, pl.DataFrame(rows, schema=raw_schema, orient="row"))
 
 
 def _without_password(url: str) -> str:
