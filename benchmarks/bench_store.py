@@ -142,7 +142,7 @@ def bench_sqlite_ingest_store(
     benchmark: Any, request: pytest.FixtureRequest, tmp_path: Path, table: str
 ) -> None:
     benchmark.group = f"store ingest {table} sqlite"
-    with open_store(f"sqlite:///{tmp_path / 'atlas.db'}") as store:  # type: ignore[attr-defined]
+    with open_store(f"sqlite:///{tmp_path / 'atlas.db'}") as store:
         rows = _sizes(request.config, 100_000, 2_000)
         _store_ingest(benchmark, store, table, rows, "sqlite3-executemany")
 
@@ -181,7 +181,7 @@ def bench_postgres_ingest_store(
     benchmark: Any, request: pytest.FixtureRequest, pg_url: str
 ) -> None:
     benchmark.group = "store ingest interactions pg"
-    with open_store(pg_url) as store:  # type: ignore[attr-defined]
+    with open_store(pg_url) as store:
         rows = _sizes(request.config, 100_000, 2_000)
         _store_ingest(benchmark, store, "interactions", rows, "psycopg-copy")
 
@@ -236,7 +236,7 @@ def read_db(
     """A SQLite store holding N interactions, each with one reward (and some with two)."""
     n = _sizes(request.config, 1_000_000, 5_000)
     url = f"sqlite:///{tmp_path_factory.mktemp('read') / 'atlas.db'}"
-    with open_store(url) as store:  # type: ignore[attr-defined]
+    with open_store(url) as store:
         chunk = 50_000
         for start in range(0, n, chunk):
             inter = interaction_batch(min(chunk, n - start), tag=start)
@@ -259,7 +259,7 @@ def read_db(
 def bench_sqlite_read_with_rewards(benchmark: Any, read_db: tuple[str, int]) -> None:
     url, n = read_db
     benchmark.group = "store read interactions+rewards"
-    with open_store(url) as store:  # type: ignore[attr-defined]
+    with open_store(url) as store:
         frame = store.interactions_with_rewards("bench")
         assert frame.height == n
         assert frame["reward"].null_count() == 0

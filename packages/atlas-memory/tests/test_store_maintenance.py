@@ -63,7 +63,7 @@ def test_reopen_is_a_no_op_and_newer_schema_is_refused(store_url: str) -> None:
     assert second.schema_version() == version
     assert second.interactions("acme").height == 1
     # Pretend a newer Atlas migrated this database.
-    with second._tx() as tx:  # type: ignore[attr-defined]
+    with second._tx() as tx:
         tx.execute("INSERT INTO atlas_schema VALUES (?, ?, ?)", (version + 1, "9999_future.sql", 0))
     second.close()
     with pytest.raises(SchemaVersionError, match=f"schema version {version + 1}"):

@@ -83,10 +83,10 @@ def test_replay_priorities_survive_reopen(store_url: str) -> None:
     from atlas_core.store import open_store
 
     ids = new_ids(3)
-    with open_store(store_url) as first:  # type: ignore[attr-defined]
+    with open_store(store_url) as first:
         first.save_priorities("acme", "replay-main", ids, [1.0, 2.0, 3.0])
         first.save_priorities("acme", "replay-main", ids[:1], [5.0])  # update
-    with open_store(store_url) as second:  # type: ignore[attr-defined]
+    with open_store(store_url) as second:
         frame = second.load_priorities("acme", "replay-main")
         assert dict(zip(frame["item_id"], frame["priority"], strict=True)) == {
             ids[0]: 5.0,

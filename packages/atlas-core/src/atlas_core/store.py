@@ -236,6 +236,14 @@ class Store(Protocol):
         """Releases connections; the store is unusable afterwards."""
         ...
 
+    def __enter__(self) -> Store:
+        """The store itself; closed when the ``with`` block ends."""
+        ...
+
+    def __exit__(self, *exc: object) -> None:
+        """Closes the store."""
+        ...
+
 
 def default_store_url() -> str:
     """``ATLAS_STORE_URL``, else a SQLite file under ``ATLAS_HOME`` (default ``./.atlas``)."""
