@@ -149,7 +149,7 @@ def oldest_first(frame: pl.DataFrame) -> pl.DataFrame:
     """Rows ordered by creation time, ties by id (the order every read returns)."""
     if frame.height < 2 or frame.select(pl.col("created_at").diff().min()).item() > timedelta(0):
         return frame  # already strictly increasing (the usual case): no sort needed
-    return frame.sort("created_at", "id", maintain_order=False)
+    return frame.sort(pl.col("created_at"), id_key("id"), maintain_order=False)
 
 
 def typed(table: str, raw: pl.DataFrame) -> pl.DataFrame:
@@ -168,10 +168,21 @@ def typed(table: str, raw: pl.DataFrame) -> pl.DataFrame:
     return raw.select(exprs)
 
 
+def id_key(column: str) -> pl.Expr:
+    """A 16-byte id column as an unsigned 128-bit integer: the same order as the bytes, and
+    far cheaper to hash, group, join and sort."""
+    return pl.col(column).bin.reinterpret(dtype=pl.UInt128, endianness="big")
+
+
 def latest_rewards(rewards: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per interaction: its most recent reward (ties broken by the larger id)."""
-    order = ("created_at", "id")
-    return rewards.group_by("interaction_id").agg(
+    """One row per interaction: its most recent reward (ties broken by the larger id).
+
+    Columns: ``key`` (:func:`id_key` of the interaction id, for joining), interaction_id,
+    reward, reward_id, reward_at.
+    """
+    order = (pl.col("created_at"), id_key("id"))
+    return rewards.group_by(id_key("interaction_id").alias("key")).agg(
+        pl.col("interaction_id").first(),
         pl.col("score").sort_by(*order).last().alias("reward"),
         pl.col("id").sort_by(*order).last().alias("reward_id"),
         pl.col("created_at").max().alias("reward_at"),

@@ -118,12 +118,15 @@ class SqlStore(RegistrySql):
         )
         inter = q.oldest_first(inter_frame).lazy()
         rewards = reward_frame.lazy()
-        joined = inter.join(
-            q.latest_rewards(rewards),
-            left_on="id",
-            right_on="interaction_id",
-            how="left",
-            maintain_order="left",
+        joined = (
+            inter.with_columns(q.id_key("id").alias("key"))
+            .join(
+                q.latest_rewards(rewards).drop("interaction_id"),
+                on="key",
+                how="left",
+                maintain_order="left",
+            )
+            .drop("key")
         )
         if query.min_reward is not None:
             joined = joined.filter(pl.col("reward") >= query.min_reward)

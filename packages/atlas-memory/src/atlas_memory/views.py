@@ -20,7 +20,8 @@ from atlas_memory import query as q
 
 def latest_rewards(store: Store, tenant: str, query: Query | None = None) -> pl.DataFrame:
     """Columns interaction_id, reward, reward_id, reward_at: one row per rewarded interaction."""
-    return q.latest_rewards(store.rewards(tenant, query).lazy()).sort("interaction_id").collect()
+    latest = q.latest_rewards(store.rewards(tenant, query).lazy())
+    return latest.sort("key").drop("key").collect()
 
 
 def reward_rows(store: Store, tenant: str, query: Query | None = None) -> pl.DataFrame:
