@@ -1,0 +1,270 @@
+"""The ``Store`` protocol: everything Atlas remembers, behind one interface.
+
+Back-ends live in other packages (atlas-memory ships SQLite and PostgreSQL) and are
+found through the plugin registry by URL scheme, so core never imports them.
+
+Contract shared by every back-end:
+
+- Writes are idempotent: ids are client-generated, a row whose id is already stored
+  is skipped (counted in :attr:`WriteResult.skipped`), never duplicated.
+- A batch is all-or-nothing: it is validated as a whole before anything is written;
+  one bad row rejects the batch with :class:`BatchValidationError` naming the field
+  and row, and nothing of it is stored. A write that returned has been committed.
+- Every read and delete takes the tenant; no call returns or touches another
+  tenant's rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from atlas_core import plugins
+from atlas_core.errors import AtlasError, InvalidArgumentError
+from atlas_core.types import (
+    ApiKey,
+    Feedback,
+    FeedbackKind,
+    Interaction,
+    LearningRun,
+    Reward,
+    Tenant,
+    Version,
+    VersionKind,
+    VersionStatus,
+)
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = [
+    "BatchValidationError",
+    "Query",
+    "SchemaVersionError",
+    "Store",
+    "StoreError",
+    "WriteResult",
+    "default_store_url",
+    "open_store",
+]
+
+
+class StoreError(AtlasError):
+    """A store could not do what was asked (connection, constraint, I/O)."""
+
+
+class SchemaVersionError(StoreError):
+    """The database was written by a newer Atlas (its schema version is unknown here)."""
+
+
+class BatchValidationError(InvalidArgumentError):
+    """A row of a write batch is malformed; nothing of the batch was written."""
+
+    def __init__(self, table: str, field: str, row: int | None, reason: str) -> None:
+        where = f"row {row}" if row is not None else "batch"
+        super().__init__(f"{table}.{field} ({where}): {reason}")
+        self.table = table
+        self.field = field
+        self.row = row
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a committed batch write did."""
+
+    inserted: int
+    """Rows newly stored."""
+    skipped: int
+    """Rows whose id was already stored (retries); left untouched."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """Filters for reads; every field left ``None`` does not filter.
+
+    Interaction attributes (learning key, versions, user, session) also filter
+    feedback and rewards through the interaction they belong to.
+    """
+
+    since: datetime | None = None
+    """Rows created at or after this time."""
+    until: datetime | None = None
+    """Rows created strictly before this time."""
+    learning_key: str | Sequence[str] | None = None
+    """One learning key or several."""
+    model_version: str | None = None
+    prompt_version: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    min_reward: float | None = None
+    """Rewards (or an interaction's latest reward) at or above this score."""
+    max_reward: float | None = None
+    """Rewards (or an interaction's latest reward) at or below this score."""
+    feedback_kind: FeedbackKind | Sequence[FeedbackKind] | None = None
+    """Feedback of these kinds (feedback reads only)."""
+    limit: int | None = None
+    """At most this many rows, oldest first."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Persistent memory. See the module docstring for the shared contract."""
+
+    url: str
+    """The URL it was opened with (without a password)."""
+
+    # -- bulk writes ------------------------------------------------------------------
+    def write_interactions(self, batch: pl.DataFrame | Sequence[Interaction]) -> WriteResult:
+        """Stores interactions, all or nothing; existing ids are skipped."""
+        ...
+
+    def write_feedback(self, batch: pl.DataFrame | Sequence[Feedback]) -> WriteResult:
+        """Stores feedback, all or nothing; existing ids are skipped."""
+        ...
+
+    def write_rewards(self, batch: pl.DataFrame | Sequence[Reward]) -> WriteResult:
+        """Stores rewards, all or nothing; existing ids are skipped."""
+        ...
+
+    # -- reads (polars) ---------------------------------------------------------------
+    def interactions(self, tenant: str, query: Query | None = None) -> pl.DataFrame:
+        """The tenant's interactions matching ``query``, oldest first."""
+        ...
+
+    def feedback(self, tenant: str, query: Query | None = None) -> pl.DataFrame:
+        """The tenant's feedback matching ``query``, oldest first."""
+        ...
+
+    def rewards(self, tenant: str, query: Query | None = None) -> pl.DataFrame:
+        """The tenant's rewards matching ``query``, oldest first."""
+        ...
+
+    def interactions_with_rewards(self, tenant: str, query: Query | None = None) -> pl.DataFrame:
+        """Interactions with their latest reward (``reward``, null when none), oldest first."""
+        ...
+
+    # -- versions and aliases ---------------------------------------------------------
+    def put_version(self, version: Version) -> None:
+        """Stores a new version; its (tenant, kind, name, number) must be new."""
+        ...
+
+    def get_version(self, tenant: str, version_id: UUID) -> Version | None:
+        """One version with its aliases, or None."""
+        ...
+
+    def versions(
+        self, tenant: str, kind: VersionKind | None = None, name: str | None = None
+    ) -> list[Version]:
+        """The tenant's versions (optionally of one kind/name), oldest first."""
+        ...
+
+    def set_status(self, tenant: str, version_id: UUID, status: VersionStatus) -> None:
+        """Moves a version to another rollout stage."""
+        ...
+
+    def set_alias(self, tenant: str, alias: str, version_id: UUID) -> None:
+        """Points ``alias`` (e.g. ``production``) of the version's (kind, name) at it."""
+        ...
+
+    def resolve_alias(
+        self, tenant: str, kind: VersionKind, name: str, alias: str
+    ) -> Version | None:
+        """The version ``alias`` points at, or None."""
+        ...
+
+    # -- learning runs, replay ------------------------------------------------------------
+    def record_run(self, run: LearningRun) -> None:
+        """Stores one learning run (idempotent by id)."""
+        ...
+
+    def learning_runs(self, tenant: str) -> list[LearningRun]:
+        """The tenant's learning runs, oldest first."""
+        ...
+
+    def save_priorities(
+        self, tenant: str, buffer: str, item_ids: Sequence[bytes], priorities: Sequence[float]
+    ) -> None:
+        """Upserts replay priorities of one named replay buffer (so replay survives restarts)."""
+        ...
+
+    def load_priorities(self, tenant: str, buffer: str) -> pl.DataFrame:
+        """Columns ``item_id`` (binary) and ``priority`` of one replay buffer."""
+        ...
+
+    # -- tenants and keys --------------------------------------------------------------
+    def put_tenant(self, tenant: Tenant) -> None:
+        """Creates a tenant (idempotent)."""
+        ...
+
+    def tenants(self) -> list[Tenant]:
+        """All tenants."""
+        ...
+
+    def put_api_key(self, key: ApiKey) -> None:
+        """Stores a key (its hash only)."""
+        ...
+
+    def find_api_key(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash, revoked or not, or None."""
+        ...
+
+    def revoke_api_key(self, tenant: str, key_id: UUID) -> None:
+        """Revokes one key of the tenant."""
+        ...
+
+    # -- maintenance -------------------------------------------------------------------
+    def delete_user(self, tenant: str, user_id: str) -> dict[str, int]:
+        """Deletes everything about one user in every table; rows deleted per table."""
+        ...
+
+    def delete_older_than(self, tenant: str, cutoff: datetime) -> dict[str, int]:
+        """Retention: deletes the tenant's interaction data created before ``cutoff``."""
+        ...
+
+    def schema_version(self) -> int:
+        """The applied migration version."""
+        ...
+
+    def close(self) -> None:
+        """Releases connections; the store is unusable afterwards."""
+        ...
+
+    def __enter__(self) -> Store:
+        """The store itself; closed when the ``with`` block ends."""
+        ...
+
+    def __exit__(self, *exc: object) -> None:
+        """Closes the store."""
+        ...
+
+
+def default_store_url() -> str:
+    """``ATLAS_STORE_URL``, else a SQLite file under ``ATLAS_HOME`` (default ``./.atlas``)."""
+    url = os.environ.get("ATLAS_STORE_URL")
+    if url:
+        return url
+    home = Path(os.environ.get("ATLAS_HOME", ".atlas")).resolve()
+    return f"sqlite:///{home / 'atlas.db'}"
+
+
+def open_store(url: str | None = None) -> Store:
+    """Opens (and migrates) the store a URL names: ``sqlite:///path`` or ``postgresql://...``."""
+    url = url or default_store_url()
+    scheme = urlsplit(url).scheme.split("+", 1)[0].lower()
+    if scheme == "postgres":
+        scheme = "postgresql"
+    factories = plugins.stores()
+    if not scheme or scheme not in factories:
+        known = ", ".join(sorted(factories)) or "none (install atlas-memory)"
+        raise InvalidArgumentError(f"url: no store for scheme {scheme!r}; installed: {known}")
+    store = factories[scheme](url)
+    if not isinstance(store, Store):
+        raise StoreError(f"the {scheme!r} store factory returned {type(store).__name__}")
+    return store
