@@ -1,0 +1,465 @@
+//! RewardAggregator: streaming statistics per key (a learning key, a version, ...).
+//!
+//! Per key it keeps count, mean, sample variance, min and max ([`moments`]), an EMA with a
+//! half-life counted in the key's events, the mean of the key's last N values, the mean over
+//! a bucketed time window ([`window`]) and quantiles from a mergeable DDSketch ([`sketch`]).
+//!
+//! Merging (`a.merge(&b)`) is exact for everything that depends only on the set of events
+//! (count, mean, variance, min, max, time window, sketch; up to float rounding of sums). For
+//! the order-dependent EMA and last-N, `b`'s events are taken to come after `a`'s, per key:
+//! the result equals one aggregator fed `a`'s stream and then `b`'s.
+
+mod keys;
+mod moments;
+mod sketch;
+mod window;
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+pub use keys::{BuildKeyHasher, KeyHasher};
+pub use moments::Moments;
+pub use sketch::{Sketch, SketchMapping, MIN_INDEXABLE};
+pub use window::{Ema, LastN, TimeWindow};
+
+use crate::error::{check_len, KernelError, Result};
+use crate::rng;
+
+/// What a key may be: `i64` or `String`.
+pub trait AggregatorKey: Hash + Eq + Ord + Clone + Serialize + DeserializeOwned + Send {}
+impl<T: Hash + Eq + Ord + Clone + Serialize + DeserializeOwned + Send> AggregatorKey for T {}
+
+/// The statistics every key carries, fixed at construction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AggregatorConfig {
+    /// EMA half-life, in events of the key: an event's weight halves after this many more.
+    pub half_life: f64,
+    /// How many of the key's newest values the last-N mean covers.
+    pub last_n: usize,
+    /// Length of the time window, in seconds.
+    pub window_seconds: f64,
+    /// Buckets the window is cut into; granularity = `window_seconds / window_buckets`.
+    pub window_buckets: usize,
+    /// Relative accuracy `α` of the quantile sketch.
+    pub relative_accuracy: f64,
+    /// Quantiles reported by the snapshot, each in `[0, 1]`.
+    pub quantiles: Vec<f64>,
+}
+
+impl Default for AggregatorConfig {
+    fn default() -> Self {
+        Self {
+            half_life: 100.0,
+            last_n: 100,
+            window_seconds: 3600.0,
+            window_buckets: 60,
+            relative_accuracy: 0.01,
+            quantiles: vec![0.5, 0.9, 0.99],
+        }
+    }
+}
+
+/// Upper bounds that keep one key's memory reasonable.
+const MAX_LAST_N: usize = 1 << 20;
+const MAX_WINDOW_BUCKETS: usize = 1 << 16;
+
+impl AggregatorConfig {
+    /// Checks every field, naming the first one out of its domain.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.half_life.is_finite() && self.half_life > 0.0) {
+            return Err(KernelError::invalid(
+                "half_life",
+                format!(
+                    "must be a positive finite number of events, got {}",
+                    self.half_life
+                ),
+            ));
+        }
+        if self.last_n == 0 || self.last_n > MAX_LAST_N {
+            return Err(KernelError::invalid(
+                "last_n",
+                format!("must be in 1..={MAX_LAST_N}, got {}", self.last_n),
+            ));
+        }
+        if !(self.window_seconds.is_finite() && self.window_seconds > 0.0) {
+            return Err(KernelError::invalid(
+                "window_seconds",
+                format!(
+                    "must be a positive finite number of seconds, got {}",
+                    self.window_seconds
+                ),
+            ));
+        }
+        if self.window_buckets == 0 || self.window_buckets > MAX_WINDOW_BUCKETS {
+            return Err(KernelError::invalid(
+                "window_buckets",
+                format!(
+                    "must be in 1..={MAX_WINDOW_BUCKETS}, got {}",
+                    self.window_buckets
+                ),
+            ));
+        }
+        SketchMapping::new(self.relative_accuracy)?;
+        if let Some(q) = self.quantiles.iter().find(|q| !(0.0..=1.0).contains(*q)) {
+            return Err(KernelError::invalid(
+                "quantiles",
+                format!("each must be in [0, 1], got {q}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Seconds per window bucket.
+    pub fn granularity(&self) -> f64 {
+        self.window_seconds / self.window_buckets as f64
+    }
+}
+
+/// Everything kept for one key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct KeyStats {
+    moments: Moments,
+    ema: Ema,
+    last: LastN,
+    window: TimeWindow,
+    sketch: Sketch,
+}
+
+/// One row per key, sorted by key; NaN where a statistic is undefined.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot<K> {
+    pub keys: Vec<K>,
+    pub count: Vec<u64>,
+    pub mean: Vec<f64>,
+    /// Sample variance (`ddof = 1`).
+    pub var: Vec<f64>,
+    pub min: Vec<f64>,
+    pub max: Vec<f64>,
+    pub ema: Vec<f64>,
+    pub last_n_mean: Vec<f64>,
+    pub window_count: Vec<u64>,
+    pub window_mean: Vec<f64>,
+    /// One column per configured quantile, in configuration order.
+    pub quantiles: Vec<Vec<f64>>,
+}
+
+/// Streaming per-key statistics; see the module documentation for what merge means.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound(serialize = "K: Serialize", deserialize = "K: DeserializeOwned"))]
+pub struct RewardAggregator<K: AggregatorKey> {
+    config: AggregatorConfig,
+    mapping: SketchMapping,
+    /// `2^(−1/half_life)`, cached.
+    decay: f64,
+    keys: Vec<K>,
+    stats: Vec<KeyStats>,
+    /// Newest timestamp seen: the default end of the time window.
+    watermark: f64,
+    total: u64,
+    // Rebuilt from `keys` on load, so it is not saved.
+    #[serde(skip)]
+    index: HashMap<K, usize, BuildKeyHasher>,
+}
+
+impl<K: AggregatorKey> RewardAggregator<K> {
+    /// An empty aggregator; fails on an invalid configuration.
+    pub fn new(config: AggregatorConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Self {
+            mapping: SketchMapping::new(config.relative_accuracy)?,
+            decay: (-1.0 / config.half_life).exp2(),
+            config,
+            keys: Vec::new(),
+            stats: Vec::new(),
+            watermark: f64::NEG_INFINITY,
+            total: 0,
+            index: HashMap::default(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AggregatorConfig {
+        &self.config
+    }
+
+    /// Number of distinct keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no event was added yet.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Number of events added (over all keys).
+    pub fn total_count(&self) -> u64 {
+        self.total
+    }
+
+    /// Newest timestamp seen, `-inf` before the first event.
+    pub fn watermark(&self) -> f64 {
+        self.watermark
+    }
+
+    #[inline]
+    fn slot_of<Q>(&mut self, key: &Q) -> usize
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(&slot) = self.index.get(key) {
+            return slot;
+        }
+        let slot = self.keys.len();
+        self.keys.push(key.to_owned());
+        self.stats.push(KeyStats::default());
+        self.index.insert(key.to_owned(), slot);
+        slot
+    }
+
+    #[inline]
+    fn add_unchecked(&mut self, slot: usize, value: f64, timestamp: f64) {
+        let cfg = &self.config;
+        let bucket = (timestamp / cfg.granularity()).floor() as i64;
+        let s = &mut self.stats[slot];
+        s.moments.add(value);
+        s.ema.add(value, self.decay);
+        s.last.add(value, cfg.last_n);
+        s.window.add(bucket, value, cfg.window_buckets);
+        s.sketch.add(&self.mapping, value);
+        self.watermark = self.watermark.max(timestamp);
+        self.total += 1;
+    }
+
+    /// Adds one event; `value` and `timestamp` (Unix seconds) must be finite.
+    pub fn add<Q>(&mut self, key: &Q, value: f64, timestamp: f64) -> Result<()>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        check_finite("value", value)?;
+        check_finite("timestamp", timestamp)?;
+        let slot = self.slot_of(key);
+        self.add_unchecked(slot, value, timestamp);
+        Ok(())
+    }
+
+    /// Adds a batch in order. All columns must have equal lengths; `timestamps` is either one
+    /// per event or `None` with `now` used for all. A NaN/inf value or timestamp rejects the
+    /// whole batch before anything is added.
+    pub fn add_batch<'q, Q, I>(
+        &mut self,
+        keys: I,
+        values: &[f64],
+        timestamps: Option<&[f64]>,
+        now: f64,
+    ) -> Result<()>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized + 'q,
+        I: ExactSizeIterator<Item = &'q Q>,
+    {
+        check_len("values", values.len(), keys.len())?;
+        check_all_finite("values", values)?;
+        match timestamps {
+            Some(ts) => {
+                check_len("timestamps", ts.len(), keys.len())?;
+                check_all_finite("timestamps", ts)?;
+                for ((key, &v), &t) in keys.zip(values).zip(ts) {
+                    let slot = self.slot_of(key);
+                    self.add_unchecked(slot, v, t);
+                }
+            }
+            None => {
+                check_finite("timestamp", now)?;
+                for (key, &v) in keys.zip(values) {
+                    let slot = self.slot_of(key);
+                    self.add_unchecked(slot, v, now);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds `other` in: exact for set statistics; for EMA and last-N, `other`'s events count
+    /// as later than `self`'s. Both must have the same configuration.
+    pub fn merge(&mut self, other: &RewardAggregator<K>) -> Result<()> {
+        if self.config != other.config {
+            return Err(KernelError::invalid(
+                "other",
+                "aggregators must have the same configuration to merge",
+            ));
+        }
+        for (key, theirs) in other.keys.iter().zip(&other.stats) {
+            let slot = self.slot_of(key);
+            let cfg = &self.config;
+            let ours = &mut self.stats[slot];
+            ours.ema
+                .append(&theirs.ema, theirs.moments.count, cfg.half_life);
+            ours.last.append(&theirs.last, cfg.last_n);
+            ours.moments.merge(&theirs.moments);
+            ours.window.merge(&theirs.window, cfg.window_buckets);
+            ours.sketch.merge(&theirs.sketch);
+        }
+        self.watermark = self.watermark.max(other.watermark);
+        self.total += other.total;
+        Ok(())
+    }
+
+    /// The estimate of `key`'s lower `q`-quantile (within the sketch's bound), or `None` for an unknown key.
+    pub fn quantile<Q>(&self, key: &Q, q: f64) -> Result<Option<f64>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if !(0.0..=1.0).contains(&q) {
+            return Err(KernelError::invalid(
+                "q",
+                format!("must be in [0, 1], got {q}"),
+            ));
+        }
+        Ok(self.index.get(key).map(|&slot| self.quantile_of(slot, q)))
+    }
+
+    fn quantile_of(&self, slot: usize, q: f64) -> f64 {
+        let s = &self.stats[slot];
+        // Clamping to the exact extremes only moves the estimate towards the true quantile.
+        s.sketch
+            .quantile(&self.mapping, q)
+            .clamp(s.moments.min, s.moments.max)
+    }
+
+    /// Whether `key`'s sketch has the same bucket counts as `other`'s (for tests of exact merging).
+    pub fn same_sketch<Q>(&self, other: &RewardAggregator<K>, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        match (self.index.get(key), other.index.get(key)) {
+            (Some(&a), Some(&b)) => self.stats[a].sketch.same_counts(&other.stats[b].sketch),
+            _ => false,
+        }
+    }
+
+    /// One row per key, sorted by key. The time window ends at `now` (default: the watermark)
+    /// and covers the buckets `(floor(now/g) − B, floor(now/g)]`, i.e. events with timestamp in
+    /// `[g·(floor(now/g) − B + 1), g·(floor(now/g) + 1))`, `g` = granularity, `B` = buckets.
+    pub fn snapshot(&self, now: Option<f64>) -> Result<Snapshot<K>> {
+        let now = match now {
+            Some(t) => {
+                check_finite("now", t)?;
+                t
+            }
+            None => self.watermark,
+        };
+        let newest = if now.is_finite() {
+            (now / self.config.granularity()).floor() as i64
+        } else {
+            i64::MIN
+        };
+        let mut order: Vec<usize> = (0..self.keys.len()).collect();
+        order.sort_unstable_by(|&a, &b| self.keys[a].cmp(&self.keys[b]));
+        let n = order.len();
+        let mut snap = Snapshot {
+            keys: Vec::with_capacity(n),
+            count: Vec::with_capacity(n),
+            mean: Vec::with_capacity(n),
+            var: Vec::with_capacity(n),
+            min: Vec::with_capacity(n),
+            max: Vec::with_capacity(n),
+            ema: Vec::with_capacity(n),
+            last_n_mean: Vec::with_capacity(n),
+            window_count: Vec::with_capacity(n),
+            window_mean: Vec::with_capacity(n),
+            quantiles: vec![Vec::with_capacity(n); self.config.quantiles.len()],
+        };
+        for slot in order {
+            let s = &self.stats[slot];
+            snap.keys.push(self.keys[slot].clone());
+            snap.count.push(s.moments.count);
+            snap.mean.push(s.moments.mean_or_nan());
+            snap.var.push(s.moments.sample_variance());
+            snap.min.push(s.moments.min);
+            snap.max.push(s.moments.max);
+            snap.ema.push(s.ema.value());
+            snap.last_n_mean.push(s.last.mean());
+            let (wc, wm) = s.window.stats(newest);
+            snap.window_count.push(wc);
+            snap.window_mean.push(wm);
+            for (col, &q) in snap.quantiles.iter_mut().zip(&self.config.quantiles) {
+                col.push(self.quantile_of(slot, q));
+            }
+        }
+        Ok(snap)
+    }
+
+    /// The whole state as bytes ([`rng::save_state`] format, kind `AGGREGATOR`).
+    pub fn save(&self) -> Result<Vec<u8>> {
+        rng::save_state(rng::kind::AGGREGATOR, self)
+    }
+
+    /// Restores a state written by [`save`](Self::save) for the same key type.
+    pub fn load(bytes: &[u8]) -> Result<Self> {
+        let mut agg: Self = rng::load_state(rng::kind::AGGREGATOR, bytes)?;
+        agg.config
+            .validate()
+            .map_err(|e| KernelError::State(e.to_string()))?;
+        if agg.keys.len() != agg.stats.len() {
+            return Err(KernelError::State(
+                "key and statistics counts differ".into(),
+            ));
+        }
+        let cfg = &agg.config;
+        for s in &agg.stats {
+            if !s.window.is_consistent(cfg.window_buckets) || !s.last.is_consistent(cfg.last_n) {
+                return Err(KernelError::State(
+                    "per-key window sizes do not match the configuration".into(),
+                ));
+            }
+        }
+        agg.index = agg
+            .keys
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, k)| (k, i))
+            .collect();
+        if agg.index.len() != agg.keys.len() {
+            return Err(KernelError::State("duplicate keys".into()));
+        }
+        Ok(agg)
+    }
+}
+
+/// Fails with an error naming `name` unless `x` is finite.
+pub fn check_finite(name: &'static str, x: f64) -> Result<()> {
+    if x.is_finite() {
+        Ok(())
+    } else {
+        Err(KernelError::invalid(
+            name,
+            format!("must be finite, got {x}"),
+        ))
+    }
+}
+
+/// Fails naming `name` and the first offending position unless every element is finite.
+pub fn check_all_finite(name: &'static str, xs: &[f64]) -> Result<()> {
+    match xs.iter().position(|x| !x.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(KernelError::invalid(
+            name,
+            format!(
+                "element {i} is {} (NaN and infinities are rejected; nothing was added)",
+                xs[i]
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;
