@@ -29,8 +29,30 @@ use crate::error::{check_len, KernelError, Result};
 use crate::rng;
 
 /// What a key may be: `i64` or `String`.
-pub trait AggregatorKey: Hash + Eq + Ord + Clone + Serialize + DeserializeOwned + Send {}
-impl<T: Hash + Eq + Ord + Clone + Serialize + DeserializeOwned + Send> AggregatorKey for T {}
+pub trait AggregatorKey: Hash + Eq + Ord + Clone + Serialize + DeserializeOwned + Send {
+    /// Saved with the state so that a state is never decoded with the wrong key type.
+    const TAG: KeyType;
+}
+
+/// The key type of an aggregator, as recorded in its saved state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyType {
+    Int,
+    Str,
+}
+
+impl AggregatorKey for i64 {
+    const TAG: KeyType = KeyType::Int;
+}
+
+impl AggregatorKey for String {
+    const TAG: KeyType = KeyType::Str;
+}
+
+/// The key type recorded in a saved aggregator state.
+pub fn saved_key_type(bytes: &[u8]) -> Result<KeyType> {
+    rng::load_state(rng::kind::AGGREGATOR, bytes)
+}
 
 /// The statistics every key carries, fixed at construction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +129,18 @@ impl AggregatorConfig {
             return Err(KernelError::invalid(
                 "quantiles",
                 format!("each must be in [0, 1], got {q}"),
+            ));
+        }
+        let mut names: Vec<String> = self
+            .quantiles
+            .iter()
+            .map(|&q| quantile_column_name(q))
+            .collect();
+        names.sort();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(KernelError::invalid(
+                "quantiles",
+                format!("lists {} twice", w[0]),
             ));
         }
         Ok(())
@@ -399,12 +433,19 @@ impl<K: AggregatorKey> RewardAggregator<K> {
 
     /// The whole state as bytes ([`rng::save_state`] format, kind `AGGREGATOR`).
     pub fn save(&self) -> Result<Vec<u8>> {
-        rng::save_state(rng::kind::AGGREGATOR, self)
+        rng::save_state(rng::kind::AGGREGATOR, &(K::TAG, self))
     }
 
     /// Restores a state written by [`save`](Self::save) for the same key type.
     pub fn load(bytes: &[u8]) -> Result<Self> {
-        let mut agg: Self = rng::load_state(rng::kind::AGGREGATOR, bytes)?;
+        let saved = saved_key_type(bytes)?;
+        if saved != K::TAG {
+            return Err(KernelError::State(format!(
+                "state has {saved:?} keys, expected {:?}",
+                K::TAG
+            )));
+        }
+        let (_, mut agg): (KeyType, Self) = rng::load_state(rng::kind::AGGREGATOR, bytes)?;
         agg.config
             .validate()
             .map_err(|e| KernelError::State(e.to_string()))?;
@@ -433,6 +474,13 @@ impl<K: AggregatorKey> RewardAggregator<K> {
         }
         Ok(agg)
     }
+}
+
+/// The snapshot column of quantile `q`: `p50` for 0.5, `p99.9` for 0.999, `p0` for 0.
+pub fn quantile_column_name(q: f64) -> String {
+    // Round away binary noise such as 0.999 * 100 = 99.899999...
+    let percent = (q * 100.0 * 1e6).round() / 1e6;
+    format!("p{percent}")
 }
 
 /// Fails with an error naming `name` unless `x` is finite.

@@ -192,6 +192,25 @@ fn bad_config_names_the_field() {
 }
 
 #[test]
+fn quantile_columns_have_short_unique_names() {
+    assert_eq!(quantile_column_name(0.5), "p50");
+    assert_eq!(quantile_column_name(0.999), "p99.9");
+    assert_eq!(quantile_column_name(0.0), "p0");
+    assert_eq!(quantile_column_name(1.0), "p100");
+    let dup = AggregatorConfig {
+        quantiles: vec![0.5, 0.9, 0.5],
+        ..cfg()
+    };
+    assert!(matches!(
+        dup.validate(),
+        Err(KernelError::InvalidArgument {
+            name: "quantiles",
+            ..
+        })
+    ));
+}
+
+#[test]
 fn merge_requires_same_config() {
     let mut a = RewardAggregator::<i64>::new(cfg()).unwrap();
     let b = RewardAggregator::<i64>::new(AggregatorConfig { last_n: 9, ..cfg() }).unwrap();
