@@ -84,6 +84,9 @@ impl Default for AggregatorConfig {
     }
 }
 
+/// Batches at least this long are grouped by key before they are applied.
+const GROUPED_BATCH_MIN: usize = 256;
+
 /// Upper bounds that keep one key's memory reasonable.
 const MAX_LAST_N: usize = 1 << 20;
 const MAX_WINDOW_BUCKETS: usize = 1 << 16;
@@ -297,23 +300,42 @@ impl<K: AggregatorKey> RewardAggregator<K> {
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized + 'q,
         I: ExactSizeIterator<Item = &'q Q>,
     {
-        check_len("values", values.len(), keys.len())?;
+        let n = keys.len();
+        check_len("values", values.len(), n)?;
         check_all_finite("values", values)?;
-        match timestamps {
-            Some(ts) => {
-                check_len("timestamps", ts.len(), keys.len())?;
-                check_all_finite("timestamps", ts)?;
-                for ((key, &v), &t) in keys.zip(values).zip(ts) {
-                    let slot = self.slot_of(key);
-                    self.add_unchecked(slot, v, t);
-                }
+        if let Some(ts) = timestamps {
+            check_len("timestamps", ts.len(), n)?;
+            check_all_finite("timestamps", ts)?;
+        } else {
+            check_finite("timestamp", now)?;
+        }
+        let time_of = |i: usize| timestamps.map_or(now, |ts| ts[i]);
+        let slots: Vec<usize> = keys.map(|k| self.slot_of(k)).collect();
+        if n < GROUPED_BATCH_MIN || n > u32::MAX as usize {
+            for (i, &slot) in slots.iter().enumerate() {
+                self.add_unchecked(slot, values[i], time_of(i));
             }
-            None => {
-                check_finite("timestamp", now)?;
-                for (key, &v) in keys.zip(values) {
-                    let slot = self.slot_of(key);
-                    self.add_unchecked(slot, v, now);
-                }
+            return Ok(());
+        }
+        // Memory-bound otherwise: visit each key once with all its events, in arrival order
+        // (a stable counting sort by slot), so its statistics are fetched into cache once.
+        let mut starts = vec![0usize; self.keys.len() + 1];
+        for &slot in &slots {
+            starts[slot + 1] += 1;
+        }
+        for k in 1..starts.len() {
+            starts[k] += starts[k - 1];
+        }
+        let mut order = vec![0u32; n];
+        let mut next = starts.clone();
+        for (i, &slot) in slots.iter().enumerate() {
+            order[next[slot]] = i as u32;
+            next[slot] += 1;
+        }
+        for slot in 0..self.keys.len() {
+            for &i in &order[starts[slot]..starts[slot + 1]] {
+                let i = i as usize;
+                self.add_unchecked(slot, values[i], time_of(i));
             }
         }
         Ok(())
@@ -361,7 +383,8 @@ impl<K: AggregatorKey> RewardAggregator<K> {
 
     fn quantile_of(&self, slot: usize, q: f64) -> f64 {
         let s = &self.stats[slot];
-        // Clamping to the exact extremes only moves the estimate towards the true quantile.
+        // Clamping to the exact extremes only moves the estimate towards the true quantile
+        // (and makes q = 0 and q = 1 exact).
         s.sketch
             .quantile(&self.mapping, q)
             .clamp(s.moments.min, s.moments.max)
@@ -411,6 +434,7 @@ impl<K: AggregatorKey> RewardAggregator<K> {
             window_mean: Vec::with_capacity(n),
             quantiles: vec![Vec::with_capacity(n); self.config.quantiles.len()],
         };
+        let mut estimates = vec![0.0; self.config.quantiles.len()];
         for slot in order {
             let s = &self.stats[slot];
             snap.keys.push(self.keys[slot].clone());
@@ -424,8 +448,10 @@ impl<K: AggregatorKey> RewardAggregator<K> {
             let (wc, wm) = s.window.stats(newest);
             snap.window_count.push(wc);
             snap.window_mean.push(wm);
-            for (col, &q) in snap.quantiles.iter_mut().zip(&self.config.quantiles) {
-                col.push(self.quantile_of(slot, q));
+            s.sketch
+                .quantiles(&self.mapping, &self.config.quantiles, &mut estimates);
+            for (col, &e) in snap.quantiles.iter_mut().zip(&estimates) {
+                col.push(e.clamp(s.moments.min, s.moments.max));
             }
         }
         Ok(snap)

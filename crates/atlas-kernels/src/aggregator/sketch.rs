@@ -147,34 +147,91 @@ impl Sketch {
     /// The estimate of the lower `q`-quantile (see the module contract), NaN when empty.
     /// `q` must be in `[0, 1]`; the caller clamps the result to the exact min and max.
     pub fn quantile(&self, mapping: &SketchMapping, q: f64) -> f64 {
+        let mut out = [0.0];
+        self.quantiles(mapping, &[q], &mut out);
+        out[0]
+    }
+
+    /// [`quantile`](Self::quantile) for each of `qs` (any order) into `out`.
+    ///
+    /// Ranks in the lower half are found walking up from the smallest bucket, the others
+    /// walking down from the largest, so the walk stays short where the mass is (rewards
+    /// concentrate in the top buckets of the log scale).
+    pub fn quantiles(&self, mapping: &SketchMapping, qs: &[f64], out: &mut [f64]) {
         if self.count == 0 {
-            return f64::NAN;
+            out.iter_mut().for_each(|o| *o = f64::NAN);
+            return;
         }
-        let rank = (q * (self.count - 1) as f64).floor() as u64;
+        let last = self.count - 1;
+        for (o, &q) in out.iter_mut().zip(qs) {
+            let rank = (q * last as f64).floor() as u64;
+            let (sign, index) = if rank <= last / 2 {
+                self.walk_up(rank)
+            } else {
+                self.walk_down(last - rank)
+            };
+            *o = if sign == 0 {
+                0.0
+            } else {
+                f64::from(sign) * mapping.representative(index)
+            };
+        }
+    }
+
+    /// The bucket `(sign, index)` holding the item of ascending rank `rank`.
+    fn walk_up(&self, rank: u64) -> (i8, i32) {
         let mut seen = 0u64;
-        // Sorted order: most negative first (largest negative index), then zero, then positives.
-        for (index, c) in self.negative.buckets().rev() {
+        let neg = &self.negative;
+        for (pos, &c) in neg.counts.iter().enumerate().rev() {
             seen += c;
             if seen > rank {
-                return -mapping.representative(index);
+                return (-1, neg.offset + pos as i32);
             }
         }
         seen += self.zero;
         if seen > rank {
-            return 0.0;
+            return (0, 0);
         }
-        for (index, c) in self.positive.buckets() {
+        let pos_store = &self.positive;
+        for (pos, &c) in pos_store.counts.iter().enumerate() {
             seen += c;
             if seen > rank {
-                return mapping.representative(index);
+                return (1, pos_store.offset + pos as i32);
             }
         }
-        // Unreachable when counts are consistent; the largest bucket is the safe answer.
-        self.positive
-            .buckets()
-            .next_back()
-            .map(|(i, _)| mapping.representative(i))
-            .unwrap_or(0.0)
+        self.top_bucket()
+    }
+
+    /// The bucket `(sign, index)` holding the item of descending rank `rank` (0 = the largest).
+    fn walk_down(&self, rank: u64) -> (i8, i32) {
+        let mut seen = 0u64;
+        let pos_store = &self.positive;
+        for (pos, &c) in pos_store.counts.iter().enumerate().rev() {
+            seen += c;
+            if seen > rank {
+                return (1, pos_store.offset + pos as i32);
+            }
+        }
+        seen += self.zero;
+        if seen > rank {
+            return (0, 0);
+        }
+        let neg = &self.negative;
+        for (pos, &c) in neg.counts.iter().enumerate() {
+            seen += c;
+            if seen > rank {
+                return (-1, neg.offset + pos as i32);
+            }
+        }
+        self.top_bucket()
+    }
+
+    /// Only reached when counts are inconsistent (corrupt state): the largest bucket.
+    fn top_bucket(&self) -> (i8, i32) {
+        match self.positive.buckets().next_back() {
+            Some((i, _)) => (1, i),
+            None => (0, 0),
+        }
     }
 
     /// Whether two sketches hold the same count in every bucket (ignoring allocation slack).

@@ -232,3 +232,21 @@ fn save_and_load_round_trip() {
         Err(KernelError::State(_))
     ));
 }
+
+#[test]
+fn grouped_batch_equals_one_by_one() {
+    let (k, v, t) = events(3000, 9);
+    let batched = fed(&k, &v, &t);
+    let mut single = RewardAggregator::<i64>::new(cfg()).unwrap();
+    for i in 0..k.len() {
+        single.add(&k[i], v[i], t[i]).unwrap();
+    }
+    let (a, b) = (
+        batched.snapshot(None).unwrap(),
+        single.snapshot(None).unwrap(),
+    );
+    assert_eq!(a.mean, b.mean);
+    assert_eq!(a.ema, b.ema);
+    assert_eq!(a.last_n_mean, b.last_n_mean);
+    assert_eq!(a.quantiles, b.quantiles);
+}
