@@ -13,7 +13,13 @@ keep counters (``n_seen``, ``n_detections``) and a current estimate (``mean``; A
   direction="both")``: ``"decrease"`` watches rewards dropping, ``"increase"`` an error rate
   rising; after a detection the test restarts from the next value.
 
-Measured behaviour (``tests/kernels/test_drift_statistics.py``): see that module's docstring.
+Measured on 100 fixed-seed streams per case (``tests/kernels/test_drift_statistics.py``):
+a mean shift at position 5,000 is detected in 100/100 streams, with delay (median / max)
+ADWIN 55 / 87 and Page–Hinkley (decrease) 258 / 286 for N(0.7, 0.1) → N(0.5, 0.1), and
+ADWIN 87 / 183 and Page–Hinkley(0.01, 75, "decrease") 224 / 355 for Bernoulli 0.8 → 0.5.
+On stationary streams of 10,000 values none of these raised a false alarm (0/100), but the
+Page–Hinkley defaults (δ = 0.005, λ = 50) did on 23/100 Bernoulli(0.8) streams: for 0/1
+rewards raise δ or λ.
 """
 
 from __future__ import annotations
