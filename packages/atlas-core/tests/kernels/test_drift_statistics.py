@@ -6,7 +6,7 @@ of 10,000 values; the rate is the fraction of streams with at least one detectio
 
 Measured (numpy ``default_rng(seed)``, seeds 0..99 for shifts, 10_000..10_099 for stationary):
 
-stream (shift at 5,000)   detector                                 found    delay med/max  false alarms
+stream (shift at 5,000)   detector                                 found    delay med/max  false al.
 N(0.7,0.1) -> N(0.5,0.1)  ADWIN()                                  100/100  55 / 87        0/100
 N(0.7,0.1) -> N(0.5,0.1)  PageHinkley(direction="decrease")        100/100  258 / 286      0/100
 N(0.7,0.1) -> N(0.5,0.1)  PageHinkley() (both directions)          100/100  258 / 286      0/100
