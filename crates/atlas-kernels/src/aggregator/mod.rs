@@ -383,11 +383,7 @@ impl<K: AggregatorKey> RewardAggregator<K> {
 
     fn quantile_of(&self, slot: usize, q: f64) -> f64 {
         let s = &self.stats[slot];
-        // Clamping to the exact extremes only moves the estimate towards the true quantile
-        // (and makes q = 0 and q = 1 exact).
-        s.sketch
-            .quantile(&self.mapping, q)
-            .clamp(s.moments.min, s.moments.max)
+        exact_at_extremes(&s.moments, q, s.sketch.quantile(&self.mapping, q))
     }
 
     /// Whether `key`'s sketch has the same bucket counts as `other`'s (for tests of exact merging).
@@ -450,8 +446,13 @@ impl<K: AggregatorKey> RewardAggregator<K> {
             snap.window_mean.push(wm);
             s.sketch
                 .quantiles(&self.mapping, &self.config.quantiles, &mut estimates);
-            for (col, &e) in snap.quantiles.iter_mut().zip(&estimates) {
-                col.push(e.clamp(s.moments.min, s.moments.max));
+            for ((col, &e), &q) in snap
+                .quantiles
+                .iter_mut()
+                .zip(&estimates)
+                .zip(&self.config.quantiles)
+            {
+                col.push(exact_at_extremes(&s.moments, q, e));
             }
         }
         Ok(snap)
@@ -499,6 +500,20 @@ impl<K: AggregatorKey> RewardAggregator<K> {
             return Err(KernelError::State("duplicate keys".into()));
         }
         Ok(agg)
+    }
+}
+
+/// A sketch estimate made exact where the rank is the smallest or largest value, and clamped
+/// to `[min, max]` elsewhere (which only moves it towards the true quantile).
+fn exact_at_extremes(m: &Moments, q: f64, estimate: f64) -> f64 {
+    if m.count == 0 {
+        return f64::NAN;
+    }
+    let last = m.count - 1;
+    match (q * last as f64).floor() as u64 {
+        0 => m.min,
+        r if r >= last => m.max,
+        _ => estimate.max(m.min).min(m.max),
     }
 }
 
