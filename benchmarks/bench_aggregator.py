@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
 from atlas_core.kernels.aggregator import RewardAggregator
-from atlas_core.kernels.drift import ADWIN, PageHinkley
+from atlas_core.kernels.drift import ADWIN, Detector, PageHinkley
 
 HISTORY = 1_000_000
 BATCH = 100_000
@@ -290,17 +292,18 @@ class PyAdwin:
             self.rows.pop()
 
 
-def _reward_stream() -> np.ndarray:
+def _reward_stream() -> npt.NDArray[np.float64]:
     rng = np.random.default_rng(7)
     half = DRIFT_N // 2
-    return np.r_[rng.random(half) < 0.8, rng.random(DRIFT_N - half) < 0.5].astype(np.float64)
+    drops = np.concatenate([rng.random(half) < 0.8, rng.random(DRIFT_N - half) < 0.5])
+    return drops.astype(np.float64)
 
 
 def _python_positions(detector: PyAdwin | PyPageHinkley, xs: list[float]) -> list[int]:
     return [i for i, x in enumerate(xs) if detector.update(x)]
 
 
-_DRIFT = {
+_DRIFT: dict[str, tuple[Callable[[], Detector], Callable[[], PyAdwin | PyPageHinkley]]] = {
     "adwin": (ADWIN, PyAdwin),
     "page_hinkley": (lambda: PageHinkley(0.01, 75.0, direction="decrease"), PyPageHinkley),
 }
