@@ -18,6 +18,10 @@ use crate::error::{KernelError, Result};
 /// Magnitudes below this are counted in the zero bucket (and reported as 0).
 pub const MIN_INDEXABLE: f64 = 1e-9;
 
+/// The finest accuracy accepted: it bounds one key's sketch to about 3.7 million buckets even
+/// for values spanning `[1e-9, f64::MAX]` (and keeps bucket indices well inside `i32`).
+pub const MIN_RELATIVE_ACCURACY: f64 = 1e-4;
+
 /// The value-to-bucket mapping shared by every sketch of one aggregator.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SketchMapping {
@@ -27,12 +31,12 @@ pub struct SketchMapping {
 }
 
 impl SketchMapping {
-    /// A mapping with relative accuracy `alpha` in `(0, 1)`.
+    /// A mapping with relative accuracy `alpha` in `[MIN_RELATIVE_ACCURACY, 1)`.
     pub fn new(alpha: f64) -> Result<Self> {
-        if !(alpha > 0.0 && alpha < 1.0) {
+        if !(MIN_RELATIVE_ACCURACY..1.0).contains(&alpha) {
             return Err(KernelError::invalid(
                 "relative_accuracy",
-                format!("must be in (0, 1), got {alpha}"),
+                format!("must be in [{MIN_RELATIVE_ACCURACY}, 1), got {alpha}"),
             ));
         }
         let gamma = (1.0 + alpha) / (1.0 - alpha);
@@ -295,7 +299,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_accuracy() {
-        for alpha in [0.0, 1.0, -0.1, f64::NAN] {
+        for alpha in [0.0, 1e-5, 1.0, -0.1, f64::NAN] {
             assert!(SketchMapping::new(alpha).is_err());
         }
     }

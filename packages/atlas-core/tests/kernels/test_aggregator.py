@@ -158,6 +158,7 @@ def test_bad_state_is_refused() -> None:
         ({"window_seconds": -1.0}, "window_seconds"),
         ({"window_buckets": 0}, "window_buckets"),
         ({"relative_accuracy": 0.0}, "relative_accuracy"),
+        ({"relative_accuracy": 1e-5}, "relative_accuracy"),
         ({"quantiles": [0.5, 1.5]}, "quantiles"),
         ({"quantiles": [0.5, 0.5]}, "quantiles"),
     ],

@@ -11,7 +11,10 @@ time window of ``window_seconds`` cut into ``window_buckets`` epoch-aligned buck
 ending at ``now`` covers timestamps in ``[g·(⌊now/g⌋ − B + 1), g·(⌊now/g⌋ + 1))`` with
 ``g = window_seconds / window_buckets``); and quantiles from a DDSketch: the estimate ``v`` of the
 exact lower quantile ``x`` (the value of rank ``⌊q·(n − 1)⌋``) satisfies
-``|v − x| ≤ relative_accuracy·|x|`` (``|v − x| < 1e-9`` when ``|x| < 1e-9``); q = 0 and 1 are exact.
+``|v − x| ≤ relative_accuracy·|x|`` (``|v − x| < 1e-9`` when ``|x| < 1e-9``); ranks landing on the
+smallest or largest value are exact. ``relative_accuracy`` is in ``[1e-4, 1)``; the sketch keeps one
+counter per bucket between the smallest and largest magnitude seen (about 350 for rewards in
+``[1e-3, 1]`` at the default 0.01), never collapsed, which is what makes merging exact.
 
 ``a.merge(b)`` gives exactly the snapshot of one aggregator fed both streams for everything but
 EMA and last-N (up to float rounding); for those two, ``b``'s events count as arriving after
