@@ -2,6 +2,8 @@
 //! (see `atlas_kernels::drift`). `update_batch` releases the GIL and returns the positions
 //! where a change was detected.
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use atlas_kernels::drift::{
     Adwin, AdwinConfig, Direction, DriftDetector, PageHinkley, PageHinkleyConfig,
 };
@@ -20,24 +22,31 @@ fn at_least_one(name: &'static str, n: i64) -> PyResult<u64> {
         .ok_or_else(|| invalid(name, format!("must be >= 1, got {n}")))
 }
 
-/// Runs a detector over a float64 column without the GIL.
+/// The detector under its lock. Detectors are shared between threads behind a mutex (the
+/// classes are `frozen`), so concurrent callers wait instead of failing with a borrow error;
+/// a poisoned lock is taken over, since every update validates before it mutates.
+fn locked<D>(detector: &Mutex<D>) -> MutexGuard<'_, D> {
+    detector.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs a detector over a float64 column without the GIL (the lock is taken after release).
 fn run_batch<'py, D: DriftDetector + Send>(
     py: Python<'py>,
-    detector: &mut D,
+    detector: &Mutex<D>,
     xs: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let xs = column::<f64>("xs", xs, "float64")?;
     let slice = xs.as_slice();
-    let fired = detach(py, || detector.update_batch(slice))?;
+    let fired = detach(py, || locked(detector).update_batch(slice))?;
     Ok(PyArray1::from_vec(py, fired))
 }
 
 /// ADWIN (Bifet & Gavaldà 2007): an adaptive window that drops its older part when the
 /// means of the two parts differ by more than a bound with confidence `delta`.
-#[pyclass(module = "atlas_core._native", name = "ADWIN")]
+#[pyclass(module = "atlas_core._native", name = "ADWIN", frozen)]
 #[derive(Debug)]
 pub struct PyAdwin {
-    inner: Adwin,
+    inner: Mutex<Adwin>,
 }
 
 #[pymethods]
@@ -56,97 +65,98 @@ impl PyAdwin {
             min_window: at_least_one("min_window", min_window)?,
         };
         Ok(Self {
-            inner: attached(|| Adwin::new(config))?,
+            inner: Mutex::new(attached(|| Adwin::new(config))?),
         })
     }
 
     /// Feeds one value; True when the window shrank (a change was detected) at it.
-    fn update(&mut self, x: f64) -> PyResult<bool> {
-        attached(|| self.inner.update(x))
+    fn update(&self, x: f64) -> PyResult<bool> {
+        attached(|| locked(&self.inner).update(x))
     }
 
     /// Feeds a float64 NumPy array in order; returns the int64 positions where a change was detected.
     fn update_batch<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         xs: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        run_batch(py, &mut self.inner, xs)
+        run_batch(py, &self.inner, xs)
     }
 
     /// Forgets the window and the counters.
-    fn reset(&mut self) {
-        self.inner.reset();
+    fn reset(&self) {
+        locked(&self.inner).reset();
     }
 
     /// The confidence parameter.
     #[getter]
     fn delta(&self) -> f64 {
-        self.inner.config().delta
+        locked(&self.inner).config().delta
     }
 
     /// Values between two change checks.
     #[getter]
     fn clock(&self) -> u32 {
-        self.inner.config().clock
+        locked(&self.inner).config().clock
     }
 
     /// Buckets per histogram row.
     #[getter]
     fn max_buckets(&self) -> usize {
-        self.inner.config().max_buckets
+        locked(&self.inner).config().max_buckets
     }
 
     /// Shortest sub-window either side of a cut.
     #[getter]
     fn min_window(&self) -> u64 {
-        self.inner.config().min_window
+        locked(&self.inner).config().min_window
     }
 
     /// Values in the current window.
     #[getter]
     fn width(&self) -> u64 {
-        self.inner.width()
+        locked(&self.inner).width()
     }
 
     /// Mean of the current window (NaN when empty): the current estimate.
     #[getter]
     fn mean(&self) -> f64 {
-        self.inner.mean()
+        locked(&self.inner).mean()
     }
 
     /// Population variance of the current window (NaN when empty).
     #[getter]
     fn variance(&self) -> f64 {
-        self.inner.variance()
+        locked(&self.inner).variance()
     }
 
     /// Values fed since creation or reset.
     #[getter]
     fn n_seen(&self) -> u64 {
-        self.inner.n_seen()
+        locked(&self.inner).n_seen()
     }
 
     /// Changes detected since creation or reset.
     #[getter]
     fn n_detections(&self) -> u64 {
-        self.inner.n_detections()
+        locked(&self.inner).n_detections()
     }
 
     /// Histogram buckets held (memory use).
     #[getter]
     fn n_buckets(&self) -> usize {
-        self.inner.n_buckets()
+        locked(&self.inner).n_buckets()
     }
 
     /// The state (configuration included) as bytes.
     fn save_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(PyBytes::new(py, &attached(|| self.inner.save())?))
+        Ok(PyBytes::new(py, &attached(|| locked(&self.inner).save())?))
     }
 
     /// Replaces the state with one from `save_state`; StateError on anything else.
-    fn load_state(&mut self, state: &[u8]) -> PyResult<()> {
-        self.inner = attached(|| Adwin::load(state))?;
+    fn load_state(&self, state: &[u8]) -> PyResult<()> {
+        let loaded = attached(|| Adwin::load(state))?;
+        *locked(&self.inner) = loaded;
         Ok(())
     }
 
@@ -163,10 +173,10 @@ impl PyAdwin {
 
 /// The Page–Hinkley test: fires when the cumulative deviation from the running mean (less
 /// `delta` per value, forgotten at rate `alpha`) exceeds `threshold` in the watched direction.
-#[pyclass(module = "atlas_core._native", name = "PageHinkley")]
+#[pyclass(module = "atlas_core._native", name = "PageHinkley", frozen)]
 #[derive(Debug)]
 pub struct PyPageHinkley {
-    inner: PageHinkley,
+    inner: Mutex<PageHinkley>,
 }
 
 #[pymethods]
@@ -190,103 +200,104 @@ impl PyPageHinkley {
             direction: attached(|| Direction::parse(direction))?,
         };
         Ok(Self {
-            inner: attached(|| PageHinkley::new(config))?,
+            inner: Mutex::new(attached(|| PageHinkley::new(config))?),
         })
     }
 
     /// Feeds one value; True when a change was detected at it (the test then restarts).
-    fn update(&mut self, x: f64) -> PyResult<bool> {
-        attached(|| self.inner.update(x))
+    fn update(&self, x: f64) -> PyResult<bool> {
+        attached(|| locked(&self.inner).update(x))
     }
 
     /// Feeds a float64 NumPy array in order; returns the int64 positions where a change was detected.
     fn update_batch<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         xs: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        run_batch(py, &mut self.inner, xs)
+        run_batch(py, &self.inner, xs)
     }
 
     /// Forgets everything, counters included.
-    fn reset(&mut self) {
-        self.inner.reset();
+    fn reset(&self) {
+        locked(&self.inner).reset();
     }
 
     /// Magnitude of change tolerated.
     #[getter]
     fn delta(&self) -> f64 {
-        self.inner.config().delta
+        locked(&self.inner).config().delta
     }
 
     /// Detection threshold (lambda).
     #[getter]
     fn threshold(&self) -> f64 {
-        self.inner.config().threshold
+        locked(&self.inner).config().threshold
     }
 
     /// Forgetting factor of the cumulative sums.
     #[getter]
     fn alpha(&self) -> f64 {
-        self.inner.config().alpha
+        locked(&self.inner).config().alpha
     }
 
     /// Values needed after a restart before the test may fire.
     #[getter]
     fn min_instances(&self) -> u64 {
-        self.inner.config().min_instances
+        locked(&self.inner).config().min_instances
     }
 
     /// "increase", "decrease" or "both".
     #[getter]
     fn direction(&self) -> &'static str {
-        self.inner.config().direction.name()
+        locked(&self.inner).config().direction.name()
     }
 
     /// Mean since the last restart (NaN if none): the current estimate.
     #[getter]
     fn mean(&self) -> f64 {
-        self.inner.mean()
+        locked(&self.inner).mean()
     }
 
     /// The current test statistic (fires when it exceeds `threshold`).
     #[getter]
     fn statistic(&self) -> f64 {
-        self.inner.statistic()
+        locked(&self.inner).statistic()
     }
 
     /// Values since the last restart.
     #[getter]
     fn n_since_reset(&self) -> u64 {
-        self.inner.n_since_reset()
+        locked(&self.inner).n_since_reset()
     }
 
     /// Values fed since creation or reset.
     #[getter]
     fn n_seen(&self) -> u64 {
-        self.inner.n_seen()
+        locked(&self.inner).n_seen()
     }
 
     /// Changes detected since creation or reset.
     #[getter]
     fn n_detections(&self) -> u64 {
-        self.inner.n_detections()
+        locked(&self.inner).n_detections()
     }
 
     /// "increase" or "decrease" for the latest detection, None before the first.
     #[getter]
     fn last_direction(&self) -> Option<&'static str> {
-        self.inner.last_direction().map(Direction::name)
+        locked(&self.inner).last_direction().map(Direction::name)
     }
 
     /// The state (configuration included) as bytes.
     fn save_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(PyBytes::new(py, &attached(|| self.inner.save())?))
+        Ok(PyBytes::new(py, &attached(|| locked(&self.inner).save())?))
     }
 
     /// Replaces the state with one from `save_state`; StateError on anything else.
-    fn load_state(&mut self, state: &[u8]) -> PyResult<()> {
-        self.inner = attached(|| PageHinkley::load(state))?;
+    fn load_state(&self, state: &[u8]) -> PyResult<()> {
+        let loaded = attached(|| PageHinkley::load(state))?;
+        *locked(&self.inner) = loaded;
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 
 pub mod columns;
 
+use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use atlas_kernels::aggregator::{
@@ -13,11 +14,11 @@ use atlas_kernels::aggregator::{
 use atlas_kernels::KernelError;
 use numpy::PyArray1;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::errors::invalid;
 use crate::gil::{attached, detach};
-use columns::{column, describe};
+use columns::{column, describe, Column};
 
 /// The two key types a Python aggregator can have.
 #[derive(Debug, Clone)]
@@ -26,11 +27,36 @@ enum Inner {
     Str(RewardAggregator<String>),
 }
 
+impl Inner {
+    fn config(&self) -> &AggregatorConfig {
+        match self {
+            Inner::Int(a) => a.config(),
+            Inner::Str(a) => a.config(),
+        }
+    }
+
+    fn key_type(&self) -> &'static str {
+        match self {
+            Inner::Int(_) => "int",
+            Inner::Str(_) => "str",
+        }
+    }
+}
+
 /// Streaming statistics per key; the Python-facing class.
-#[pyclass(module = "atlas_core._native", name = "RewardAggregator", subclass)]
+///
+/// The state sits behind a mutex (the class is `frozen`), so threads sharing one aggregator
+/// wait for each other instead of failing with a borrow error; batch calls take the lock only
+/// after releasing the GIL.
+#[pyclass(
+    module = "atlas_core._native",
+    name = "RewardAggregator",
+    subclass,
+    frozen
+)]
 #[derive(Debug)]
 pub struct PyRewardAggregator {
-    inner: Inner,
+    inner: Mutex<Inner>,
 }
 
 /// Seconds since the Unix epoch, the default timestamp of an event.
@@ -41,8 +67,11 @@ fn unix_now() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn non_negative(name: &'static str, n: i64) -> PyResult<usize> {
-    usize::try_from(n).map_err(|_| invalid(name, format!("must be >= 1, got {n}")))
+fn at_least_one(name: &'static str, n: i64) -> PyResult<usize> {
+    usize::try_from(n)
+        .ok()
+        .filter(|&v| v >= 1)
+        .ok_or_else(|| invalid(name, format!("must be >= 1, got {n}")))
 }
 
 /// Decodes `offsets`/`data` (Arrow's UTF-8 layout) into string slices, checking bounds and UTF-8.
@@ -114,17 +143,23 @@ fn columns_dict<'py, K>(
     Ok(out)
 }
 
+/// Both snapshots' possible results, computed without the GIL.
+enum AnySnapshot {
+    Int(Snapshot<i64>),
+    Str(Snapshot<String>),
+}
+
 impl PyRewardAggregator {
-    fn config(&self) -> &AggregatorConfig {
-        match &self.inner {
-            Inner::Int(a) => a.config(),
-            Inner::Str(a) => a.config(),
-        }
+    /// Runs `f` on the state under the lock. A poisoned lock (a panic caught earlier) is taken
+    /// over rather than propagated: every kernel call validates before it mutates.
+    fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut guard)
     }
 
-    fn timestamps_or_now<'py>(
+    fn timestamps<'py>(
         timestamps: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Option<columns::Column<'py, f64>>> {
+    ) -> PyResult<Option<Column<'py, f64>>> {
         timestamps
             .map(|t| column::<f64>("timestamps", t, "float64"))
             .transpose()
@@ -150,9 +185,9 @@ impl PyRewardAggregator {
     ) -> PyResult<Self> {
         let config = AggregatorConfig {
             half_life,
-            last_n: non_negative("last_n", last_n)?,
+            last_n: at_least_one("last_n", last_n)?,
             window_seconds,
-            window_buckets: non_negative("window_buckets", window_buckets)?,
+            window_buckets: at_least_one("window_buckets", window_buckets)?,
             relative_accuracy,
             quantiles: quantiles.unwrap_or_else(|| vec![0.5, 0.9, 0.99]),
         };
@@ -166,79 +201,78 @@ impl PyRewardAggregator {
                 ))
             }
         };
-        Ok(Self { inner })
+        Ok(Self {
+            inner: Mutex::new(inner),
+        })
     }
 
     /// "int" or "str".
     #[getter]
     fn key_type(&self) -> &'static str {
-        match self.inner {
-            Inner::Int(_) => "int",
-            Inner::Str(_) => "str",
-        }
+        self.with(|i| i.key_type())
     }
 
     /// EMA half-life, in events of the key.
     #[getter]
     fn half_life(&self) -> f64 {
-        self.config().half_life
+        self.with(|i| i.config().half_life)
     }
 
     /// How many newest values the last-N mean covers.
     #[getter]
     fn last_n(&self) -> usize {
-        self.config().last_n
+        self.with(|i| i.config().last_n)
     }
 
     /// Length of the time window in seconds.
     #[getter]
     fn window_seconds(&self) -> f64 {
-        self.config().window_seconds
+        self.with(|i| i.config().window_seconds)
     }
 
     /// Buckets of the time window (granularity = window_seconds / window_buckets).
     #[getter]
     fn window_buckets(&self) -> usize {
-        self.config().window_buckets
+        self.with(|i| i.config().window_buckets)
     }
 
     /// Relative accuracy of the quantile sketch.
     #[getter]
     fn relative_accuracy(&self) -> f64 {
-        self.config().relative_accuracy
+        self.with(|i| i.config().relative_accuracy)
     }
 
     /// Quantiles reported by `snapshot`, in column order.
     #[getter]
     fn quantiles(&self) -> Vec<f64> {
-        self.config().quantiles.clone()
+        self.with(|i| i.config().quantiles.clone())
     }
 
     /// Events added over all keys.
     #[getter]
     fn total_count(&self) -> u64 {
-        match &self.inner {
+        self.with(|i| match i {
             Inner::Int(a) => a.total_count(),
             Inner::Str(a) => a.total_count(),
-        }
+        })
     }
 
     /// Newest timestamp seen (the default end of the time window), None before any event.
     #[getter]
     fn watermark(&self) -> Option<f64> {
-        let w = match &self.inner {
+        let w = self.with(|i| match i {
             Inner::Int(a) => a.watermark(),
             Inner::Str(a) => a.watermark(),
-        };
+        });
         w.is_finite().then_some(w)
     }
 
     /// Number of distinct keys.
     fn __len__(&self) -> usize {
-        match &self.inner {
+        self.with(|i| match i {
             Inner::Int(a) => a.len(),
             Inner::Str(a) => a.len(),
-        }
+        })
     }
 
     fn __repr__(&self) -> String {
@@ -252,29 +286,30 @@ impl PyRewardAggregator {
 
     /// Adds one event; `timestamp` is Unix seconds (default: now). NaN/inf raise InvalidArgumentError.
     #[pyo3(signature = (key, value, timestamp=None))]
-    fn add(&mut self, key: &Bound<'_, PyAny>, value: f64, timestamp: Option<f64>) -> PyResult<()> {
+    fn add(&self, key: &Bound<'_, PyAny>, value: f64, timestamp: Option<f64>) -> PyResult<()> {
         let ts = timestamp.unwrap_or_else(unix_now);
-        match &mut self.inner {
-            Inner::Int(a) => {
-                let k: i64 = key.extract().map_err(|_| {
-                    invalid(
-                        "key",
-                        format!("must be an int for key_type='int', got {}", describe(key)),
-                    )
-                })?;
-                attached(|| a.add(&k, value, ts))
-            }
-            Inner::Str(a) => {
-                let k = key.cast::<PyString>().map_err(|_| {
-                    invalid(
-                        "key",
-                        format!("must be a str for key_type='str', got {}", describe(key)),
-                    )
-                })?;
-                let k = k.to_str()?;
-                attached(|| a.add(k, value, ts))
-            }
-        }
+        let int_key = key.extract::<i64>().ok();
+        let str_key = key
+            .cast::<PyString>()
+            .ok()
+            .map(|s| s.to_str())
+            .transpose()?;
+        self.with(|inner| match inner {
+            Inner::Int(a) => match int_key {
+                Some(k) => attached(|| a.add(&k, value, ts)),
+                None => Err(invalid(
+                    "key",
+                    format!("must be an int for key_type='int', got {}", describe(key)),
+                )),
+            },
+            Inner::Str(a) => match str_key {
+                Some(k) => attached(|| a.add(k, value, ts)),
+                None => Err(invalid(
+                    "key",
+                    format!("must be a str for key_type='str', got {}", describe(key)),
+                )),
+            },
+        })
     }
 
     /// Adds a batch in order, without the GIL. `keys`: int64 NumPy array (key_type "int") or a
@@ -282,71 +317,77 @@ impl PyRewardAggregator {
     /// (timestamps default to now). A NaN/inf rejects the whole batch.
     #[pyo3(signature = (keys, values, timestamps=None))]
     fn add_batch(
-        &mut self,
+        &self,
         py: Python<'_>,
         keys: &Bound<'_, PyAny>,
         values: &Bound<'_, PyAny>,
         timestamps: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let values = column::<f64>("values", values, "float64")?;
-        let ts = Self::timestamps_or_now(timestamps)?;
+        let ts = Self::timestamps(timestamps)?;
         let now = unix_now();
         let (v, t) = (values.as_slice(), ts.as_ref().map(|c| c.as_slice()));
-        match &mut self.inner {
-            Inner::Int(a) => {
-                let keys = column::<i64>("keys", keys, "int64 (key_type='int')")?;
-                let k = keys.as_slice();
-                detach(py, || a.add_batch(k.iter(), v, t, now))
-            }
-            Inner::Str(a) => {
-                let list: Vec<Bound<'_, PyString>> = keys
-                    .try_iter()
-                    .map_err(|_| {
+        if self.key_type() == "int" {
+            let keys = column::<i64>("keys", keys, "int64 (key_type='int')")?;
+            let k = keys.as_slice();
+            return detach(py, || {
+                self.with(|inner| match inner {
+                    Inner::Int(a) => a.add_batch(k.iter(), v, t, now),
+                    Inner::Str(_) => Err(KernelError::invalid(
+                        "keys",
+                        "key_type changed during the call",
+                    )),
+                })
+            });
+        }
+        let list: Vec<Bound<'_, PyString>> = keys
+            .try_iter()
+            .map_err(|_| {
+                invalid(
+                    "keys",
+                    format!(
+                        "must be a list of str (key_type='str'), got {}",
+                        describe(keys)
+                    ),
+                )
+            })?
+            .enumerate()
+            .map(|(i, item)| {
+                item.and_then(|o| {
+                    o.cast_into::<PyString>().map_err(|e| {
                         invalid(
                             "keys",
-                            format!(
-                                "must be a list of str (key_type='str'), got {}",
-                                describe(keys)
-                            ),
+                            format!("element {i} is not a str: {}", describe(&e.into_inner())),
                         )
-                    })?
-                    .enumerate()
-                    .map(|(i, item)| {
-                        item.and_then(|o| {
-                            o.cast_into::<PyString>().map_err(|e| {
-                                invalid(
-                                    "keys",
-                                    format!(
-                                        "element {i} is not a str: {}",
-                                        describe(&e.into_inner())
-                                    ),
-                                )
-                            })
-                        })
                     })
-                    .collect::<PyResult<_>>()?;
-                let strs: Vec<&str> = list.iter().map(|s| s.to_str()).collect::<PyResult<_>>()?;
-                detach(py, || a.add_batch(strs.iter().copied(), v, t, now))
-            }
-        }
+                })
+            })
+            .collect::<PyResult<_>>()?;
+        let strs: Vec<&str> = list.iter().map(|s| s.to_str()).collect::<PyResult<_>>()?;
+        detach(py, || {
+            self.with(|inner| match inner {
+                Inner::Str(a) => a.add_batch(strs.iter().copied(), v, t, now),
+                Inner::Int(_) => Err(KernelError::invalid(
+                    "keys",
+                    "key_type changed during the call",
+                )),
+            })
+        })
     }
 
     /// Adds a batch of string keys given in Arrow's UTF-8 layout: key `i` is
     /// `data[offsets[i]:offsets[i+1]]`; `offsets` is int32 or int64, `data` uint8.
     #[pyo3(signature = (offsets, data, values, timestamps=None))]
     fn add_batch_utf8(
-        &mut self,
+        &self,
         py: Python<'_>,
         offsets: &Bound<'_, PyAny>,
         data: &Bound<'_, PyAny>,
         values: &Bound<'_, PyAny>,
         timestamps: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let Inner::Str(a) = &mut self.inner else {
-            return Err(invalid("keys", "string keys need key_type='str'"));
-        };
         let values = column::<f64>("values", values, "float64")?;
-        let ts = Self::timestamps_or_now(timestamps)?;
+        let ts = Self::timestamps(timestamps)?;
         let bytes = column::<u8>("data", data, "uint8")?;
         let now = unix_now();
         let (v, t, d) = (
@@ -354,56 +395,77 @@ impl PyRewardAggregator {
             ts.as_ref().map(|c| c.as_slice()),
             bytes.as_slice(),
         );
+        let add = |keys: Vec<&str>| {
+            self.with(|inner| match inner {
+                Inner::Str(a) => a.add_batch(keys.into_iter(), v, t, now),
+                Inner::Int(_) => Err(KernelError::invalid(
+                    "keys",
+                    "string keys need key_type='str'",
+                )),
+            })
+        };
         if let Ok(off) = column::<i64>("offsets", offsets, "int64") {
             let off = off.as_slice();
-            return detach(py, || {
-                a.add_batch(utf8_keys(off, d)?.into_iter(), v, t, now)
-            });
+            return detach(py, || add(utf8_keys(off, d)?));
         }
         let off = column::<i32>("offsets", offsets, "int32 or int64")?;
         let off = off.as_slice();
-        detach(py, || {
-            a.add_batch(utf8_keys(off, d)?.into_iter(), v, t, now)
-        })
+        detach(py, || add(utf8_keys(off, d)?))
     }
 
     /// Folds `other` in (same key type and configuration). Exact for count, mean, var, min, max,
     /// time window and quantile sketch; for EMA and last-N, `other`'s events count as later.
-    fn merge(&mut self, py: Python<'_>, other: &Bound<'_, PyRewardAggregator>) -> PyResult<()> {
-        if other.as_ptr() == self as *const _ as *mut pyo3::ffi::PyObject {
+    fn merge(&self, py: Python<'_>, other: &Bound<'_, PyRewardAggregator>) -> PyResult<()> {
+        let theirs = other.get();
+        if std::ptr::eq(self, theirs) {
             return Err(invalid("other", "cannot merge an aggregator into itself"));
         }
-        let theirs = other
-            .try_borrow()
-            .map_err(|_| invalid("other", "is in use by another call"))?;
-        match (&mut self.inner, &theirs.inner) {
-            (Inner::Int(a), Inner::Int(b)) => detach(py, || a.merge(b)),
-            (Inner::Str(a), Inner::Str(b)) => detach(py, || a.merge(b)),
-            _ => Err(invalid("other", "has a different key_type")),
-        }
+        detach(py, || {
+            // Lock in address order so that a.merge(b) and b.merge(a) on two threads cannot deadlock.
+            let (first, second) = if (self as *const Self) < (theirs as *const Self) {
+                (self, theirs)
+            } else {
+                (theirs, self)
+            };
+            let mut g1 = first.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut g2 = second.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            let (ours, other) = if std::ptr::eq(first, self) {
+                (&mut *g1, &*g2)
+            } else {
+                (&mut *g2, &*g1)
+            };
+            match (ours, other) {
+                (Inner::Int(a), Inner::Int(b)) => a.merge(b),
+                (Inner::Str(a), Inner::Str(b)) => a.merge(b),
+                _ => Err(KernelError::invalid("other", "has a different key_type")),
+            }
+        })
     }
 
     /// The estimate of `key`'s lower `q`-quantile (within relative_accuracy), None for an unknown key.
     fn quantile(&self, key: &Bound<'_, PyAny>, q: f64) -> PyResult<Option<f64>> {
-        match &self.inner {
-            Inner::Int(a) => match key.extract::<i64>() {
-                Ok(k) => attached(|| a.quantile(&k, q)),
-                Err(_) => Err(invalid(
+        let int_key = key.extract::<i64>().ok();
+        let str_key = key
+            .cast::<PyString>()
+            .ok()
+            .map(|s| s.to_str())
+            .transpose()?;
+        self.with(|inner| match inner {
+            Inner::Int(a) => match int_key {
+                Some(k) => attached(|| a.quantile(&k, q)),
+                None => Err(invalid(
                     "key",
                     format!("must be an int for key_type='int', got {}", describe(key)),
                 )),
             },
-            Inner::Str(a) => match key.cast::<PyString>() {
-                Ok(k) => {
-                    let k = k.to_str()?;
-                    attached(|| a.quantile(k, q))
-                }
-                Err(_) => Err(invalid(
+            Inner::Str(a) => match str_key {
+                Some(k) => attached(|| a.quantile(k, q)),
+                None => Err(invalid(
                     "key",
                     format!("must be a str for key_type='str', got {}", describe(key)),
                 )),
             },
-        }
+        })
     }
 
     /// One row per key, sorted by key, as a dict of columns: "key" (int64 array or list of str),
@@ -412,39 +474,45 @@ impl PyRewardAggregator {
     /// seconds; default: the newest timestamp seen).
     #[pyo3(signature = (now=None))]
     fn snapshot<'py>(&self, py: Python<'py>, now: Option<f64>) -> PyResult<Bound<'py, PyDict>> {
-        let quantiles = self.config().quantiles.clone();
-        match &self.inner {
-            Inner::Int(a) => {
-                let snap = detach(py, || a.snapshot(now))?;
-                columns_dict(py, snap, &quantiles, |k| {
-                    Ok(PyArray1::from_vec(py, k).into_any())
-                })
-            }
-            Inner::Str(a) => {
-                let snap = detach(py, || a.snapshot(now))?;
-                columns_dict(py, snap, &quantiles, |k| {
-                    Ok(pyo3::types::PyList::new(py, k)?.into_any())
-                })
+        let (snap, quantiles) = detach(py, || {
+            self.with(|inner| {
+                let quantiles = inner.config().quantiles.clone();
+                let snap = match inner {
+                    Inner::Int(a) => AnySnapshot::Int(a.snapshot(now)?),
+                    Inner::Str(a) => AnySnapshot::Str(a.snapshot(now)?),
+                };
+                Ok((snap, quantiles))
+            })
+        })?;
+        match snap {
+            AnySnapshot::Int(s) => columns_dict(py, s, &quantiles, |k| {
+                Ok(PyArray1::from_vec(py, k).into_any())
+            }),
+            AnySnapshot::Str(s) => {
+                columns_dict(py, s, &quantiles, |k| Ok(PyList::new(py, k)?.into_any()))
             }
         }
     }
 
     /// The whole state (configuration included) as bytes.
     fn save_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = match &self.inner {
-            Inner::Int(a) => detach(py, || a.save())?,
-            Inner::Str(a) => detach(py, || a.save())?,
-        };
+        let bytes = detach(py, || {
+            self.with(|inner| match inner {
+                Inner::Int(a) => a.save(),
+                Inner::Str(a) => a.save(),
+            })
+        })?;
         Ok(PyBytes::new(py, &bytes))
     }
 
     /// Replaces this aggregator's state (configuration and key type included) with one from
     /// `save_state`. Raises StateError on bytes that are not an aggregator state.
-    fn load_state(&mut self, py: Python<'_>, state: &[u8]) -> PyResult<()> {
-        self.inner = match detach(py, || saved_key_type(state))? {
-            KeyType::Int => Inner::Int(detach(py, || RewardAggregator::<i64>::load(state))?),
-            KeyType::Str => Inner::Str(detach(py, || RewardAggregator::<String>::load(state))?),
-        };
+    fn load_state(&self, py: Python<'_>, state: &[u8]) -> PyResult<()> {
+        let loaded = detach(py, || match saved_key_type(state)? {
+            KeyType::Int => RewardAggregator::<i64>::load(state).map(Inner::Int),
+            KeyType::Str => RewardAggregator::<String>::load(state).map(Inner::Str),
+        })?;
+        self.with(|inner| *inner = loaded);
         Ok(())
     }
 }

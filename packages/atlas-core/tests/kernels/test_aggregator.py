@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
+import threading
 import time
 
 import numpy as np
@@ -137,6 +140,41 @@ def test_merge_and_state_round_trip() -> None:
     assert restored.key_type == "int"
     assert restored.quantiles == [0.25]
     assert restored.to_polars().columns[-1] == "p25"
+
+
+def test_pickle_and_deepcopy() -> None:
+    agg = filled()
+    for clone in (pickle.loads(pickle.dumps(agg)), copy.deepcopy(agg)):
+        assert type(clone) is RewardAggregator
+        assert clone.to_polars().equals(agg.to_polars())
+        clone.add("a", 100.0, 200.0)
+        assert clone.total_count == agg.total_count + 1
+
+
+def test_threads_share_one_aggregator() -> None:
+    """Batches run without the GIL under the aggregator's lock: concurrent adds and snapshots
+    neither fail nor lose events."""
+    agg = RewardAggregator("int")
+    keys = np.arange(50_000, dtype=np.int64) % 100
+    values = np.linspace(0.0, 1.0, 50_000)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                agg.add_batch(keys, values, values)
+                agg.snapshot()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert agg.total_count == 4 * 5 * 50_000
+    assert agg.to_polars()["count"].to_list() == [10_000] * 100
 
 
 def test_bad_state_is_refused() -> None:

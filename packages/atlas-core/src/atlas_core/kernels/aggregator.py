@@ -54,6 +54,10 @@ class RewardAggregator(_native.RewardAggregator):
         agg.load_state(state)
         return agg
 
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        """Pickles (and deep-copies) through ``save_state``."""
+        return (type(self).from_state, (self.save_state(),))
+
     def add_batch(
         self,
         keys: KeyColumn,
