@@ -13,6 +13,7 @@ mod keys;
 mod moments;
 mod sketch;
 mod snapshot;
+mod str_key;
 mod window;
 
 use std::borrow::Borrow;
@@ -26,15 +27,34 @@ pub use moments::Moments;
 pub use sketch::{Sketch, SketchMapping, MIN_INDEXABLE, MIN_RELATIVE_ACCURACY};
 use snapshot::exact_at_extremes;
 pub use snapshot::{quantile_column_name, Snapshot};
+pub use str_key::StrKey;
 pub use window::{Ema, LastN, TimeWindow};
 
 use crate::error::{check_len, KernelError, Result};
 use crate::rng;
 
-/// What a key may be: `i64` or `String`.
+/// What a key may be: `i64` or [`StrKey`] (a string).
 pub trait AggregatorKey: Hash + Eq + Ord + Clone + Serialize + DeserializeOwned + Send {
     /// Saved with the state so that a state is never decoded with the wrong key type.
     const TAG: KeyType;
+}
+
+/// A borrowed key (`i64`, `str`) that can make the owned key `K` it looks up.
+pub trait KeyRef<K>: Hash + Eq {
+    /// The owned key, stored when the key is seen for the first time.
+    fn to_key(&self) -> K;
+}
+
+impl KeyRef<i64> for i64 {
+    fn to_key(&self) -> i64 {
+        *self
+    }
+}
+
+impl KeyRef<StrKey> for str {
+    fn to_key(&self) -> StrKey {
+        StrKey::new(self)
+    }
 }
 
 /// The key type of an aggregator, as recorded in its saved state.
@@ -48,7 +68,7 @@ impl AggregatorKey for i64 {
     const TAG: KeyType = KeyType::Int;
 }
 
-impl AggregatorKey for String {
+impl AggregatorKey for StrKey {
     const TAG: KeyType = KeyType::Str;
 }
 
@@ -231,15 +251,26 @@ impl<K: AggregatorKey> RewardAggregator<K> {
     fn slot_of<Q>(&mut self, key: &Q) -> usize
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: KeyRef<K> + ?Sized,
+    {
+        self.slot_or_insert(key, || key.to_key())
+    }
+
+    /// The slot of `key`, creating it with `make()` as the owned key when it is new.
+    #[inline]
+    fn slot_or_insert<Q>(&mut self, key: &Q, make: impl FnOnce() -> K) -> usize
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
     {
         if let Some(&slot) = self.index.get(key) {
             return slot;
         }
         let slot = self.keys.len();
-        self.keys.push(key.to_owned());
+        let owned = make();
+        self.keys.push(owned.clone());
         self.stats.push(KeyStats::default());
-        self.index.insert(key.to_owned(), slot);
+        self.index.insert(owned, slot);
         slot
     }
 
@@ -261,7 +292,7 @@ impl<K: AggregatorKey> RewardAggregator<K> {
     pub fn add<Q>(&mut self, key: &Q, value: f64, timestamp: f64) -> Result<()>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: KeyRef<K> + ?Sized,
     {
         check_finite("value", value)?;
         check_finite("timestamp", timestamp)?;
@@ -282,7 +313,7 @@ impl<K: AggregatorKey> RewardAggregator<K> {
     ) -> Result<()>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized + 'q,
+        Q: KeyRef<K> + ?Sized + 'q,
         I: ExactSizeIterator<Item = &'q Q>,
     {
         let n = keys.len();
@@ -336,7 +367,7 @@ impl<K: AggregatorKey> RewardAggregator<K> {
             ));
         }
         for (key, theirs) in other.keys.iter().zip(&other.stats) {
-            let slot = self.slot_of(key);
+            let slot = self.slot_or_insert(key, || key.clone());
             let cfg = &self.config;
             let ours = &mut self.stats[slot];
             ours.ema

@@ -52,12 +52,12 @@ fn assert_same(a: &Snapshot<i64>, b: &Snapshot<i64>) {
 
 #[test]
 fn statistics_of_one_key() {
-    let mut agg = RewardAggregator::<String>::new(cfg()).unwrap();
+    let mut agg = RewardAggregator::<StrKey>::new(cfg()).unwrap();
     for (i, v) in [1.0, 2.0, 3.0, 4.0, 10.0].into_iter().enumerate() {
         agg.add("a", v, 100.0 + i as f64 * 3.0).unwrap();
     }
     let s = agg.snapshot(None).unwrap();
-    assert_eq!(s.keys, vec!["a".to_string()]);
+    assert_eq!(s.keys, vec![StrKey::new("a")]);
     assert_eq!(s.count, vec![5]);
     assert!((s.mean[0] - 4.0).abs() < 1e-12);
     assert!((s.var[0] - 12.5).abs() < 1e-12);

@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use atlas_kernels::aggregator::{
     quantile_column_name, saved_key_type, AggregatorConfig, KeyType, RewardAggregator, Snapshot,
+    StrKey,
 };
 use atlas_kernels::KernelError;
 use numpy::PyArray1;
@@ -24,7 +25,7 @@ use columns::{column, describe, Column};
 #[derive(Debug, Clone)]
 enum Inner {
     Int(RewardAggregator<i64>),
-    Str(RewardAggregator<String>),
+    Str(RewardAggregator<StrKey>),
 }
 
 impl Inner {
@@ -146,7 +147,7 @@ fn columns_dict<'py, K>(
 /// Both snapshots' possible results, computed without the GIL.
 enum AnySnapshot {
     Int(Snapshot<i64>),
-    Str(Snapshot<String>),
+    Str(Snapshot<StrKey>),
 }
 
 impl PyRewardAggregator {
@@ -488,9 +489,9 @@ impl PyRewardAggregator {
             AnySnapshot::Int(s) => columns_dict(py, s, &quantiles, |k| {
                 Ok(PyArray1::from_vec(py, k).into_any())
             }),
-            AnySnapshot::Str(s) => {
-                columns_dict(py, s, &quantiles, |k| Ok(PyList::new(py, k)?.into_any()))
-            }
+            AnySnapshot::Str(s) => columns_dict(py, s, &quantiles, |k| {
+                Ok(PyList::new(py, k.iter().map(StrKey::as_str))?.into_any())
+            }),
         }
     }
 
@@ -510,7 +511,7 @@ impl PyRewardAggregator {
     fn load_state(&self, py: Python<'_>, state: &[u8]) -> PyResult<()> {
         let loaded = detach(py, || match saved_key_type(state)? {
             KeyType::Int => RewardAggregator::<i64>::load(state).map(Inner::Int),
-            KeyType::Str => RewardAggregator::<String>::load(state).map(Inner::Str),
+            KeyType::Str => RewardAggregator::<StrKey>::load(state).map(Inner::Str),
         })?;
         self.with(|inner| *inner = loaded);
         Ok(())
