@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import pickle
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import polars as pl
@@ -257,3 +259,41 @@ def test_merge_refuses_mismatches() -> None:
         agg.merge(RewardAggregator("str", last_n=3))
     with pytest.raises(InvalidArgumentError, match="`other`"):
         agg.merge(agg)
+
+
+def _longest_stall_during(call: Callable[[], object]) -> tuple[float, float]:
+    """Runs ``call`` on a thread while this thread spins; returns (call duration, longest gap
+    between two spins of this thread during the call). If ``call`` held the GIL, the gap would
+    be the whole call."""
+    span: dict[str, float] = {}
+    entered = threading.Event()
+
+    def work() -> None:
+        entered.set()
+        span["start"] = time.perf_counter()
+        call()
+        span["end"] = time.perf_counter()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    entered.wait()
+    ticks = []
+    while worker.is_alive():
+        ticks.append(time.perf_counter())
+    worker.join()
+    inside = [span["start"], *(t for t in ticks if span["start"] < t < span["end"]), span["end"]]
+    return span["end"] - span["start"], max(b - a for a, b in itertools.pairwise(inside))
+
+
+def test_batch_calls_release_the_gil() -> None:
+    n = 4_000_000
+    keys = np.arange(n, dtype=np.int64) % 1000
+    values = np.random.default_rng(0).random(n)
+    agg = RewardAggregator("int")
+    adwin = ADWIN()
+    for call in (lambda: agg.add_batch(keys, values, values), lambda: adwin.update_batch(values)):
+        duration, stall = _longest_stall_during(call)
+        assert stall < 0.5 * duration, (duration, stall)
+    # The probe itself can fail: a C call that keeps the GIL (summing a range) stalls this thread.
+    duration, stall = _longest_stall_during(lambda: sum(range(20_000_000)))
+    assert stall > 0.5 * duration, (duration, stall)
