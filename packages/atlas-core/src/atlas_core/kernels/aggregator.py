@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MIN_INDEXABLE", "RewardAggregator"]
 
-#: Magnitudes below this are counted as 0 by the quantile sketch.
+#: Magnitudes below this are counted as 0 by the quantile sketch (``MIN_INDEXABLE`` in
+#: crates/atlas-kernels/src/aggregator/sketch.rs).
 MIN_INDEXABLE = 1e-9
 
 KeyColumn = npt.NDArray[np.int64] | Sequence[int] | Sequence[str] | pl.Series | Any
@@ -67,9 +68,12 @@ class RewardAggregator(_native.RewardAggregator):
         """Adds a batch in order, without the GIL.
 
         ``keys``: an int64 NumPy array or a sequence of int (key_type "int"); a list of str, a
-        pyarrow string array or a polars string Series (key_type "str"). ``values`` and
-        ``timestamps`` (Unix seconds, default now) are converted to float64. A NaN or infinite
-        value or timestamp raises InvalidArgumentError and nothing of the batch is added.
+        pyarrow string array or a polars string Series (key_type "str"; Arrow and polars
+        columns reach the kernel without a copy). ``values`` and ``timestamps`` (Unix seconds,
+        default now): float64 NumPy arrays, or sequences converted to float64; an array of
+        another dtype raises InvalidArgumentError naming the argument rather than being cast.
+        A NaN or infinite value or timestamp raises InvalidArgumentError and nothing of the batch
+        is added.
         """
         vals = _float_column("values", values)
         ts = None if timestamps is None else _float_column("timestamps", timestamps)
