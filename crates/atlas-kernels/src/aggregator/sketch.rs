@@ -135,6 +135,22 @@ impl Sketch {
         }
     }
 
+    /// Where `x`'s counter lives in memory if already allocated (for prefetching), else null.
+    #[inline]
+    pub fn counter_ptr(&self, mapping: &SketchMapping, x: f64) -> *const u8 {
+        let (store, index) = if x >= MIN_INDEXABLE {
+            (&self.positive, mapping.index(x))
+        } else if x <= -MIN_INDEXABLE {
+            (&self.negative, mapping.index(-x))
+        } else {
+            return std::ptr::null();
+        };
+        match usize::try_from(i64::from(index) - i64::from(store.offset)) {
+            Ok(pos) if pos < store.counts.len() => store.counts[pos..].as_ptr().cast(),
+            _ => std::ptr::null(),
+        }
+    }
+
     /// Adds `other`'s counts; the result equals the sketch of both streams together.
     pub fn merge(&mut self, other: &Sketch) {
         self.positive.merge(&other.positive);

@@ -65,6 +65,16 @@ impl LastN {
         older.iter().chain(newer).copied()
     }
 
+    /// Where the next value will be written once the ring holds `capacity` values (for
+    /// prefetching), else null.
+    #[inline]
+    pub fn next_ptr(&self, capacity: usize) -> *const u8 {
+        match self.values.get(self.next) {
+            Some(v) if self.values.len() >= capacity => std::ptr::from_ref(v).cast(),
+            _ => std::ptr::null(),
+        }
+    }
+
     /// Becomes the last `capacity` of `self`'s values followed by `later`'s.
     pub fn append(&mut self, later: &LastN, capacity: usize) {
         let mut joined: Vec<f64> = self.ordered().chain(later.ordered()).collect();
@@ -100,20 +110,29 @@ impl LastN {
 /// counts in every other statistic).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TimeWindow {
-    ids: Vec<i64>,
-    counts: Vec<u64>,
-    sums: Vec<f64>,
+    /// One record per slot, so that an update touches a single cache line.
+    slots: Vec<WindowSlot>,
+}
+
+/// The bucket a slot holds and its events' count and sum.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct WindowSlot {
+    bucket: i64,
+    count: u64,
+    sum: f64,
 }
 
 /// Marks a slot that never held a bucket.
-const NO_BUCKET: i64 = i64::MIN;
+const EMPTY: WindowSlot = WindowSlot {
+    bucket: i64::MIN,
+    count: 0,
+    sum: 0.0,
+};
 
 impl TimeWindow {
     fn ensure(&mut self, slots: usize) {
-        if self.ids.is_empty() {
-            self.ids = vec![NO_BUCKET; slots];
-            self.counts = vec![0; slots];
-            self.sums = vec![0.0; slots];
+        if self.slots.is_empty() {
+            self.slots = vec![EMPTY; slots];
         }
     }
 
@@ -122,50 +141,55 @@ impl TimeWindow {
     pub fn add(&mut self, bucket: i64, x: f64, slots: usize) {
         self.ensure(slots);
         let slot = bucket.rem_euclid(slots as i64) as usize;
-        self.put(slot, bucket, 1, x);
+        Self::put(&mut self.slots[slot], bucket, 1, x);
+    }
+
+    /// Where bucket `bucket` lives in memory once allocated (for prefetching), else null.
+    #[inline]
+    pub fn slot_ptr(&self, bucket: i64) -> *const u8 {
+        if self.slots.is_empty() {
+            return std::ptr::null();
+        }
+        let slot = bucket.rem_euclid(self.slots.len() as i64) as usize;
+        self.slots[slot..].as_ptr().cast()
     }
 
     #[inline]
-    fn put(&mut self, slot: usize, bucket: i64, count: u64, sum: f64) {
-        let held = self.ids[slot];
-        if bucket > held {
-            self.ids[slot] = bucket;
-            self.counts[slot] = count;
-            self.sums[slot] = sum;
-        } else if bucket == held {
-            self.counts[slot] += count;
-            self.sums[slot] += sum;
+    fn put(held: &mut WindowSlot, bucket: i64, count: u64, sum: f64) {
+        if bucket > held.bucket {
+            *held = WindowSlot { bucket, count, sum };
+        } else if bucket == held.bucket {
+            held.count += count;
+            held.sum += sum;
         }
     }
 
     /// Adds `other`'s buckets (same slot count); equals the window of both streams together.
     pub fn merge(&mut self, other: &TimeWindow, slots: usize) {
-        if other.ids.is_empty() {
+        if other.slots.is_empty() {
             return;
         }
         self.ensure(slots);
-        for slot in 0..slots {
-            if other.ids[slot] != NO_BUCKET {
-                self.put(slot, other.ids[slot], other.counts[slot], other.sums[slot]);
+        for (ours, theirs) in self.slots.iter_mut().zip(&other.slots) {
+            if theirs.bucket != EMPTY.bucket {
+                Self::put(ours, theirs.bucket, theirs.count, theirs.sum);
             }
         }
     }
 
     /// Whether the slots match `slots` (checked when loading saved state).
     pub fn is_consistent(&self, slots: usize) -> bool {
-        (self.ids.is_empty() || self.ids.len() == slots)
-            && self.counts.len() == self.ids.len()
-            && self.sums.len() == self.ids.len()
+        self.slots.is_empty() || self.slots.len() == slots
     }
 
     /// Count and mean of the buckets in `(newest − slots, newest]`; mean is NaN when empty.
     pub fn stats(&self, newest: i64) -> (u64, f64) {
-        let oldest = newest.saturating_sub(self.ids.len() as i64);
+        let oldest = newest.saturating_sub(self.slots.len() as i64);
         let (mut n, mut s) = (0u64, 0.0f64);
-        for ((&id, &c), &sum) in self.ids.iter().zip(&self.counts).zip(&self.sums) {
-            if id != NO_BUCKET && id > oldest && id <= newest {
-                n += c;
-                s += sum;
+        for slot in &self.slots {
+            if slot.bucket != EMPTY.bucket && slot.bucket > oldest && slot.bucket <= newest {
+                n += slot.count;
+                s += slot.sum;
             }
         }
         (n, if n == 0 { f64::NAN } else { s / n as f64 })
