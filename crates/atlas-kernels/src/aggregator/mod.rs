@@ -306,16 +306,28 @@ impl<K: AggregatorKey> RewardAggregator<K> {
         self.total += 1;
     }
 
-    /// Prefetches what adding `events` (indices into `values`, the first at `timestamp`) to
-    /// `slot` will touch: the last-N ring position, the window slot and the sketch counters.
+    /// Prefetches what adding `events` (indices into `values`, with times from `time_of`) to
+    /// `slot` will touch: the last-N ring position, the window slots and the sketch counters.
     #[inline]
-    fn prefetch_key(&self, slot: usize, events: &[u32], values: &[f64], timestamp: f64) {
+    fn prefetch_key(
+        &self,
+        slot: usize,
+        events: &[u32],
+        values: &[f64],
+        time_of: impl Fn(usize) -> f64,
+    ) {
         let s = &self.stats[slot];
-        let bucket = (timestamp / self.config.granularity()).floor() as i64;
+        let granularity = self.config.granularity();
         prefetch(s.last.next_ptr(self.config.last_n));
-        prefetch(s.window.slot_ptr(bucket));
+        let mut last_bucket = None;
         for &i in events.iter().take(PREFETCH_MAX_EVENTS) {
-            prefetch(s.sketch.counter_ptr(&self.mapping, values[i as usize]));
+            let i = i as usize;
+            prefetch(s.sketch.counter_ptr(&self.mapping, values[i]));
+            let bucket = (time_of(i) / granularity).floor() as i64;
+            if last_bucket != Some(bucket) {
+                prefetch(s.window.slot_ptr(bucket));
+                last_bucket = Some(bucket);
+            }
         }
     }
 
@@ -384,10 +396,12 @@ impl<K: AggregatorKey> RewardAggregator<K> {
             // bound by cache misses on per-key heap blocks, which can overlap.
             let ahead = slot + PREFETCH_AHEAD;
             if ahead < self.keys.len() {
-                let events = &order[starts[ahead]..starts[ahead + 1]];
-                if let Some(&first) = events.first() {
-                    self.prefetch_key(ahead, events, values, time_of(first as usize));
-                }
+                self.prefetch_key(
+                    ahead,
+                    &order[starts[ahead]..starts[ahead + 1]],
+                    values,
+                    time_of,
+                );
             }
             for &i in &order[starts[slot]..starts[slot + 1]] {
                 let i = i as usize;
