@@ -1,1 +1,0 @@
-//! Placeholder: filled by the kernel's own change.

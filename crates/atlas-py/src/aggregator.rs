@@ -1,6 +1,0 @@
-//! Placeholder: filled by the kernel's own change.
-use pyo3::prelude::*;
-
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
-    Ok(())
-}
