@@ -265,11 +265,13 @@ impl PrioritizedReplay {
     pub fn load_state(bytes: &[u8]) -> Result<Self> {
         let s: Saved = rng::load_state(rng::kind::PRIORITIZED, bytes)?;
         s.ring.validate()?;
-        let params_ok = [s.alpha, s.beta, s.eps].iter().all(|x| x.is_finite() && *x >= 0.0)
+        let params_ok = [s.alpha, s.beta, s.eps]
+            .iter()
+            .all(|x| x.is_finite() && *x >= 0.0)
             && s.max_priority.is_finite()
             && s.max_priority > 0.0;
-        let leaves_ok = s.leaves.len() == s.ring.len()
-            && s.leaves.iter().all(|&l| l.is_finite() && l > 0.0);
+        let leaves_ok =
+            s.leaves.len() == s.ring.len() && s.leaves.iter().all(|&l| l.is_finite() && l > 0.0);
         if !(params_ok && leaves_ok) {
             return Err(KernelError::State("inconsistent prioritized replay".into()));
         }
@@ -307,7 +309,8 @@ mod tests {
         let mut r = PrioritizedReplay::new(16, 0.7, 0.5, 1e-3, 5).unwrap();
         r.add(&(0..10).collect::<Vec<u64>>());
         let pr: Vec<f64> = (0..10).map(|i| 0.1 + i as f64).collect();
-        r.update_priorities(&(0..10).collect::<Vec<u64>>(), &pr).unwrap();
+        r.update_priorities(&(0..10).collect::<Vec<u64>>(), &pr)
+            .unwrap();
         let n = 10.0;
         let probs: Vec<f64> = {
             let scaled: Vec<f64> = pr.iter().map(|p| (p + 1e-3f64).powf(0.7)).collect();
@@ -355,7 +358,10 @@ mod tests {
         let pr: Vec<f64> = slots.iter().map(|&s| (s % 17) as f64).collect();
         r.update_priorities(&slots, &pr).unwrap();
         let mut back = PrioritizedReplay::load_state(&r.save_state().unwrap()).unwrap();
-        assert_eq!(back.total_priority().to_bits(), r.total_priority().to_bits());
+        assert_eq!(
+            back.total_priority().to_bits(),
+            r.total_priority().to_bits()
+        );
         for _ in 0..5 {
             assert_eq!(r.sample(32, None).unwrap(), back.sample(32, None).unwrap());
         }

@@ -151,7 +151,10 @@ impl StratifiedReplay {
 
     /// Number of items held per key, in the order of [`StratifiedReplay::keys`].
     pub fn key_counts(&self) -> Vec<u64> {
-        self.memories.iter().map(|m| m.entries.len() as u64).collect()
+        self.memories
+            .iter()
+            .map(|m| m.entries.len() as u64)
+            .collect()
     }
 
     /// Adds `ids[i]` under `keys[i]`, in order; a full key evicts its oldest item.
@@ -296,8 +299,8 @@ impl StratifiedReplay {
     pub fn load_state(bytes: &[u8]) -> Result<Self> {
         let s: Saved = rng::load_state(rng::kind::STRATIFIED, bytes)?;
         let bad = || KernelError::State("inconsistent stratified replay".into());
-        let mut this = StratifiedReplay::new(s.capacity_per_key, s.replay_ratio, 0)
-            .map_err(|_| bad())?;
+        let mut this =
+            StratifiedReplay::new(s.capacity_per_key, s.replay_ratio, 0).map_err(|_| bad())?;
         for (pos, mem) in s.memories.iter().enumerate() {
             if mem.new > mem.entries.len()
                 || mem.entries.len() > s.capacity_per_key

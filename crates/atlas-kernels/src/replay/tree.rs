@@ -321,7 +321,13 @@ mod tests {
     fn descend_matches_naive_prefix_search() {
         let capacity = 777;
         let values: Vec<f64> = (0..capacity)
-            .map(|i| if i % 5 == 0 { 0.0 } else { (i % 13) as f64 + 0.5 })
+            .map(|i| {
+                if i % 5 == 0 {
+                    0.0
+                } else {
+                    (i % 13) as f64 + 0.5
+                }
+            })
             .collect();
         let tree = PriorityTree::from_leaves(capacity, &values);
         let total = tree.total();
