@@ -12,6 +12,7 @@
 //! * [`StratifiedReplay`]: per-key memories; each batch mixes new items with replay
 //!   spread evenly over every key, so no key is forgotten.
 
+pub mod pow;
 mod prioritized;
 mod reservoir;
 mod ring;

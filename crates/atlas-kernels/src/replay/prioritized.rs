@@ -7,8 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::pow::pow_batch;
 use super::ring::IdRing;
-use super::tree::PriorityTree;
+use super::tree::{PriorityTree, TreeParts};
 use super::{check_at_least, check_capacity};
 use crate::error::{check_len, KernelError, Result};
 use crate::rng::{self, KernelRng};
@@ -37,8 +38,8 @@ pub struct PrioritizedReplay {
     rng: KernelRng,
 }
 
-/// What [`PrioritizedReplay::save_state`] writes: the leaves, not the tree (which is a
-/// pure function of them, so it is rebuilt bit-identically).
+/// What [`PrioritizedReplay::save_state`] writes: the leaves and the tree's sums (which
+/// carry the rounding of past delta updates, so the restored tree is bit-identical).
 #[derive(Serialize, Deserialize)]
 struct Saved {
     ring: IdRing,
@@ -47,6 +48,8 @@ struct Saved {
     eps: f64,
     max_priority: f64,
     leaves: Vec<f64>,
+    sums: Vec<f64>,
+    updates_since_resync: u64,
     rng: KernelRng,
 }
 
@@ -128,15 +131,23 @@ impl PrioritizedReplay {
     }
 
     fn scale(&self, p: f64) -> f64 {
-        // The common exponents skip `powf`, the dominant cost of a batch update.
+        let mut out = [0.0];
+        self.scale_into(&[p], &mut out);
+        out[0]
+    }
+
+    /// `out[i] = (shifted[i])^alpha`, with the exponent's case decided once per batch:
+    /// the common exponents skip `powf`, the dominant cost of a batch update.
+    fn scale_into(&self, shifted: &[f64], out: &mut [f64]) {
+        let pairs = out.iter_mut().zip(shifted);
         if self.alpha == 1.0 {
-            p
+            pairs.for_each(|(o, &p)| *o = p);
         } else if self.alpha == 0.5 {
-            p.sqrt()
+            pairs.for_each(|(o, &p)| *o = p.sqrt());
         } else if self.alpha == 0.0 {
-            1.0
+            pairs.for_each(|(o, _)| *o = 1.0);
         } else {
-            p.powf(self.alpha)
+            pow_batch(shifted, self.alpha, out);
         }
     }
 
@@ -177,11 +188,18 @@ impl PrioritizedReplay {
         let mut slots = vec![0usize; batch];
         let mut leaves = vec![0.0; batch];
         self.tree.descend(&mut queries, &mut slots, &mut leaves);
+        // The ids load while the weights are computed.
+        for &s in &slots {
+            super::tree::prefetch(&self.ring.ids()[s]);
+        }
         let min = self.tree.min();
         let weights = if beta == 0.0 {
             vec![1.0; batch]
         } else {
-            leaves.iter().map(|&leaf| (min / leaf).powf(beta)).collect()
+            let ratios: Vec<f64> = leaves.iter().map(|&leaf| min / leaf).collect();
+            let mut weights = vec![0.0; batch];
+            pow_batch(&ratios, beta, &mut weights);
+            weights
         };
         let ids = slots.iter().map(|&s| self.ring.id(s)).collect();
         Ok(PrioritizedBatch {
@@ -208,32 +226,55 @@ impl PrioritizedReplay {
     /// priority be finite and `>= 0` (and `> 0` when `eps` is 0), or nothing changes.
     pub fn update_priorities(&mut self, slots: &[u64], priorities: &[f64]) -> Result<()> {
         check_len("priorities", priorities.len(), slots.len())?;
-        let mut at = Vec::with_capacity(slots.len());
-        let mut leaves = Vec::with_capacity(slots.len());
-        let mut max = self.max_priority;
-        for (&slot, &p) in slots.iter().zip(priorities) {
-            at.push(self.check_slot(slot)?);
-            if !(p.is_finite() && p >= 0.0) {
-                return Err(KernelError::invalid(
-                    "priorities",
-                    format!("must be finite and >= 0, got {p}"),
-                ));
-            }
-            let shifted = p + self.eps;
-            let leaf = self.scale(shifted);
-            if !(leaf > 0.0 && leaf.is_finite()) {
-                return Err(KernelError::invalid(
-                    "priorities",
-                    format!(
-                        "({p} + eps)^alpha = {leaf} is not a positive finite number \
-                         (zero priority with eps = 0, or overflow)"
-                    ),
-                ));
-            }
-            max = max.max(shifted);
-            leaves.push(leaf);
+        // Each check is a branch-free pass (vectorised); the error path finds the culprit.
+        let len = self.ring.len() as u64;
+        if !slots.iter().fold(true, |ok, &s| ok & (s < len)) {
+            let bad = slots.iter().copied().find(|&s| s >= len).unwrap_or(0);
+            self.check_slot(bad)?;
         }
+        if !priorities
+            .iter()
+            .fold(true, |ok, &p| ok & (0.0..f64::INFINITY).contains(&p))
+        {
+            let bad = priorities
+                .iter()
+                .copied()
+                .find(|p| !(p.is_finite() && *p >= 0.0))
+                .unwrap_or(f64::NAN);
+            return Err(KernelError::invalid(
+                "priorities",
+                format!("must be finite and >= 0, got {bad}"),
+            ));
+        }
+        // The tree's lines load while the priorities are scaled (`powf`).
+        for &s in slots {
+            self.tree.prefetch_path(s as usize);
+        }
+        let shifted: Vec<f64> = priorities.iter().map(|&p| p + self.eps).collect();
+        let mut leaves = vec![0.0; shifted.len()];
+        self.scale_into(&shifted, &mut leaves);
+        if !leaves
+            .iter()
+            .fold(true, |ok, &l| ok & (l > 0.0) & (l < f64::INFINITY))
+        {
+            let i = leaves
+                .iter()
+                .position(|l| !(*l > 0.0 && l.is_finite()))
+                .unwrap_or(0);
+            return Err(KernelError::invalid(
+                "priorities",
+                format!(
+                    "({} + eps)^alpha = {} is not a positive finite number \
+                     (zero priority with eps = 0, or overflow)",
+                    priorities[i], leaves[i]
+                ),
+            ));
+        }
+        let max = shifted
+            .iter()
+            .fold(self.max_priority, |m, &p| if p > m { p } else { m });
         self.max_priority = max;
+        let at: Vec<usize> = slots.iter().map(|&s| s as usize).collect();
         self.tree.set(&at, &leaves);
         Ok(())
     }
@@ -249,13 +290,16 @@ impl PrioritizedReplay {
 
     /// The whole state, generator included.
     pub fn save_state(&self) -> Result<Vec<u8>> {
+        let parts = self.tree.to_parts(self.ring.len());
         let saved = Saved {
             ring: self.ring.clone(),
             alpha: self.alpha,
             beta: self.beta,
             eps: self.eps,
             max_priority: self.max_priority,
-            leaves: (0..self.ring.len()).map(|s| self.tree.leaf(s)).collect(),
+            leaves: parts.leaves,
+            sums: parts.sums,
+            updates_since_resync: parts.updates_since_resync as u64,
             rng: self.rng.clone(),
         };
         rng::save_state(rng::kind::PRIORITIZED, &saved)
@@ -275,8 +319,15 @@ impl PrioritizedReplay {
         if !(params_ok && leaves_ok) {
             return Err(KernelError::State("inconsistent prioritized replay".into()));
         }
+        let parts = TreeParts {
+            leaves: s.leaves,
+            sums: s.sums,
+            updates_since_resync: usize::try_from(s.updates_since_resync).unwrap_or(usize::MAX),
+        };
+        let tree = PriorityTree::from_parts(s.ring.capacity(), &parts)
+            .ok_or_else(|| KernelError::State("inconsistent prioritized replay tree".into()))?;
         Ok(PrioritizedReplay {
-            tree: PriorityTree::from_leaves(s.ring.capacity(), &s.leaves),
+            tree,
             ring: s.ring,
             alpha: s.alpha,
             beta: s.beta,

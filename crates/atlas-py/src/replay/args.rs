@@ -25,15 +25,28 @@ fn describe(obj: &Bound<'_, PyAny>) -> Option<String> {
     ))
 }
 
-/// Converts signed integers, refusing negative ones.
-fn non_negative<T: Copy + Into<i64>>(name: &'static str, values: Vec<T>) -> PyResult<Vec<u64>> {
-    values
-        .into_iter()
-        .map(|v| {
-            let v: i64 = v.into();
-            u64::try_from(v).map_err(|_| invalid(name, format!("must be >= 0, got {v}")))
-        })
-        .collect()
+/// Converts signed integers, refusing negative ones (one branch-free pass to check).
+fn non_negative<T: Copy + Into<i64>>(name: &'static str, values: &[T]) -> PyResult<Vec<u64>> {
+    if values.iter().fold(true, |ok, &v| ok & (v.into() >= 0)) {
+        return Ok(values.iter().map(|&v| v.into() as u64).collect());
+    }
+    let bad = values
+        .iter()
+        .map(|&v| v.into())
+        .find(|&v| v < 0)
+        .unwrap_or(-1);
+    Err(invalid(name, format!("must be >= 0, got {bad}")))
+}
+
+/// Reads a 1-D array of `T` as a slice (copying only when it is not contiguous).
+fn with_slice<T: Element + Copy, R>(
+    array: &PyReadonlyArray1<'_, T>,
+    f: impl FnOnce(&[T]) -> R,
+) -> R {
+    match array.as_slice() {
+        Ok(slice) => f(slice),
+        Err(_) => f(&array.as_array().iter().copied().collect::<Vec<T>>()),
+    }
 }
 
 /// A column of `u64` (ids, keys, slots): a 1-D uint64 array (any other integer dtype
@@ -43,10 +56,10 @@ pub fn u64_column(obj: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Vec<u6
         return Ok(copy(&a));
     }
     if let Ok(a) = obj.extract::<PyReadonlyArray1<'_, i64>>() {
-        return non_negative(name, copy(&a));
+        return with_slice(&a, |s| non_negative(name, s));
     }
     if let Ok(a) = obj.extract::<PyReadonlyArray1<'_, i32>>() {
-        return non_negative(name, copy(&a));
+        return with_slice(&a, |s| non_negative(name, s));
     }
     if let Ok(a) = obj.extract::<PyReadonlyArray1<'_, u32>>() {
         return Ok(copy(&a).into_iter().map(u64::from).collect());
