@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pow::pow_batch;
 use super::ring::IdRing;
-use super::tree::{PriorityTree, TreeParts};
+use super::tree::PriorityTree;
 use super::{check_at_least, check_capacity};
 use crate::error::{check_len, KernelError, Result};
 use crate::rng::{self, KernelRng};
@@ -38,8 +38,8 @@ pub struct PrioritizedReplay {
     rng: KernelRng,
 }
 
-/// What [`PrioritizedReplay::save_state`] writes: the leaves and the tree's sums (which
-/// carry the rounding of past delta updates, so the restored tree is bit-identical).
+/// What [`PrioritizedReplay::save_state`] writes: the leaves, not the tree (which is a
+/// pure function of them, so it is rebuilt bit-identically).
 #[derive(Serialize, Deserialize)]
 struct Saved {
     ring: IdRing,
@@ -48,8 +48,6 @@ struct Saved {
     eps: f64,
     max_priority: f64,
     leaves: Vec<f64>,
-    sums: Vec<f64>,
-    updates_since_resync: u64,
     rng: KernelRng,
 }
 
@@ -110,12 +108,12 @@ impl PrioritizedReplay {
     }
 
     /// `sum_i (p_i + eps)^alpha` over the stored items (the sum tree's root).
-    pub fn total_priority(&self) -> f64 {
+    pub fn total_priority(&mut self) -> f64 {
         self.tree.total()
     }
 
     /// `min_i (p_i + eps)^alpha` over the stored items (the min tree's root); `None` when empty.
-    pub fn min_priority(&self) -> Option<f64> {
+    pub fn min_priority(&mut self) -> Option<f64> {
         let m = self.tree.min();
         m.is_finite().then_some(m)
     }
@@ -246,9 +244,9 @@ impl PrioritizedReplay {
                 format!("must be finite and >= 0, got {bad}"),
             ));
         }
-        // The tree's lines load while the priorities are scaled (`powf`).
+        // The leaf lines load while the priorities are scaled.
         for &s in slots {
-            self.tree.prefetch_path(s as usize);
+            self.tree.prefetch_leaf(s as usize);
         }
         let shifted: Vec<f64> = priorities.iter().map(|&p| p + self.eps).collect();
         let mut leaves = vec![0.0; shifted.len()];
@@ -280,7 +278,7 @@ impl PrioritizedReplay {
     }
 
     /// `P(i)` for each slot: the probability that one draw picks it.
-    pub fn probabilities(&self, slots: &[u64]) -> Result<Vec<f64>> {
+    pub fn probabilities(&mut self, slots: &[u64]) -> Result<Vec<f64>> {
         let total = self.tree.total();
         slots
             .iter()
@@ -290,16 +288,13 @@ impl PrioritizedReplay {
 
     /// The whole state, generator included.
     pub fn save_state(&self) -> Result<Vec<u8>> {
-        let parts = self.tree.to_parts(self.ring.len());
         let saved = Saved {
             ring: self.ring.clone(),
             alpha: self.alpha,
             beta: self.beta,
             eps: self.eps,
             max_priority: self.max_priority,
-            leaves: parts.leaves,
-            sums: parts.sums,
-            updates_since_resync: parts.updates_since_resync as u64,
+            leaves: (0..self.ring.len()).map(|s| self.tree.leaf(s)).collect(),
             rng: self.rng.clone(),
         };
         rng::save_state(rng::kind::PRIORITIZED, &saved)
@@ -319,15 +314,8 @@ impl PrioritizedReplay {
         if !(params_ok && leaves_ok) {
             return Err(KernelError::State("inconsistent prioritized replay".into()));
         }
-        let parts = TreeParts {
-            leaves: s.leaves,
-            sums: s.sums,
-            updates_since_resync: usize::try_from(s.updates_since_resync).unwrap_or(usize::MAX),
-        };
-        let tree = PriorityTree::from_parts(s.ring.capacity(), &parts)
-            .ok_or_else(|| KernelError::State("inconsistent prioritized replay tree".into()))?;
         Ok(PrioritizedReplay {
-            tree,
+            tree: PriorityTree::from_leaves(s.ring.capacity(), &s.leaves),
             ring: s.ring,
             alpha: s.alpha,
             beta: s.beta,

@@ -14,15 +14,15 @@
 //! * **Level-by-level batches.** [`PriorityTree::descend`] moves every query one level
 //!   down before any goes further, prefetching a few queries ahead: the loads of one
 //!   level are independent, so their misses overlap instead of queueing.
-//! * **Delta sums, exact mins.** An update adds the leaf's change to each ancestor's
-//!   sum (sorted batches merge sibling deltas first, so a shared ancestor is written
-//!   once) instead of re-summing eight children per level, which was the cost of an
-//!   update. Mins are exact (no rounding), and an ancestor's min is only revisited
-//!   while the change can reach it. Rounding drift in the sums is bounded by an exact
-//!   re-sum every `RESYNC_EVERY * capacity` updates; the saved state carries the sums
-//!   and that counter, so a restored tree is bit-identical and repeats the same draws.
+//! * **Deferred, exact propagation.** An update writes its leaves and notes their lanes;
+//!   the next read recomputes the dirty ancestors level by level, deduplicated (so the
+//!   several updates between two samples share their ancestors' work), each parent
+//!   re-summed from its children in a fixed order. The tree is thus always a pure
+//!   function of its leaves once read: no drift after millions of updates, the same
+//!   bits however updates were batched, and a tree rebuilt from saved leaves is
+//!   bit-identical, which is what makes a restored sampler repeat the same draws.
 //! * **`f64` sums.** With `f32` the root of a million priorities near 1 carries an
-//!   absolute error near 0.06 (and delta updates would drift further), enough to
+//!   absolute error near 0.06 (enough to
 //!   misplace the queries of small-priority items; with `f64` it is ~1e-10.
 
 /// Children per node (one cache line of `f64`).
@@ -133,13 +133,18 @@ pub(crate) fn prefetch<T>(value: &T) {
     let _ = value;
 }
 
-/// After this many leaf updates per slot of capacity, the sums are recomputed exactly
-/// from the leaves, bounding the rounding drift of delta updates (amortised: one O(n)
-/// pass per `RESYNC_EVERY * n` updates).
-const RESYNC_EVERY: usize = 8;
+/// Pending dirty lanes above which [`PriorityTree::set`] brings the tree up to date at
+/// once, so the deferred work (and its memory) stays bounded between reads.
+const DIRTY_LIMIT: usize = 1 << 16;
 
 /// The sum tree and min tree over `capacity` leaf priorities. A leaf of `0.0` is an
 /// empty slot: it is never sampled and does not count towards the minimum.
+///
+/// Leaves are always current; internal values may lag behind recent [`Self::set`]
+/// calls until the next read ([`Self::total`], [`Self::min`], [`Self::descend`]),
+/// which recomputes them exactly. Because every internal value is a fixed-order
+/// function of its children, the tree after that is the same, bit for bit, however
+/// the updates were batched, and a tree rebuilt from saved leaves is identical too.
 #[derive(Clone, Debug)]
 pub struct PriorityTree {
     capacity: usize,
@@ -147,33 +152,8 @@ pub struct PriorityTree {
     /// `levels[0]` holds one value per leaf lane; each next level one per group of the
     /// previous; the last level is a single group (the root's children).
     levels: Vec<Vec<Group>>,
-    /// Leaf updates since the sums were last recomputed exactly.
-    updates_since_resync: usize,
-    /// Reused scratch for [`PriorityTree::set`]: node indices and their sum deltas.
-    nodes: Vec<usize>,
-    deltas: Vec<f64>,
-}
-
-/// A tree's state as saved: the leaves, every internal sum, and the resync counter.
-/// (Mins are exact, so they are recomputed rather than saved.)
-#[derive(Clone, Debug, PartialEq)]
-pub struct TreeParts {
-    /// Leaf values of slots `0..leaves.len()`; the rest are empty.
-    pub leaves: Vec<f64>,
-    /// Every internal sum, level by level from the leaves up, eight per group.
-    pub sums: Vec<f64>,
-    /// Leaf updates since the last exact resync.
-    pub updates_since_resync: usize,
-}
-
-/// The min a leaf contributes: empty slots (`<= 0`) count as `+inf`.
-#[inline(always)]
-fn as_min(leaf: f64) -> f64 {
-    if leaf > 0.0 {
-        leaf
-    } else {
-        f64::INFINITY
-    }
+    /// Leaf lanes changed since the internal values were last brought up to date.
+    dirty: Vec<usize>,
 }
 
 impl PriorityTree {
@@ -194,62 +174,18 @@ impl PriorityTree {
             capacity,
             leaves: vec![Lane::default(); lanes],
             levels,
-            updates_since_resync: 0,
-            nodes: Vec::new(),
-            deltas: Vec::new(),
+            dirty: Vec::new(),
         }
     }
 
-    /// A tree whose leaves are `values` (`values.len() <= capacity`, the rest empty),
-    /// every internal value computed exactly.
+    /// A tree whose leaves are `values` (`values.len() <= capacity`, the rest empty).
     pub fn from_leaves(capacity: usize, values: &[f64]) -> Self {
         let mut tree = PriorityTree::new(capacity);
         for (i, &v) in values.iter().enumerate() {
             tree.leaves[i / FANOUT].0[i % FANOUT] = v;
         }
-        tree.rebuild();
+        tree.recompute_ranges(0, tree.leaves.len() - 1);
         tree
-    }
-
-    /// The state to save (see [`TreeParts`]); `stored` leaves are kept.
-    pub fn to_parts(&self, stored: usize) -> TreeParts {
-        TreeParts {
-            leaves: (0..stored).map(|s| self.leaf(s)).collect(),
-            sums: self
-                .levels
-                .iter()
-                .flat_map(|level| level.iter().flat_map(|g| g.sum))
-                .collect(),
-            updates_since_resync: self.updates_since_resync,
-        }
-    }
-
-    /// Reverses [`PriorityTree::to_parts`]; `None` if the parts do not fit `capacity`
-    /// or the sums disagree with the leaves beyond rounding.
-    pub fn from_parts(capacity: usize, parts: &TreeParts) -> Option<Self> {
-        if parts.leaves.len() > capacity {
-            return None;
-        }
-        let exact = PriorityTree::from_leaves(capacity, &parts.leaves);
-        let mut tree = exact.clone();
-        let shape: usize = tree.levels.iter().map(|l| l.len() * FANOUT).sum();
-        if parts.sums.len() != shape {
-            return None;
-        }
-        let mut sums = parts.sums.iter();
-        for level in &mut tree.levels {
-            for group in level.iter_mut() {
-                for value in group.sum.iter_mut() {
-                    *value = *sums.next()?;
-                }
-            }
-        }
-        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1e-300);
-        if !close(tree.total(), exact.total()) {
-            return None;
-        }
-        tree.updates_since_resync = parts.updates_since_resync;
-        Some(tree)
     }
 
     /// Number of leaves.
@@ -268,12 +204,14 @@ impl PriorityTree {
     }
 
     /// Sum of all leaves.
-    pub fn total(&self) -> f64 {
+    pub fn total(&mut self) -> f64 {
+        self.flush();
         sum8(&self.root().sum)
     }
 
     /// Smallest positive leaf; `inf` when every leaf is empty.
-    pub fn min(&self) -> f64 {
+    pub fn min(&mut self) -> f64 {
+        self.flush();
         min8(&self.root().min)
     }
 
@@ -292,12 +230,6 @@ impl PriorityTree {
         parent.min[j % FANOUT] = min;
     }
 
-    /// Recomputes every internal value exactly from the leaves.
-    fn rebuild(&mut self) {
-        self.recompute_ranges(0, self.leaves.len() - 1);
-        self.updates_since_resync = 0;
-    }
-
     /// Recomputes exactly the ancestors of the leaf lanes `lo..=hi`, level by level.
     fn recompute_ranges(&mut self, mut lo: usize, mut hi: usize) {
         for k in 0..self.levels.len() {
@@ -309,138 +241,70 @@ impl PriorityTree {
         }
     }
 
-    /// Starts loading the lines an update of `slot` will touch near the leaves (where the
-    /// misses are), so a caller can overlap them with its own work before [`Self::set`].
+    /// Starts loading the leaf line an update of `slot` will write, so a caller can
+    /// overlap the miss with its own work before [`Self::set`].
     #[inline]
-    pub fn prefetch_path(&self, slot: usize) {
-        let lane = slot / FANOUT;
-        prefetch(&self.leaves[lane]);
-        prefetch(&self.levels[0][lane / FANOUT].sum);
+    pub fn prefetch_leaf(&self, slot: usize) {
+        prefetch(&self.leaves[slot / FANOUT]);
     }
 
     /// Sets leaf `slots[i]` to `values[i]` (`0.0` empties it); with repeated slots the
-    /// last value wins. Slots must be `< capacity` (checked by the caller).
-    ///
-    /// Sums move by the leaf's delta (one add per ancestor, not a re-sum of eight
-    /// children; with sorted slots the deltas of siblings are combined first, so each
-    /// ancestor is written once). Mins stay exact: an ancestor's min is touched only
-    /// while the change can reach it.
+    /// last value wins. Slots must be `< capacity` (checked by the caller). The
+    /// ancestors are brought up to date by the next read.
     pub fn set(&mut self, slots: &[usize], values: &[f64]) {
         debug_assert_eq!(slots.len(), values.len());
-        let mut nodes = std::mem::take(&mut self.nodes);
-        let mut deltas = std::mem::take(&mut self.deltas);
-        nodes.clear();
-        deltas.clear();
         for (&s, &v) in slots.iter().zip(values) {
-            let leaf = &mut self.leaves[s / FANOUT].0[s % FANOUT];
-            let old = *leaf;
-            *leaf = v;
-            nodes.push(s / FANOUT);
-            deltas.push(v - old);
-            self.fix_min(s / FANOUT, as_min(old), as_min(v));
+            self.leaves[s / FANOUT].0[s % FANOUT] = v;
+            self.dirty.push(s / FANOUT);
         }
-        if nodes.windows(2).all(|w| w[0] <= w[1]) {
-            self.add_sorted(&mut nodes, &mut deltas);
-        } else {
-            for (&j, &d) in nodes.iter().zip(&deltas) {
-                self.add_path(j, d);
-            }
-        }
-        self.nodes = nodes;
-        self.deltas = deltas;
-        self.updates_since_resync += slots.len();
-        if self.updates_since_resync > RESYNC_EVERY * self.capacity {
-            self.rebuild();
+        if self.dirty.len() > DIRTY_LIMIT {
+            self.flush();
         }
     }
 
-    /// Adds `d` to value `j` of level 0 and to every ancestor.
-    #[inline]
-    fn add_path(&mut self, mut j: usize, d: f64) {
-        for level in &mut self.levels {
-            level[j / FANOUT].sum[j % FANOUT] += d;
-            j /= FANOUT;
-        }
-    }
-
-    /// Adds `deltas[i]` to value `nodes[i]` of level 0 and its ancestors, for sorted
-    /// `nodes`: at each level, runs of equal nodes are merged before the one write.
-    fn add_sorted(&mut self, nodes: &mut Vec<usize>, deltas: &mut Vec<f64>) {
-        for level in &mut self.levels {
-            if nodes.is_empty() {
-                return;
-            }
-            // Merge runs of equal nodes, accumulating in a register: a run's adds form
-            // one short dependency chain, and separate runs overlap.
-            let mut w = 0;
-            let mut node = nodes[0];
-            let mut acc = deltas[0];
-            for r in 1..nodes.len() {
-                if nodes[r] == node {
-                    acc += deltas[r];
-                } else {
-                    nodes[w] = node;
-                    deltas[w] = acc;
-                    w += 1;
-                    node = nodes[r];
-                    acc = deltas[r];
-                }
-            }
-            nodes[w] = node;
-            deltas[w] = acc;
-            w += 1;
-            nodes.truncate(w);
-            deltas.truncate(w);
-            for (j, d) in nodes.iter_mut().zip(deltas.iter()) {
-                level[*j / FANOUT].sum[*j % FANOUT] += *d;
-                *j /= FANOUT;
-            }
-        }
-    }
-
-    /// Carries one leaf's change of min contribution (`old` to `new`) up from lane `j`,
-    /// stopping at the first ancestor whose min does not change.
-    #[inline]
-    fn fix_min(&mut self, mut j: usize, mut old: f64, mut new: f64) {
-        for k in 0..self.levels.len() {
-            let current = self.levels[k][j / FANOUT].min[j % FANOUT];
-            let updated = if new <= current {
-                new
-            } else if old == current {
-                // The child held the minimum and rose: re-take the min of its siblings.
-                if k == 0 {
-                    positive_min8(&self.leaves[j].0)
-                } else {
-                    min8(&self.levels[k - 1][j].min)
-                }
-            } else {
-                current
-            };
-            if updated == current {
-                return;
-            }
-            self.levels[k][j / FANOUT].min[j % FANOUT] = updated;
-            old = current;
-            new = updated;
-            j /= FANOUT;
-        }
-    }
-
-    /// Sets the leaves `start..start + n` to `value`, recomputing their ancestors exactly.
+    /// Sets the leaves `start..start + n` to `value` and their ancestors at once.
     pub fn fill(&mut self, start: usize, n: usize, value: f64) {
         if n == 0 {
             return;
         }
+        self.flush();
         for s in start..start + n {
             self.leaves[s / FANOUT].0[s % FANOUT] = value;
         }
         self.recompute_ranges(start / FANOUT, (start + n - 1) / FANOUT);
     }
 
+    /// Recomputes the ancestors of every dirty lane, one level at a time: the dirty
+    /// nodes of a level are deduplicated (a shared ancestor is done once) and their
+    /// loads are independent, so the misses of one level overlap.
+    pub fn flush(&mut self) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let mut dirty = std::mem::take(&mut self.dirty);
+        if !dirty.windows(2).all(|w| w[0] <= w[1]) {
+            dirty.sort_unstable();
+        }
+        dirty.dedup();
+        for k in 0..self.levels.len() {
+            for &j in &dirty {
+                self.recompute(k, j);
+            }
+            // Parents of a sorted list are sorted: dedup is enough.
+            for j in dirty.iter_mut() {
+                *j /= FANOUT;
+            }
+            dirty.dedup();
+        }
+        dirty.clear();
+        self.dirty = dirty;
+    }
+
     /// Finds, for each query `u` in `queries` (each in `[0, total)`), the leaf whose
     /// cumulative range holds it; writes the slot and the leaf's value. The tree must
     /// not be empty. All queries go down one level together so their misses overlap.
-    pub fn descend(&self, queries: &mut [f64], slots: &mut [usize], values: &mut [f64]) {
+    pub fn descend(&mut self, queries: &mut [f64], slots: &mut [usize], values: &mut [f64]) {
+        self.flush();
         debug_assert!(queries.len() == slots.len() && slots.len() == values.len());
         let n = queries.len();
         let top = self.levels.len() - 1;
@@ -497,7 +361,7 @@ mod tests {
     fn sums_and_mins_match_naive_for_many_shapes() {
         for capacity in [1, 2, 7, 8, 9, 63, 64, 65, 511, 513, 4097] {
             let values: Vec<f64> = (0..capacity).map(|i| ((i * 37) % 11) as f64).collect();
-            let tree = PriorityTree::from_leaves(capacity, &values);
+            let mut tree = PriorityTree::from_leaves(capacity, &values);
             let total: f64 = values.iter().sum();
             assert!((tree.total() - total).abs() < 1e-9, "capacity {capacity}");
             let min = values
@@ -509,22 +373,19 @@ mod tests {
         }
     }
 
-    fn assert_matches_exact(tree: &PriorityTree, leaves: &[f64]) {
+    fn assert_matches_exact(tree: &mut PriorityTree, leaves: &[f64]) {
+        tree.flush();
         let exact = PriorityTree::from_leaves(tree.capacity(), leaves);
-        assert_eq!(tree.min().to_bits(), exact.min().to_bits());
-        assert!((tree.total() - exact.total()).abs() <= 1e-12 * exact.total());
         for (level, exact_level) in tree.levels.iter().zip(&exact.levels) {
             for (g, e) in level.iter().zip(exact_level) {
-                assert_eq!(g.min, e.min);
-                for (a, b) in g.sum.iter().zip(&e.sum) {
-                    assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0));
-                }
+                assert_eq!(g.min.map(f64::to_bits), e.min.map(f64::to_bits));
+                assert_eq!(g.sum.map(f64::to_bits), e.sum.map(f64::to_bits));
             }
         }
     }
 
     #[test]
-    fn set_agrees_with_an_exact_rebuild() {
+    fn set_then_read_equals_an_exact_rebuild_bitwise() {
         let capacity = 1000;
         let mut tree = PriorityTree::new(capacity);
         let mut leaves = vec![0.0; capacity];
@@ -539,7 +400,7 @@ mod tests {
             let vals: Vec<f64> = (0..40)
                 .map(|_| {
                     let u = crate::rng::unit(&mut rng);
-                    // Mix large, small and emptied leaves to exercise the min walk.
+                    // Mix large, small and emptied leaves.
                     if u < 0.1 {
                         0.0
                     } else {
@@ -551,23 +412,12 @@ mod tests {
             for (&s, &v) in slots.iter().zip(&vals) {
                 leaves[s] = v;
             }
-            assert_matches_exact(&tree, &leaves);
+            // Read only every third round: batching must not change the bits.
+            if round % 3 == 0 {
+                assert_matches_exact(&mut tree, &leaves);
+            }
         }
-    }
-
-    #[test]
-    fn parts_round_trip_bit_identically() {
-        let mut tree = PriorityTree::from_leaves(300, &[1.0; 200]);
-        tree.set(&[5, 7, 150], &[0.25, 3.0, 0.5]);
-        let parts = tree.to_parts(200);
-        let back = PriorityTree::from_parts(300, &parts).unwrap();
-        assert_eq!(back.to_parts(200), parts);
-        assert_eq!(back.min(), 0.25);
-        let mut bad = parts.clone();
-        let root = bad.sums.len() - 8;
-        bad.sums[root] += 100.0;
-        assert!(PriorityTree::from_parts(300, &bad).is_none());
-        assert!(PriorityTree::from_parts(100, &parts).is_none());
+        assert_matches_exact(&mut tree, &leaves);
     }
 
     #[test]
@@ -582,7 +432,7 @@ mod tests {
                 }
             })
             .collect();
-        let tree = PriorityTree::from_leaves(capacity, &values);
+        let mut tree = PriorityTree::from_leaves(capacity, &values);
         let total = tree.total();
         let mut queries: Vec<f64> = (0..500).map(|k| k as f64 * total / 500.0).collect();
         let expected: Vec<usize> = queries.iter().map(|&u| naive_find(&values, u)).collect();
@@ -599,7 +449,7 @@ mod tests {
     #[test]
     fn query_at_or_past_total_lands_on_last_positive_leaf() {
         let values = [1.0, 2.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
-        let tree = PriorityTree::from_leaves(10, &values);
+        let mut tree = PriorityTree::from_leaves(10, &values);
         let mut q = [tree.total(), tree.total() * 2.0];
         let mut slots = [0; 2];
         let mut vals = [0.0; 2];
