@@ -133,10 +133,6 @@ pub(crate) fn prefetch<T>(value: &T) {
     let _ = value;
 }
 
-/// Pending dirty lanes above which [`PriorityTree::set`] brings the tree up to date at
-/// once, so the deferred work (and its memory) stays bounded between reads.
-const DIRTY_LIMIT: usize = 1 << 16;
-
 /// The sum tree and min tree over `capacity` leaf priorities. A leaf of `0.0` is an
 /// empty slot: it is never sampled and does not count towards the minimum.
 ///
@@ -152,8 +148,11 @@ pub struct PriorityTree {
     /// `levels[0]` holds one value per leaf lane; each next level one per group of the
     /// previous; the last level is a single group (the root's children).
     levels: Vec<Vec<Group>>,
-    /// Leaf lanes changed since the internal values were last brought up to date.
+    /// Leaf lanes changed since the internal values were last brought up to date, each
+    /// once (so the deferred work is bounded by the tree's size)...
     dirty: Vec<usize>,
+    /// ...which this bitmap (one bit per lane) ensures.
+    dirty_bits: Vec<u64>,
 }
 
 impl PriorityTree {
@@ -175,6 +174,7 @@ impl PriorityTree {
             leaves: vec![Lane::default(); lanes],
             levels,
             dirty: Vec::new(),
+            dirty_bits: vec![0; lanes.div_ceil(64)],
         }
     }
 
@@ -254,11 +254,13 @@ impl PriorityTree {
     pub fn set(&mut self, slots: &[usize], values: &[f64]) {
         debug_assert_eq!(slots.len(), values.len());
         for (&s, &v) in slots.iter().zip(values) {
-            self.leaves[s / FANOUT].0[s % FANOUT] = v;
-            self.dirty.push(s / FANOUT);
-        }
-        if self.dirty.len() > DIRTY_LIMIT {
-            self.flush();
+            let lane = s / FANOUT;
+            self.leaves[lane].0[s % FANOUT] = v;
+            let (word, bit) = (lane / 64, 1u64 << (lane % 64));
+            if self.dirty_bits[word] & bit == 0 {
+                self.dirty_bits[word] |= bit;
+                self.dirty.push(lane);
+            }
         }
     }
 
@@ -285,7 +287,9 @@ impl PriorityTree {
         if !dirty.windows(2).all(|w| w[0] <= w[1]) {
             dirty.sort_unstable();
         }
-        dirty.dedup();
+        for &lane in &dirty {
+            self.dirty_bits[lane / 64] = 0;
+        }
         for k in 0..self.levels.len() {
             for &j in &dirty {
                 self.recompute(k, j);
