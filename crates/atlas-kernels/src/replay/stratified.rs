@@ -6,8 +6,8 @@
 //! and may be replayed. Within a key the new items are always the newest, so a key's
 //! memory is `[seen..., new...]` and "new" is just a count.
 //!
-//! A batch of size `B` holds `B - round(B * replay_ratio)` new items (oldest first
-//! across all keys) and fills the rest with replay drawn from the seen items of every
+//! A batch of size `B` holds `B - round(B * replay_ratio)` new items (rounded half
+//! up; oldest first across all keys) and fills the rest with replay drawn from the seen items of every
 //! key: spread evenly over the keys that have seen items (each gets `R / K`, the
 //! remaining `R mod K` go to distinct keys picked at random), uniform with replacement
 //! within a key. If fewer new items exist, replay fills the batch; if nothing has been

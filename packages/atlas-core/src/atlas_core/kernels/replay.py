@@ -28,8 +28,8 @@ draws. Instances may be shared between threads; calls are serialised.
 - :class:`StratifiedReplay` ``(capacity_per_key, replay_ratio=0.5, seed=0)``: per-key
   FIFO memories of at most ``capacity_per_key`` items (a full key evicts its oldest,
   counted in ``evicted`` / ``evicted_new``). ``add(ids, keys)``; ``sample(batch) ->
-  (ids, keys, is_new)``: ``batch - round(batch * replay_ratio)`` items never handed out
-  before (oldest first across keys), the rest replay of already handed-out items spread
+  (ids, keys, is_new)``: ``batch - floor(batch * replay_ratio + 0.5)`` items never
+  handed out before (oldest first across keys), the rest replay of already handed-out items spread
   evenly over every key (uniform within a key), so no key is forgotten. With too few
   new items replay fills the batch; before anything was handed out a batch is all new
   and may be short.
