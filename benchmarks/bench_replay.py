@@ -24,11 +24,12 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from atlas_core.kernels.replay import PrioritizedReplay, UniformReplay
 from cpprb import PrioritizedReplayBuffer as CpprbPER
 from cpprb import ReplayBuffer as CpprbReplay
 from torchrl.data import LazyTensorStorage
 from torchrl.data import PrioritizedReplayBuffer as TorchrlPER
+
+from atlas_core.kernels.replay import PrioritizedReplay, UniformReplay
 
 N = 1_000_000
 BATCH = 256
@@ -79,7 +80,8 @@ def buffers() -> Buffers:
 
 def _check_atlas_sample(b: Buffers) -> np.ndarray[Any, np.dtype[np.int64]]:
     slots, ids, weights = b.atlas.sample(BATCH)
-    assert np.all(np.diff(slots) >= 0) and np.array_equal(ids, slots.astype(np.uint64))
+    assert np.all(np.diff(slots) >= 0)
+    assert np.array_equal(ids, slots.astype(np.uint64))
     p = b.probabilities
     expected = (N * p[slots]) ** -BETA / np.max((N * p) ** -BETA)
     np.testing.assert_allclose(weights, expected, rtol=1e-6)
@@ -124,7 +126,8 @@ def bench_prioritized_sample_torchrl(benchmark: Any, buffers: Buffers) -> None:
 def bench_prioritized_sample_numpy(benchmark: Any, buffers: Buffers) -> None:
     rng = np.random.default_rng(0)
     drawn = rng.choice(N, BATCH, p=buffers.probabilities)
-    assert drawn.shape == (BATCH,) and drawn.max() < N
+    assert drawn.shape == (BATCH,)
+    assert drawn.max() < N
     benchmark.group = SAMPLE
     benchmark.extra_info.update(impl="numpy", items=BATCH)
     benchmark(rng.choice, N, BATCH, p=buffers.probabilities)

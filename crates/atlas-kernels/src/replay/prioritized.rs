@@ -194,9 +194,12 @@ impl PrioritizedReplay {
         let weights = if beta == 0.0 {
             vec![1.0; batch]
         } else {
-            let ratios: Vec<f64> = leaves.iter().map(|&leaf| min / leaf).collect();
+            // (N P(i))^-beta / max_j (N P(j))^-beta = (min_leaf / leaf_i)^beta.
+            for leaf in &mut leaves {
+                *leaf = min / *leaf;
+            }
             let mut weights = vec![0.0; batch];
-            pow_batch(&ratios, beta, &mut weights);
+            pow_batch(&leaves, beta, &mut weights);
             weights
         };
         let ids = slots.iter().map(|&s| self.ring.id(s)).collect();

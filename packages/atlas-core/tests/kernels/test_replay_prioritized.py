@@ -7,11 +7,12 @@ import pickle
 
 import numpy as np
 import pytest
-from atlas_core.errors import EmptyError, InvalidArgumentError, StateError
-from atlas_core.kernels.replay import PrioritizedReplay
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+
+from atlas_core.errors import EmptyError, InvalidArgumentError, StateError
+from atlas_core.kernels.replay import PrioritizedReplay
 
 
 class ReferencePER:
@@ -114,7 +115,9 @@ def test_matches_reference(
 
     batch = 16
     slots, ids, weights = ours.sample(batch)
-    assert slots.dtype == np.int64 and ids.dtype == np.uint64 and weights.dtype == np.float64
+    assert slots.dtype == np.int64
+    assert ids.dtype == np.uint64
+    assert weights.dtype == np.float64
     assert ids.tolist() == [ref.ids[s] for s in slots]
     expected_w = ref.weights(beta)
     np.testing.assert_allclose(weights, [expected_w[s] for s in slots], rtol=1e-9)
@@ -181,7 +184,8 @@ def test_fifo_overwrite_when_full() -> None:
     replay = PrioritizedReplay(3, seed=0)
     assert replay.add([10, 11, 12, 13]).tolist() == [0, 1, 2, 0]
     assert replay.ids().tolist() == [13, 11, 12]
-    assert len(replay) == 3 and replay.capacity == 3
+    assert len(replay) == 3
+    assert replay.capacity == 3
 
 
 @pytest.mark.parametrize(

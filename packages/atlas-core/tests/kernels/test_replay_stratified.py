@@ -8,10 +8,11 @@ from collections import Counter, deque
 
 import numpy as np
 import pytest
-from atlas_core.errors import EmptyError, InvalidArgumentError, StateError
-from atlas_core.kernels.replay import StratifiedReplay
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from atlas_core.errors import EmptyError, InvalidArgumentError, StateError
+from atlas_core.kernels.replay import StratifiedReplay
 
 
 class ReferenceStratified:
@@ -99,7 +100,9 @@ def test_batches_match_the_reference_plan(
         seen_before = {k: ref.seen(k) for k in ref.memories}
         new_items, n_replay = ref.plan(batch)
         ids, keys, is_new = ours.sample(batch)
-        assert ids.dtype == np.uint64 and keys.dtype == np.uint64 and is_new.dtype == np.bool_
+        assert ids.dtype == np.uint64
+        assert keys.dtype == np.uint64
+        assert is_new.dtype == np.bool_
         n_new = len(new_items)
         assert is_new.tolist() == [True] * n_new + [False] * n_replay
         assert list(zip(ids[:n_new].tolist(), keys[:n_new].tolist(), strict=True)) == new_items
@@ -108,9 +111,12 @@ def test_batches_match_the_reference_plan(
         per_key = Counter(keys[n_new:].tolist())
         if n_replay:
             low, extra = divmod(n_replay, len(replayable))
-            assert sorted(per_key.values(), reverse=True) == sorted(
-                [low + 1] * extra + [low] * (len(replayable) - extra), reverse=True
-            )[: len(per_key)]
+            assert (
+                sorted(per_key.values(), reverse=True)
+                == sorted([low + 1] * extra + [low] * (len(replayable) - extra), reverse=True)[
+                    : len(per_key)
+                ]
+            )
             assert set(per_key) <= set(replayable)
             if low > 0:
                 assert set(per_key) == set(replayable)
@@ -141,12 +147,16 @@ def test_every_key_appears_in_replay() -> None:
 def test_mix_ratio_and_memory_bound() -> None:
     replay = StratifiedReplay(8, replay_ratio=0.25, seed=1)
     replay.add(np.arange(16, dtype=np.uint64), [7] * 16)
-    assert len(replay) == 8 and replay.evicted == 8 and replay.evicted_new == 8
+    assert len(replay) == 8
+    assert replay.evicted == 8
+    assert replay.evicted_new == 8
     ids, _, is_new = replay.sample(4)
-    assert ids.tolist() == [8, 9, 10, 11] and is_new.all()  # nothing seen yet: all new
+    assert ids.tolist() == [8, 9, 10, 11]
+    assert is_new.all()
     replay.add([100, 101, 102, 103], [3, 3, 3, 3])
-    ids, keys, is_new = replay.sample(8)
-    assert is_new.sum() == 6 and (~is_new).sum() == 2
+    ids, _keys, is_new = replay.sample(8)
+    assert is_new.sum() == 6
+    assert (~is_new).sum() == 2
     assert ids[:6].tolist() == [12, 13, 14, 15, 100, 101]
 
 

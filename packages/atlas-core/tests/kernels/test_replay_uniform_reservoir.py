@@ -6,11 +6,12 @@ import pickle
 
 import numpy as np
 import pytest
-from atlas_core.errors import EmptyError, InvalidArgumentError, StateError
-from atlas_core.kernels.replay import ReservoirSampler, UniformReplay
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+
+from atlas_core.errors import EmptyError, InvalidArgumentError, StateError
+from atlas_core.kernels.replay import ReservoirSampler, UniformReplay
 
 batches = st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=20), min_size=1, max_size=10)
 
