@@ -288,3 +288,23 @@ def test_bad_state_raises_state_error() -> None:
     state = PrioritizedReplay(3).save_state()
     with pytest.raises(StateError):
         PrioritizedReplay.load_state(state[:-3])
+
+
+def test_shared_between_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    replay = PrioritizedReplay(10_000, seed=0)
+    replay.add(np.arange(10_000, dtype=np.uint64))
+
+    def learner(seed: int) -> int:
+        rng = np.random.default_rng(seed)
+        for _ in range(200):
+            slots, _, weights = replay.sample(64)
+            assert np.all((weights > 0) & (weights <= 1))
+            replay.update_priorities(slots, rng.random(64) + 0.01)
+        return seed
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sorted(pool.map(learner, range(4))) == [0, 1, 2, 3]
+    total = replay.probabilities(np.arange(10_000)).sum()
+    assert total == pytest.approx(1.0, rel=1e-9)
