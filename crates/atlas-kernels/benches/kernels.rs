@@ -35,6 +35,13 @@ fn replay_benches(c: &mut Criterion) {
                 .expect("valid")
         })
     });
+    c.bench_function("replay/prioritized_sample_then_update_256_of_1M", |b| {
+        b.iter(|| {
+            let drawn = per.sample(BATCH, None).expect("not empty");
+            per.update_priorities(&drawn.slots, &new_priorities)
+                .expect("valid")
+        })
+    });
     let mut uniform = UniformReplay::new(N, 0).expect("valid capacity");
     uniform.add(&ids);
     c.bench_function("replay/uniform_sample_256_of_1M", |b| {
