@@ -227,41 +227,30 @@ impl PrioritizedReplay {
     /// priority be finite and `>= 0` (and `> 0` when `eps` is 0), or nothing changes.
     pub fn update_priorities(&mut self, slots: &[u64], priorities: &[f64]) -> Result<()> {
         check_len("priorities", priorities.len(), slots.len())?;
-        // Each check is a branch-free pass (vectorised); the error path finds the culprit.
+        // Each check is a counting pass (vectorised); only the error path looks further.
         let len = self.ring.len() as u64;
-        if !slots.iter().fold(true, |ok, &s| ok & (s < len)) {
+        if slots.iter().filter(|&&s| s >= len).count() > 0 {
             let bad = slots.iter().copied().find(|&s| s >= len).unwrap_or(0);
             self.check_slot(bad)?;
         }
-        if !priorities
-            .iter()
-            .fold(true, |ok, &p| ok & (0.0..f64::INFINITY).contains(&p))
-        {
+        let in_domain = |p: f64| (0.0..f64::INFINITY).contains(&p);
+        if priorities.iter().filter(|&&p| !in_domain(p)).count() > 0 {
             let bad = priorities
                 .iter()
                 .copied()
-                .find(|p| !(p.is_finite() && *p >= 0.0))
+                .find(|&p| !in_domain(p))
                 .unwrap_or(f64::NAN);
             return Err(KernelError::invalid(
                 "priorities",
                 format!("must be finite and >= 0, got {bad}"),
             ));
         }
-        // The leaf lines load while the priorities are scaled.
-        for &s in slots {
-            self.tree.prefetch_leaf(s as usize);
-        }
         let shifted: Vec<f64> = priorities.iter().map(|&p| p + self.eps).collect();
         let mut leaves = vec![0.0; shifted.len()];
         self.scale_into(&shifted, &mut leaves);
-        if !leaves
-            .iter()
-            .fold(true, |ok, &l| ok & (l > 0.0) & (l < f64::INFINITY))
-        {
-            let i = leaves
-                .iter()
-                .position(|l| !(*l > 0.0 && l.is_finite()))
-                .unwrap_or(0);
+        let usable = |l: f64| l > 0.0 && l < f64::INFINITY;
+        if leaves.iter().filter(|&&l| !usable(l)).count() > 0 {
+            let i = leaves.iter().position(|&l| !usable(l)).unwrap_or(0);
             return Err(KernelError::invalid(
                 "priorities",
                 format!(
@@ -275,8 +264,7 @@ impl PrioritizedReplay {
             .iter()
             .fold(self.max_priority, |m, &p| if p > m { p } else { m });
         self.max_priority = max;
-        let at: Vec<usize> = slots.iter().map(|&s| s as usize).collect();
-        self.tree.set(&at, &leaves);
+        self.tree.set(slots, &leaves);
         Ok(())
     }
 

@@ -240,19 +240,13 @@ impl PriorityTree {
         }
     }
 
-    /// Starts loading the leaf line an update of `slot` will write, so a caller can
-    /// overlap the miss with its own work before [`Self::set`].
-    #[inline]
-    pub fn prefetch_leaf(&self, slot: usize) {
-        prefetch(&self.leaves[slot / FANOUT]);
-    }
-
     /// Sets leaf `slots[i]` to `values[i]` (`0.0` empties it); with repeated slots the
     /// last value wins. Slots must be `< capacity` (checked by the caller). The
     /// ancestors are brought up to date by the next read.
-    pub fn set(&mut self, slots: &[usize], values: &[f64]) {
+    pub fn set(&mut self, slots: &[u64], values: &[f64]) {
         debug_assert_eq!(slots.len(), values.len());
         for (&s, &v) in slots.iter().zip(values) {
+            let s = s as usize;
             let lane = s / FANOUT;
             self.leaves[lane].0[s % FANOUT] = v;
             let (word, bit) = (lane / 64, 1u64 << (lane % 64));
@@ -414,8 +408,8 @@ mod tests {
         let mut leaves = vec![0.0; capacity];
         let mut rng = crate::rng::seeded(3);
         for round in 0..200 {
-            let mut slots: Vec<usize> = (0..40)
-                .map(|_| crate::rng::index(&mut rng, capacity))
+            let mut slots: Vec<u64> = (0..40)
+                .map(|_| crate::rng::index(&mut rng, capacity) as u64)
                 .collect();
             if round % 2 == 0 {
                 slots.sort_unstable();
@@ -433,7 +427,7 @@ mod tests {
                 .collect();
             tree.set(&slots, &vals);
             for (&s, &v) in slots.iter().zip(&vals) {
-                leaves[s] = v;
+                leaves[s as usize] = v;
             }
             // Read only every third round: batching must not change the bits.
             if round % 3 == 0 {
