@@ -245,7 +245,8 @@ impl PrioritizedReplay {
                 format!("must be finite and >= 0, got {bad}"),
             ));
         }
-        let shifted: Vec<f64> = priorities.iter().map(|&p| p + self.eps).collect();
+        let eps = self.eps;
+        let shifted: Vec<f64> = priorities.iter().map(|&p| p + eps).collect();
         let mut leaves = vec![0.0; shifted.len()];
         self.scale_into(&shifted, &mut leaves);
         let usable = |l: f64| l > 0.0 && l < f64::INFINITY;

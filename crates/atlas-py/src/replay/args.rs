@@ -2,7 +2,9 @@
 //! owned Rust vectors out (copied with the GIL held, so the kernel can run without it
 //! while Python code mutates the caller's array).
 
-use numpy::{Element, PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{
+    Element, PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 
 use crate::errors::invalid;
@@ -38,6 +40,12 @@ fn non_negative<T: Copy + Into<i64>>(name: &'static str, values: &[T]) -> PyResu
     Err(invalid(name, format!("must be >= 0, got {bad}")))
 }
 
+/// `obj` as a read-only 1-D array of `T`, if it is one. A typed cast, not `extract`: a
+/// miss costs a type check, not a Python exception object (this runs per dtype tried).
+fn readonly<'py, T: Element>(obj: &Bound<'py, PyAny>) -> Option<PyReadonlyArray1<'py, T>> {
+    obj.cast::<PyArray1<T>>().ok()?.try_readonly().ok()
+}
+
 /// Reads a 1-D array of `T` as a slice (copying only when it is not contiguous).
 fn with_slice<T: Element + Copy, R>(
     array: &PyReadonlyArray1<'_, T>,
@@ -52,16 +60,16 @@ fn with_slice<T: Element + Copy, R>(
 /// A column of `u64` (ids, keys, slots): a 1-D uint64 array (any other integer dtype
 /// with non-negative values is converted) or a sequence of non-negative ints.
 pub fn u64_column(obj: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Vec<u64>> {
-    if let Ok(a) = obj.extract::<PyReadonlyArray1<'_, u64>>() {
+    if let Some(a) = readonly::<u64>(obj) {
         return Ok(copy(&a));
     }
-    if let Ok(a) = obj.extract::<PyReadonlyArray1<'_, i64>>() {
+    if let Some(a) = readonly::<i64>(obj) {
         return with_slice(&a, |s| non_negative(name, s));
     }
-    if let Ok(a) = obj.extract::<PyReadonlyArray1<'_, i32>>() {
+    if let Some(a) = readonly::<i32>(obj) {
         return with_slice(&a, |s| non_negative(name, s));
     }
-    if let Ok(a) = obj.extract::<PyReadonlyArray1<'_, u32>>() {
+    if let Some(a) = readonly::<u32>(obj) {
         return Ok(copy(&a).into_iter().map(u64::from).collect());
     }
     let expected = "expected a 1-D integer array or a sequence of non-negative ints";
@@ -78,10 +86,10 @@ pub fn u64_column(obj: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Vec<u6
 
 /// A column of `f64`: a 1-D float64 or float32 array, or a sequence of numbers.
 pub fn f64_column(obj: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Vec<f64>> {
-    if let Ok(a) = obj.extract::<PyReadonlyArray1<'_, f64>>() {
+    if let Some(a) = readonly::<f64>(obj) {
         return Ok(copy(&a));
     }
-    if let Ok(a) = obj.extract::<PyReadonlyArray1<'_, f32>>() {
+    if let Some(a) = readonly::<f32>(obj) {
         return Ok(copy(&a).into_iter().map(f64::from).collect());
     }
     let expected = "expected a 1-D float array or a sequence of numbers";
