@@ -89,7 +89,11 @@ fn pick(v: &[f64; FANOUT], rest: &mut f64) -> usize {
     let u = *rest;
     let (p01, p23, p45, p67) = (v[0] + v[1], v[2] + v[3], v[4] + v[5], v[6] + v[7]);
     let (p03, p46, p47) = (p01 + p23, p45 + v[6], p45 + p67);
+    // `prefix[i]` is the mass of children `0..i` (so `prefix[0] = 0`): the child picked
+    // is the count `c` of prefixes `1..=8` at or below `u`, and its offset `u - prefix[c]`
+    // is an indexed load, with no branch on `c`.
     let prefix = [
+        0.0,
         v[0],
         p01,
         p01 + v[2],
@@ -99,11 +103,12 @@ fn pick(v: &[f64; FANOUT], rest: &mut f64) -> usize {
         p03 + p46,
         p03 + p47,
     ];
-    let c = prefix.iter().map(|&p| usize::from(p <= u)).sum::<usize>();
+    let c = prefix[1..]
+        .iter()
+        .map(|&p| usize::from(p <= u))
+        .sum::<usize>();
     if c < FANOUT {
-        // The prefixes at or below `u` are the first `c`; subtract the last of them.
-        let below = if c == 0 { 0.0 } else { prefix[c - 1] };
-        *rest = u - below;
+        *rest = u - prefix[c];
         return c;
     }
     let last = v.iter().rposition(|&x| x > 0.0).unwrap_or(0);
@@ -303,18 +308,21 @@ impl PriorityTree {
     pub fn descend(&mut self, queries: &mut [f64], slots: &mut [usize], values: &mut [f64]) {
         self.flush();
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("popcnt")
+        {
+            // SAFETY: the CPU supports AVX2 and POPCNT, checked just above.
             unsafe { self.descend_avx2(queries, slots, values) };
             return;
         }
         self.descend_portable(queries, slots, values);
     }
 
-    /// [`Self::descend`] compiled for AVX2 (wider lanes for the scans; the same IEEE
-    /// operations and no FMA, so the draws are bit-identical to the portable path).
+    /// [`Self::descend`] compiled for AVX2 and POPCNT (wider lanes for the scans, one
+    /// instruction to count the prefixes below a query; the same IEEE operations and no
+    /// FMA, so the draws are bit-identical to the portable path).
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     unsafe fn descend_avx2(&self, queries: &mut [f64], slots: &mut [usize], values: &mut [f64]) {
         self.descend_portable(queries, slots, values);
     }
