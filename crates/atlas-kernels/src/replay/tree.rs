@@ -8,8 +8,8 @@
 //!   64-byte line, so a descent touches 7 lines for a million leaves instead of the 20
 //!   a binary tree touches, and choosing among the 8 children costs no extra miss.
 //! * **Sums and mins in separate arrays of the same shape**: a descent reads only sums,
-//!   so it misses on half the bytes (a million leaves: 1 MiB of first-level sums, which
-//!   stays in L2); an update recomputes both for the same dirty nodes.
+//!   so it misses on half the bytes (a million leaves: 1 MiB of first-level sums instead
+//!   of 2); an update recomputes both for the same dirty nodes.
 //! * **Leaves stored once.** The min of a leaf lane is taken over its positive leaves
 //!   (an empty slot is `0.0`), so the leaves are not duplicated for the min tree.
 //! * **Level-by-level batches.** [`PriorityTree::descend`] moves every query one level
@@ -23,8 +23,9 @@
 //!   bits however updates were batched, and a tree rebuilt from saved leaves is
 //!   bit-identical, which is what makes a restored sampler repeat the same draws.
 //! * **`f64` sums.** With `f32` the root of a million priorities near 1 carries an
-//!   absolute error near 0.06 (enough to
-//!   misplace the queries of small-priority items; with `f64` it is ~1e-10.
+//!   absolute error near 0.06, enough to misplace the queries of small-priority items;
+//!   with `f64` it is ~1e-10. (A 16-ary `f32` tree would touch one level fewer; it
+//!   was not tried.)
 
 /// Children per node (one cache line of `f64`).
 pub const FANOUT: usize = 8;
