@@ -1,6 +1,45 @@
-//! Placeholder: filled by the kernel's own change.
-use pyo3::prelude::*;
+//! Python bindings of the replay samplers (`atlas_kernels::replay`).
+//!
+//! Each class wraps its kernel in a mutex and is `frozen`, so it can be shared between
+//! Python threads: batch calls lock inside [`gil::detach`] (GIL released), and calls
+//! from other threads simply wait their turn. Every class pickles through
+//! `save_state` / `load_state`.
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use std::sync::{Mutex, MutexGuard};
+
+use atlas_kernels::KernelError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use pyo3::PyTypeInfo;
+
+mod args;
+mod prioritized;
+mod reservoir;
+mod stratified;
+mod uniform;
+
+/// Adds the replay classes to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<uniform::PyUniformReplay>()?;
+    m.add_class::<prioritized::PyPrioritizedReplay>()?;
+    m.add_class::<reservoir::PyReservoirSampler>()?;
+    m.add_class::<stratified::PyStratifiedReplay>()?;
     Ok(())
+}
+
+/// Locks a kernel. A poisoned lock means an earlier call panicked half-way (a bug,
+/// already reported as `InternalError`); the kernel may be inconsistent, so refuse.
+fn lock<T>(kernel: &Mutex<T>) -> Result<MutexGuard<'_, T>, KernelError> {
+    kernel.lock().map_err(|_| {
+        KernelError::State("sampler left inconsistent by an earlier internal error".into())
+    })
+}
+
+/// `__reduce__` for a class with a `load_state(bytes)` static method.
+fn reduce<'py, T: PyTypeInfo>(
+    py: Python<'py>,
+    state: Vec<u8>,
+) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+    let load = py.get_type::<T>().getattr("load_state")?;
+    Ok((load, (PyBytes::new(py, &state),)))
 }

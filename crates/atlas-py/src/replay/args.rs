@@ -1,0 +1,123 @@
+//! Argument conversion for the replay bindings: NumPy arrays or plain sequences in,
+//! owned Rust vectors out (copied with the GIL held, so the kernel can run without it
+//! while Python code mutates the caller's array).
+
+use numpy::{
+    Element, PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods,
+};
+use pyo3::prelude::*;
+
+use crate::errors::invalid;
+
+/// Copies a 1-D array of `T` (contiguous or not) into a vector.
+fn copy<T: Element + Copy>(array: &PyReadonlyArray1<'_, T>) -> Vec<T> {
+    match array.as_slice() {
+        Ok(slice) => slice.to_vec(),
+        Err(_) => array.as_array().iter().copied().collect(),
+    }
+}
+
+/// Describes an array that has the wrong dtype or shape, for the error message.
+fn describe(obj: &Bound<'_, PyAny>) -> Option<String> {
+    let array = obj.cast::<PyUntypedArray>().ok()?;
+    Some(format!(
+        "got a {}-D array of dtype {}",
+        array.ndim(),
+        array.dtype()
+    ))
+}
+
+/// Converts signed integers, refusing negative ones (one branch-free pass to check).
+fn non_negative<T: Copy + Into<i64>>(name: &'static str, values: &[T]) -> PyResult<Vec<u64>> {
+    if values.iter().fold(true, |ok, &v| ok & (v.into() >= 0)) {
+        return Ok(values.iter().map(|&v| v.into() as u64).collect());
+    }
+    let bad = values
+        .iter()
+        .map(|&v| v.into())
+        .find(|&v| v < 0)
+        .unwrap_or(-1);
+    Err(invalid(name, format!("must be >= 0, got {bad}")))
+}
+
+/// `obj` as a read-only 1-D array of `T`, if it is one. A typed cast, not `extract`: a
+/// miss costs a type check, not a Python exception object (this runs per dtype tried).
+fn readonly<'py, T: Element>(obj: &Bound<'py, PyAny>) -> Option<PyReadonlyArray1<'py, T>> {
+    obj.cast::<PyArray1<T>>().ok()?.try_readonly().ok()
+}
+
+/// Reads a 1-D array of `T` as a slice (copying only when it is not contiguous).
+fn with_slice<T: Element + Copy, R>(
+    array: &PyReadonlyArray1<'_, T>,
+    f: impl FnOnce(&[T]) -> R,
+) -> R {
+    match array.as_slice() {
+        Ok(slice) => f(slice),
+        Err(_) => f(&array.as_array().iter().copied().collect::<Vec<T>>()),
+    }
+}
+
+/// A column of `u64` (ids, keys, slots): a 1-D uint64 array (any other integer dtype
+/// with non-negative values is converted) or a sequence of non-negative ints.
+pub fn u64_column(obj: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Vec<u64>> {
+    if let Some(a) = readonly::<u64>(obj) {
+        return Ok(copy(&a));
+    }
+    if let Some(a) = readonly::<i64>(obj) {
+        return with_slice(&a, |s| non_negative(name, s));
+    }
+    if let Some(a) = readonly::<i32>(obj) {
+        return with_slice(&a, |s| non_negative(name, s));
+    }
+    if let Some(a) = readonly::<u32>(obj) {
+        return Ok(copy(&a).into_iter().map(u64::from).collect());
+    }
+    let expected = "expected a 1-D integer array or a sequence of non-negative ints";
+    if let Some(what) = describe(obj) {
+        return Err(invalid(name, format!("{expected}, {what}")));
+    }
+    if obj.is_instance_of::<pyo3::types::PyString>() || obj.is_instance_of::<pyo3::types::PyBytes>()
+    {
+        return Err(invalid(name, format!("{expected}, got a string")));
+    }
+    obj.extract::<Vec<u64>>()
+        .map_err(|e| invalid(name, format!("{expected} ({e})")))
+}
+
+/// A column of `f64`: a 1-D float64 or float32 array, or a sequence of numbers.
+pub fn f64_column(obj: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Vec<f64>> {
+    if let Some(a) = readonly::<f64>(obj) {
+        return Ok(copy(&a));
+    }
+    if let Some(a) = readonly::<f32>(obj) {
+        return Ok(copy(&a).into_iter().map(f64::from).collect());
+    }
+    let expected = "expected a 1-D float array or a sequence of numbers";
+    if let Some(what) = describe(obj) {
+        return Err(invalid(name, format!("{expected}, {what}")));
+    }
+    if obj.is_instance_of::<pyo3::types::PyString>() || obj.is_instance_of::<pyo3::types::PyBytes>()
+    {
+        return Err(invalid(name, format!("{expected}, got a string")));
+    }
+    obj.extract::<Vec<f64>>()
+        .map_err(|e| invalid(name, format!("{expected} ({e})")))
+}
+
+/// A count such as a capacity or batch size: an int in `min..` that fits `usize`.
+pub fn count(value: i64, name: &'static str, min: i64) -> PyResult<usize> {
+    if value < min {
+        return Err(invalid(name, format!("must be >= {min}, got {value}")));
+    }
+    usize::try_from(value).map_err(|_| invalid(name, format!("{value} is too large")))
+}
+
+/// A seed: an int in `0..2**64`.
+pub fn seed(value: i128) -> PyResult<u64> {
+    u64::try_from(value).map_err(|_| invalid("seed", format!("must be in [0, 2**64), got {value}")))
+}
+
+/// Slots as `i64` for NumPy (its natural index dtype); slots are below `u32::MAX`.
+pub fn slots_out(slots: Vec<u64>) -> Vec<i64> {
+    slots.into_iter().map(|s| s as i64).collect()
+}
