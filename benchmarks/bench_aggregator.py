@@ -24,8 +24,6 @@ history only grows (never below 1,000,000 events); the key set stays the same 10
 
 from __future__ import annotations
 
-import math
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +34,7 @@ import pyarrow as pa
 
 from atlas_core.kernels.aggregator import RewardAggregator
 from atlas_core.kernels.drift import ADWIN, Detector, PageHinkley
+from tests.reference.drift import RefAdwin, RefPageHinkley
 
 HISTORY = 1_000_000
 BATCH = 100_000
@@ -176,122 +175,6 @@ def bench_aggregator_add_str_polars(benchmark: Any) -> None:
 # --- drift detectors ---------------------------------------------------------------------------
 
 
-class PyPageHinkley:
-    """Pure-Python Page–Hinkley, the same algorithm as the kernel."""
-
-    def __init__(
-        self,
-        delta: float = 0.01,
-        threshold: float = 75.0,
-        alpha: float = 0.9999,
-        min_instances: int = 30,
-        direction: str = "decrease",
-    ) -> None:
-        self.delta, self.threshold, self.alpha = delta, threshold, alpha
-        self.min_instances, self.direction = min_instances, direction
-        self.restart()
-
-    def restart(self) -> None:
-        self.n, self.mean = 0, 0.0
-        self.up = self.up_min = self.down = self.down_min = 0.0
-
-    def update(self, x: float) -> bool:
-        self.n += 1
-        self.mean += (x - self.mean) / self.n
-        self.up = self.alpha * self.up + (x - self.mean - self.delta)
-        self.up_min = min(self.up_min, self.up)
-        self.down = self.alpha * self.down + (self.mean - x - self.delta)
-        self.down_min = min(self.down_min, self.down)
-        if self.n < self.min_instances:
-            return False
-        rose = self.direction != "decrease" and self.up - self.up_min > self.threshold
-        fell = self.direction != "increase" and self.down - self.down_min > self.threshold
-        if rose or fell:
-            self.restart()
-        return rose or fell
-
-
-class PyAdwin:
-    """Pure-Python ADWIN2 over the same exponential histogram as the kernel."""
-
-    def __init__(
-        self, delta: float = 0.002, clock: int = 32, max_buckets: int = 5, min_window: int = 5
-    ) -> None:
-        self.delta, self.clock, self.max_buckets, self.min_window = (
-            delta,
-            clock,
-            max_buckets,
-            min_window,
-        )
-        self.rows: list[deque[tuple[float, float]]] = []
-        self.width, self.total, self.m2, self.seen = 0, 0.0, 0.0, 0
-
-    def update(self, x: float) -> bool:
-        self.seen += 1
-        if self.width:
-            w = float(self.width)
-            d = x - self.total / w
-            self.m2 += d * d * w / (w + 1.0)
-        self.width += 1
-        self.total += x
-        if not self.rows:
-            self.rows.append(deque())
-        self.rows[0].appendleft((x, 0.0))
-        row = 0
-        while row < len(self.rows) and len(self.rows[row]) > self.max_buckets:
-            older, newer = self.rows[row].pop(), self.rows[row].pop()
-            half = float(1 << row)
-            d = older[0] / half - newer[0] / half
-            if row + 1 == len(self.rows):
-                self.rows.append(deque())
-            self.rows[row + 1].appendleft(
-                (older[0] + newer[0], older[1] + newer[1] + d * d * half / 2.0)
-            )
-            row += 1
-        if self.seen % self.clock or self.width < 2 * self.min_window:
-            return False
-        shrank = False
-        while self.width >= 2 * self.min_window and self._has_cut():
-            self._drop_oldest()
-            shrank = True
-        return shrank
-
-    def _has_cut(self) -> bool:
-        w = float(self.width)
-        ln_term = math.log(2.0 * math.log(w) / self.delta)
-        var = max(self.m2 / w, 0.0)
-        n0, s0 = 0, 0.0
-        for row in range(len(self.rows) - 1, -1, -1):
-            for total, _ in reversed(self.rows[row]):
-                n0 += 1 << row
-                s0 += total
-                n1 = self.width - n0
-                if n1 < self.min_window:
-                    return False
-                if n0 < self.min_window:
-                    continue
-                m = 1.0 / (1.0 / n0 + 1.0 / n1)
-                eps = math.sqrt(2.0 / m * var * ln_term) + 2.0 / (3.0 * m) * ln_term
-                if abs(s0 / n0 - (self.total - s0) / n1) > eps:
-                    return True
-        return False
-
-    def _drop_oldest(self) -> None:
-        top = len(self.rows) - 1
-        total, m2 = self.rows[top].pop()
-        size, rest = 1 << top, self.width - (1 << top)
-        if rest == 0:
-            self.total = self.m2 = 0.0
-        else:
-            rest_total = self.total - total
-            d = total / size - rest_total / rest
-            self.m2 = max(self.m2 - m2 - d * d * size * rest / (size + rest), 0.0)
-            self.total = rest_total
-        self.width = rest
-        while self.rows and not self.rows[-1]:
-            self.rows.pop()
-
-
 def _reward_stream() -> npt.NDArray[np.float64]:
     rng = np.random.default_rng(7)
     half = DRIFT_N // 2
@@ -299,13 +182,16 @@ def _reward_stream() -> npt.NDArray[np.float64]:
     return drops.astype(np.float64)
 
 
-def _python_positions(detector: PyAdwin | PyPageHinkley, xs: list[float]) -> list[int]:
+def _python_positions(detector: RefAdwin | RefPageHinkley, xs: list[float]) -> list[int]:
     return [i for i, x in enumerate(xs) if detector.update(x)]
 
 
-_DRIFT: dict[str, tuple[Callable[[], Detector], Callable[[], PyAdwin | PyPageHinkley]]] = {
-    "adwin": (ADWIN, PyAdwin),
-    "page_hinkley": (lambda: PageHinkley(0.01, 75.0, direction="decrease"), PyPageHinkley),
+_DRIFT: dict[str, tuple[Callable[[], Detector], Callable[[], RefAdwin | RefPageHinkley]]] = {
+    "adwin": (ADWIN, RefAdwin),
+    "page_hinkley": (
+        lambda: PageHinkley(0.01, 75.0, direction="decrease"),
+        lambda: RefPageHinkley(0.01, 75.0, direction="decrease"),
+    ),
 }
 
 
