@@ -91,29 +91,61 @@ fn exp_bounded(y: f64) -> f64 {
 /// relative. `exponent` must be finite; `base` values may be anything (the special
 /// cases go to `powf`).
 pub fn pow_batch(base: &[f64], exponent: f64, out: &mut [f64]) {
+    debug_assert_eq!(base.len(), out.len());
+    out.copy_from_slice(base);
+    pow_in_place(out, exponent);
+}
+
+/// `values[i] = values[i]^exponent`, as [`pow_batch`] (the same bits) without a
+/// separate output buffer.
+pub fn pow_in_place(values: &mut [f64], exponent: f64) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { pow_batch_avx2(base, exponent, out) };
+        unsafe { pow_in_place_avx2(values, exponent) };
         return;
     }
-    pow_batch_portable(base, exponent, out);
+    pow_in_place_portable(values, exponent);
 }
 
-/// [`pow_batch`] compiled for AVX2: four lanes instead of SSE2's two. Only wider lanes
-/// of the same IEEE operations (no FMA contraction), so the results are bit-identical
-/// to the portable path and a saved sampler repeats its draws on any x86-64 machine.
+/// [`pow_in_place`] compiled for AVX2: four lanes instead of SSE2's two. Only wider
+/// lanes of the same IEEE operations (no FMA contraction), so the results are
+/// bit-identical to the portable path and a saved sampler repeats its draws on any
+/// x86-64 machine.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn pow_batch_avx2(base: &[f64], exponent: f64, out: &mut [f64]) {
-    pow_batch_portable(base, exponent, out);
+unsafe fn pow_in_place_avx2(values: &mut [f64], exponent: f64) {
+    pow_in_place_portable(values, exponent);
 }
 
+/// Elements per block: a block is computed branch-free, then checked once for inputs
+/// the fast path does not handle (kept in the block's copy of its inputs, so the
+/// result can overwrite them).
+const BLOCK: usize = 8;
+
 #[inline(always)]
-fn pow_batch_portable(base: &[f64], exponent: f64, out: &mut [f64]) {
-    debug_assert_eq!(base.len(), out.len());
+fn pow_in_place_portable(values: &mut [f64], exponent: f64) {
+    let mut blocks = values.chunks_exact_mut(BLOCK);
+    for block in &mut blocks {
+        let mut x = [0.0; BLOCK];
+        x.copy_from_slice(block);
+        block.copy_from_slice(&pow_block(&x, exponent));
+    }
+    let tail = blocks.into_remainder();
+    if !tail.is_empty() {
+        // Padded with 1.0, which the fast path handles; the padding is not written back.
+        let mut x = [1.0; BLOCK];
+        x[..tail.len()].copy_from_slice(tail);
+        tail.copy_from_slice(&pow_block(&x, exponent)[..tail.len()]);
+    }
+}
+
+/// `x[i]^exponent` for one block.
+#[inline(always)]
+fn pow_block(x: &[f64; BLOCK], exponent: f64) -> [f64; BLOCK] {
+    let mut out = [0.0; BLOCK];
     let mut special = false;
-    for (o, &x) in out.iter_mut().zip(base) {
+    for (o, &x) in out.iter_mut().zip(x) {
         let y = exponent * ln_normal(x);
         // Outside these bounds the fast path is not exact: redo below with powf.
         let ok = (f64::MIN_POSITIVE..f64::INFINITY).contains(&x) & (y.abs() <= 700.0);
@@ -121,13 +153,14 @@ fn pow_batch_portable(base: &[f64], exponent: f64, out: &mut [f64]) {
         *o = exp_bounded(if ok { y } else { 0.0 });
     }
     if special {
-        for (o, &x) in out.iter_mut().zip(base) {
+        for (o, &x) in out.iter_mut().zip(x) {
             let y = exponent * ln_normal(x);
             if !((f64::MIN_POSITIVE..f64::INFINITY).contains(&x) && y.abs() <= 700.0) {
                 *o = x.powf(exponent);
             }
         }
     }
+    out
 }
 
 #[cfg(test)]
@@ -171,6 +204,29 @@ mod tests {
             .collect();
         for a in [0.6, 0.4, 1.0, 0.0, 2.5, 0.123, 1e-3, -0.4, -1.0] {
             check(&xs, a);
+        }
+    }
+
+    #[test]
+    fn every_length_matches_powf_and_in_place_matches_batch() {
+        for n in 0..40 {
+            // Specials at varying positions, so they land in blocks and in the tail.
+            let xs: Vec<f64> = (0..n)
+                .map(|i| match i % 11 {
+                    3 => 0.0,
+                    7 => f64::INFINITY,
+                    _ => 0.37 * (i + 1) as f64,
+                })
+                .collect();
+            check(&xs, 0.6);
+            let mut batch = vec![0.0; n];
+            pow_batch(&xs, 0.6, &mut batch);
+            let mut in_place = xs.clone();
+            pow_in_place(&mut in_place, 0.6);
+            assert_eq!(
+                batch.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                in_place.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
         }
     }
 
