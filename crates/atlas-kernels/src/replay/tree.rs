@@ -117,6 +117,9 @@ fn pick(v: &[f64; FANOUT], rest: &mut f64) -> usize {
     last
 }
 
+/// How many slots ahead [`PriorityTree::set`] prefetches.
+const SET_AHEAD: usize = 16;
+
 /// How many queries ahead [`PriorityTree::descend`] prefetches: enough to keep the
 /// core's outstanding-miss slots busy, few enough that lines are still there when used.
 const AHEAD: usize = 32;
@@ -132,6 +135,28 @@ pub(crate) fn prefetch<T>(value: &T) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = value;
+}
+
+/// A slot number as a caller holds it: `u64`, or `i64` as NumPy hands slots back, so a
+/// binding can pass the array `sample` returned without converting it first.
+pub trait SlotIndex: Copy + std::fmt::Display + Send + Sync {
+    /// The slot as `u64`. A negative `i64` wraps to `2^63` or more, above any capacity,
+    /// so one unsigned comparison checks both bounds.
+    fn to_u64(self) -> u64;
+}
+
+impl SlotIndex for u64 {
+    #[inline(always)]
+    fn to_u64(self) -> u64 {
+        self
+    }
+}
+
+impl SlotIndex for i64 {
+    #[inline(always)]
+    fn to_u64(self) -> u64 {
+        self as u64
+    }
 }
 
 /// The sum tree and min tree over `capacity` leaf priorities. A leaf of `0.0` is an
@@ -249,10 +274,18 @@ impl PriorityTree {
     /// Sets leaf `slots[i]` to `values[i]` (`0.0` empties it); with repeated slots the
     /// last value wins. Slots must be `< capacity` (checked by the caller). The
     /// ancestors are brought up to date by the next read.
-    pub fn set(&mut self, slots: &[u64], values: &[f64]) {
+    pub fn set<S: SlotIndex>(&mut self, slots: &[S], values: &[f64]) {
         debug_assert_eq!(slots.len(), values.len());
-        for (&s, &v) in slots.iter().zip(values) {
-            let s = s as usize;
+        // The lanes and bitmap words of a batch rarely all sit in L1; asking for them
+        // a few slots ahead overlaps their misses instead of stalling on each write.
+        for &s in &slots[..slots.len().min(SET_AHEAD)] {
+            self.prefetch_for_set(s);
+        }
+        for (i, (&s, &v)) in slots.iter().zip(values).enumerate() {
+            if let Some(&ahead) = slots.get(i + SET_AHEAD) {
+                self.prefetch_for_set(ahead);
+            }
+            let s = s.to_u64() as usize;
             let lane = s / FANOUT;
             self.leaves[lane].0[s % FANOUT] = v;
             let (word, bit) = (lane / 64, 1u64 << (lane % 64));
@@ -260,6 +293,17 @@ impl PriorityTree {
                 self.dirty_bits[word] |= bit;
                 self.dirty.push(lane);
             }
+        }
+    }
+
+    /// Asks for the leaf lane and dirty-bit word of `slot`; nothing for a slot out of range.
+    #[inline(always)]
+    fn prefetch_for_set<S: SlotIndex>(&self, slot: S) {
+        let lane = (slot.to_u64() / FANOUT as u64) as usize;
+        if let (Some(leaves), Some(word)) = (self.leaves.get(lane), self.dirty_bits.get(lane / 64))
+        {
+            prefetch(leaves);
+            prefetch(word);
         }
     }
 

@@ -40,6 +40,25 @@ fn non_negative<T: Copy + Into<i64>>(name: &'static str, values: &[T]) -> PyResu
     Err(invalid(name, format!("must be >= 0, got {bad}")))
 }
 
+/// A copy of `obj` if it is a contiguous, aligned 1-D array of `T` (the common case),
+/// taken without rust-numpy's borrow tracking, which costs more than copying a batch
+/// (a global map insert and remove per array). `None` sends the caller to the checked
+/// path, which also handles strided arrays.
+fn fast_copy<T: Element + Copy>(obj: &Bound<'_, PyAny>) -> Option<Vec<T>> {
+    let array = obj.cast::<PyArray1<T>>().ok()?;
+    let aligned = (array.data() as usize) % std::mem::align_of::<T>() == 0;
+    if !(aligned && array.is_contiguous()) {
+        return None;
+    }
+    // SAFETY: the array is contiguous, aligned and of element type `T`, and it is
+    // copied at once while this thread holds the GIL, so no Python code can resize or
+    // free it meanwhile. The only writers that could run at the same time are those
+    // that write without the GIL (a NumPy ufunc with `out=` in another thread), which
+    // the tracked borrow would not stop either; this crate never holds a mutable
+    // borrow of a caller's array.
+    unsafe { array.as_slice() }.ok().map(<[T]>::to_vec)
+}
+
 /// `obj` as a read-only 1-D array of `T`, if it is one. A typed cast, not `extract`: a
 /// miss costs a type check, not a Python exception object (this runs per dtype tried).
 fn readonly<'py, T: Element>(obj: &Bound<'py, PyAny>) -> Option<PyReadonlyArray1<'py, T>> {
@@ -60,6 +79,9 @@ fn with_slice<T: Element + Copy, R>(
 /// A column of `u64` (ids, keys, slots): a 1-D uint64 array (any other integer dtype
 /// with non-negative values is converted) or a sequence of non-negative ints.
 pub fn u64_column(obj: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Vec<u64>> {
+    if let Some(v) = fast_copy::<u64>(obj) {
+        return Ok(v);
+    }
     if let Some(a) = readonly::<u64>(obj) {
         return Ok(copy(&a));
     }
@@ -84,8 +106,30 @@ pub fn u64_column(obj: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Vec<u6
         .map_err(|e| invalid(name, format!("{expected} ({e})")))
 }
 
+/// A column of slots, as [`u64_column`] accepts them, except that an int64 array (what
+/// `sample` returns) is kept as `i64`: the kernel takes either and refuses a negative
+/// slot as out of range, so the common case is one copy and no conversion pass.
+#[derive(Debug)]
+pub enum SlotColumn {
+    /// From an int64 array.
+    Signed(Vec<i64>),
+    /// From anything else [`u64_column`] accepts.
+    Unsigned(Vec<u64>),
+}
+
+/// Reads a column of slots (see [`SlotColumn`]).
+pub fn slot_column(obj: &Bound<'_, PyAny>, name: &'static str) -> PyResult<SlotColumn> {
+    match fast_copy::<i64>(obj) {
+        Some(v) => Ok(SlotColumn::Signed(v)),
+        None => u64_column(obj, name).map(SlotColumn::Unsigned),
+    }
+}
+
 /// A column of `f64`: a 1-D float64 or float32 array, or a sequence of numbers.
 pub fn f64_column(obj: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Vec<f64>> {
+    if let Some(v) = fast_copy::<f64>(obj) {
+        return Ok(v);
+    }
     if let Some(a) = readonly::<f64>(obj) {
         return Ok(copy(&a));
     }

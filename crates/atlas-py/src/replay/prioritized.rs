@@ -7,7 +7,7 @@ use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::args::{count, f64_column, seed, slots_out, u64_column};
+use super::args::{count, f64_column, seed, slot_column, slots_out, u64_column, SlotColumn};
 use super::{lock, reduce};
 use crate::gil::{attached, detach};
 
@@ -118,10 +118,14 @@ impl PyPrioritizedReplay {
         slots: &Bound<'_, PyAny>,
         priorities: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let slots = u64_column(slots, "slots")?;
+        let slots = slot_column(slots, "slots")?;
         let priorities = f64_column(priorities, "priorities")?;
         detach(py, || {
-            lock(&self.inner)?.update_priorities(&slots, &priorities)
+            let mut replay = lock(&self.inner)?;
+            match &slots {
+                SlotColumn::Signed(s) => replay.update_priorities(s, &priorities),
+                SlotColumn::Unsigned(s) => replay.update_priorities(s, &priorities),
+            }
         })
     }
 

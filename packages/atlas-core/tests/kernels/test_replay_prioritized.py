@@ -196,6 +196,8 @@ def test_fifo_overwrite_when_full() -> None:
         (lambda r: r.update_priorities([0, 1], [float("inf"), 1.0]), "priorities"),
         (lambda r: r.update_priorities([0, 9], [1.0, 1.0]), "slots"),
         (lambda r: r.update_priorities([0, -1], [1.0, 1.0]), "slots"),
+        (lambda r: r.update_priorities(np.array([0, -1]), [1.0, 1.0]), "slots"),
+        (lambda r: r.update_priorities(np.array([0, 5]), np.ones(2)), "slots"),
         (lambda r: r.update_priorities([0], [1.0, 2.0]), "priorities"),
         (lambda r: r.update_priorities(np.zeros(2), [1.0, 2.0]), "slots"),
         (lambda r: r.update_priorities([0], ["x"]), "priorities"),
@@ -308,3 +310,23 @@ def test_shared_between_threads() -> None:
         assert sorted(pool.map(learner, range(4))) == [0, 1, 2, 3]
     total = replay.probabilities(np.arange(10_000)).sum()
     assert total == pytest.approx(1.0, rel=1e-9)
+
+
+def test_every_slot_and_priority_layout_gives_the_same_tree() -> None:
+    """int64 (what ``sample`` returns), uint64, int32, strided arrays and lists agree."""
+    slots = np.array([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8], dtype=np.int64)
+    priorities = np.linspace(0.1, 7.0, 24)[::2]  # strided float64
+    layouts = [
+        (slots, priorities),
+        (slots.astype(np.uint64), priorities.copy()),
+        (slots.astype(np.int32), priorities.copy()),
+        (np.repeat(slots, 2)[::2], list(priorities)),
+        (list(slots), priorities.copy()),
+    ]
+    totals = []
+    for s, p in layouts:
+        replay = PrioritizedReplay(16, alpha=0.6, eps=1e-6, seed=1)
+        replay.add(np.arange(12, dtype=np.uint64))
+        replay.update_priorities(s, p)
+        totals.append((replay.total_priority, replay.max_priority))
+    assert all(t == totals[0] for t in totals), totals
