@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from atlas_core.errors import BufferTimeoutError, InvalidArgumentError
+from atlas_core.errors import InvalidArgumentError
 from atlas_core.kernels.buffer import EventColumns, FeedbackBuffer
 from atlas_core.sdk.events import decode
 from atlas_core.sdk.transport import TransportStats
@@ -97,7 +97,6 @@ class EmbeddedTransport:
         self._duplicates = 0
         self._failed = 0
         self._retries = 0
-        self._refused = 0  # block-policy timeouts (the buffer counts reject-policy refusals)
         self._abandon = False  # set when close() timed out: stop retrying, count as failed
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="atlas-sdk-flusher", daemon=True)
@@ -116,12 +115,7 @@ class EmbeddedTransport:
         event_id: bytes | None = None,
     ) -> bytes:
         """Pushes one event to the native buffer (no I/O); see ``Transport.send``."""
-        try:
-            return self._buffer.push(interaction_id, kind, value, key, payload, ts_ns, event_id)
-        except BufferTimeoutError:
-            with self._cond:
-                self._refused += 1
-            raise
+        return self._buffer.push(interaction_id, kind, value, key, payload, ts_ns, event_id)
 
     # -- flushing ----------------------------------------------------------------------
     def flush(self, timeout: float | None = None) -> bool:
@@ -172,13 +166,13 @@ class EmbeddedTransport:
         s = self._buffer.stats()
         with self._cond:
             settled, delivered, duplicates = self._settled, self._delivered, self._duplicates
-            failed, retries, refused = self._failed, self._retries, self._refused
+            failed, retries = self._failed, self._retries
         return TransportStats(
             accepted=s["pushed"],
             delivered=delivered,
             duplicates=duplicates,
             dropped=s["dropped"],
-            rejected=s["rejected"] + refused,
+            rejected=s["rejected"],  # the buffer counts reject-policy refusals and block timeouts
             failed=failed,
             retries=retries,
             pending=s["pushed"] - settled - s["dropped"],
