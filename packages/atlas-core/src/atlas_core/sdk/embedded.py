@@ -97,6 +97,7 @@ class EmbeddedTransport:
         self._duplicates = 0
         self._failed = 0
         self._retries = 0
+        self._rejections = 0  # store validation rejections, for rate-limited logging
         self._abandon = False  # set when close() timed out: stop retrying, count as failed
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="atlas-sdk-flusher", daemon=True)
@@ -206,9 +207,11 @@ class EmbeddedTransport:
             log.error("atlas sdk: dropping %d undecodable event(s): %s", n, err)
             self._settle(n, failed=n)
             return
-        delivered, duplicates, failed = 0, 0, batch.unknown
-        if batch.unknown:
-            log.error("atlas sdk: dropping %d event(s) of unknown kind", batch.unknown)
+        delivered, duplicates, failed = 0, 0, batch.invalid
+        if batch.invalid:
+            self._log_rejected(
+                batch.invalid, InvalidArgumentError("unknown kind or fields missing")
+            )
         for frame, write in (
             (batch.interactions, self.store.write_interactions),
             (batch.feedback, self.store.write_feedback),
@@ -221,24 +224,16 @@ class EmbeddedTransport:
     def _write(
         self, frame: pl.DataFrame, write: Callable[[pl.DataFrame], WriteResult]
     ) -> tuple[int, int, int]:
-        """(delivered, duplicates, failed) of writing ``frame``, with retries."""
-        failed = 0
+        """(delivered, duplicates, failed) of writing ``frame``, retrying transient errors."""
         attempt = 0
-        while frame.height:
+        while True:
             try:
                 result = write(frame)
             except BatchValidationError as err:
-                if err.row is None or not 0 <= err.row < frame.height:
-                    log.error("atlas sdk: store rejected a batch of %d: %s", frame.height, err)
-                    return 0, 0, failed + frame.height
-                # One bad row must not cost its neighbours: drop it, write the rest.
-                log.error("atlas sdk: store rejected one event: %s", err)
-                frame = frame.slice(0, err.row).vstack(frame.slice(err.row + 1))
-                failed += 1
-                continue
+                return self._write_around(frame, write, err)
             except InvalidArgumentError as err:
-                log.error("atlas sdk: store rejected a batch of %d: %s", frame.height, err)
-                return 0, 0, failed + frame.height
+                self._log_rejected(frame.height, err)
+                return 0, 0, frame.height
             except Exception as err:
                 attempt += 1
                 if attempt > self._max_retries or self._abandon:
@@ -248,15 +243,48 @@ class EmbeddedTransport:
                         attempt,
                         err,
                     )
-                    return 0, 0, failed + frame.height
+                    return 0, 0, frame.height
                 with self._cond:
                     self._retries += 1
                 delay = min(self._retry_max, self._retry_base * 2 ** (attempt - 1))
                 log.warning("atlas sdk: store write failed (%r); retry in %.2fs", err, delay)
                 time.sleep(delay * (0.5 + random.random() / 2))  # jitter spreads retries
-                continue
-            return result.inserted + result.skipped, result.skipped, failed
-        return 0, 0, failed
+            else:
+                return result.inserted + result.skipped, result.skipped, 0
+
+    def _write_around(
+        self,
+        frame: pl.DataFrame,
+        write: Callable[[pl.DataFrame], WriteResult],
+        err: BatchValidationError,
+    ) -> tuple[int, int, int]:
+        """Writes ``frame`` without the row the store rejected: one bad row must not cost its
+        neighbours. The rest is written in halves, so k bad rows in n cost O(k log n) writes
+        (and a wholly bad batch O(n log n) validated rows, not O(n^2))."""
+        row = err.row
+        if row is None or not 0 <= row < frame.height:
+            self._log_rejected(frame.height, err)
+            return 0, 0, frame.height
+        self._log_rejected(1, err)
+        rest = frame.slice(0, row).vstack(frame.slice(row + 1))
+        mid = rest.height // 2
+        delivered, duplicates, failed = 0, 0, 1
+        for part in (rest.slice(0, mid), rest.slice(mid)):
+            if part.height:
+                ok, dup, bad = self._write(part, write)
+                delivered, duplicates, failed = delivered + ok, duplicates + dup, failed + bad
+        return delivered, duplicates, failed
+
+    def _log_rejected(self, n: int, err: Exception) -> None:
+        # Rate-limited: a flood of bad events must not become a flood of log lines.
+        self._rejections += 1
+        if self._rejections & (self._rejections - 1) == 0:
+            log.error(
+                "atlas sdk: store rejected %d event(s) (%d rejection(s) so far): %s",
+                n,
+                self._rejections,
+                err,
+            )
 
     def _settle(self, n: int, *, delivered: int = 0, duplicates: int = 0, failed: int = 0) -> None:
         with self._cond:

@@ -10,6 +10,10 @@ Payload fields are named after the store columns they fill. Fields that hold JSO
 store (``input``, ``metadata``) are carried as JSON *text* inside the payload, so decoding
 keeps them byte-exact without knowing their shape.
 
+An interaction's id is its event id (minted by the buffer); its ``interaction_id`` column
+holds :data:`NO_INTERACTION`. A feedback event's ``interaction_id`` is the interaction it is
+about.
+
 ``value`` holds the latency in milliseconds for an interaction (NaN when unknown) and the
 rating or signal value for feedback.
 """
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FEEDBACK_KINDS",
+    "NO_INTERACTION",
     "DecodedBatch",
     "decode",
     "dumps",
@@ -47,6 +52,9 @@ FEEDBACK_KINDS: dict[int, str] = {
     EventKind.COMMENT: "comment",
     EventKind.LABEL: "label",
 }
+
+#: The ``interaction_id`` of an interaction event (its own id is the event id).
+NO_INTERACTION = bytes(16)
 
 _PAYLOAD_FIELDS: dict[str, str] = {
     # field -> polars dtype name; the union of the interaction and feedback payloads
@@ -178,13 +186,14 @@ def learning_key_id(learning_key: str) -> int:
 class DecodedBatch:
     """A drained batch as store frames: ``interactions`` and ``feedback`` (storage columns)."""
 
-    __slots__ = ("feedback", "interactions", "unknown")
+    __slots__ = ("feedback", "interactions", "invalid")
 
-    def __init__(self, interactions: pl.DataFrame, feedback: pl.DataFrame, unknown: int) -> None:
+    def __init__(self, interactions: pl.DataFrame, feedback: pl.DataFrame, invalid: int) -> None:
         self.interactions = interactions
         self.feedback = feedback
-        self.unknown = unknown
-        """Events of a kind the SDK does not know (not stored; counted by the transport)."""
+        self.invalid = invalid
+        """Events left out: a kind the SDK does not know, or a payload missing a field the
+        SDK always writes (so not an SDK event); the transport counts them as failed."""
 
 
 def _ids(column: np.ndarray[Any, np.dtype[np.uint8]]) -> list[bytes]:
@@ -224,8 +233,17 @@ def decode(columns: EventColumns) -> DecodedBatch:
         value.fill_nan(None),
         pl.Series("created_at", columns.ts_ns),
     )
-    is_interaction = pl.col("kind_code") == int(EventKind.INTERACTION)
-    is_feedback = pl.col("kind_code").is_in(list(FEEDBACK_KINDS))
+    # Fields the SDK always writes; a row without them was not encoded here. Filtering them
+    # out in one pass keeps foreign events from reaching the store's row-by-row rejection.
+    common = pl.col("tenant_id").is_not_null() & pl.col("metadata").is_not_null()
+    is_interaction = (
+        (pl.col("kind_code") == int(EventKind.INTERACTION))
+        & common
+        & pl.all_horizontal(pl.col(c).is_not_null() for c in ("learning_key", "input", "output"))
+    )
+    is_feedback = (
+        pl.col("kind_code").is_in(list(FEEDBACK_KINDS)) & common & pl.col("source").is_not_null()
+    )
     interactions = frame.filter(is_interaction).select(
         pl.col("event_id").alias("id"),
         "tenant_id",
@@ -260,5 +278,5 @@ def decode(columns: EventColumns) -> DecodedBatch:
         "metadata",
         "created_at",
     )
-    unknown = n - interactions.height - feedback.height
-    return DecodedBatch(interactions, feedback, unknown)
+    invalid = n - interactions.height - feedback.height
+    return DecodedBatch(interactions, feedback, invalid)
