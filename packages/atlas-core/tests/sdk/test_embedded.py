@@ -305,3 +305,26 @@ def test_interpreter_exit_flushes(tmp_path: Path) -> None:
     with open_store(url) as check:
         assert check.interactions("default").height == 500
         assert check.feedback("default").height == 500
+
+
+def test_a_wholly_bad_batch_costs_n_log_n_not_n_squared(store: Store) -> None:
+    counting = FlakyStore(store, failures=0)
+    transport = EmbeddedTransport(counting, flush_interval=0.01, batch_size=256)
+    bad = (
+        b'{"tenant_id":"default","source":"sdk","metadata":"{}","scale_min":1.0,"scale_max":5.0}\n'
+    )
+    target = uuid.uuid4().bytes
+    stuck_gate = counting.gate
+    stuck_gate.clear()  # hold the flusher so the whole lot arrives as one batch
+    for _ in range(256):
+        transport.send(target, EventKind.RATING, 9.0, 0, bad, time.time_ns())
+    good = Recorder(transport).rate(target, 2)
+    stuck_gate.set()
+    assert transport.flush(30)
+    stats = transport.stats()
+    assert (stats.failed, stats.delivered) == (256, 1)
+    assert {uuid.UUID(bytes=b) for b in store.feedback("default")["id"]} == {good}
+    # Splitting in halves around each bad row: far fewer than the 256 * 257 / 2 rows of
+    # a one-by-one retry; about 2 writes per bad row.
+    assert counting.calls <= 4 * 257
+    transport.close(10)

@@ -221,7 +221,10 @@ def decode(columns: EventColumns) -> DecodedBatch:
         raise InvalidArgumentError("payload: every event payload must be one JSON line")
     dtypes = {"str": pl.String, "int": pl.Int64, "float": pl.Float64}
     schema = {name: dtypes[kind] for name, kind in _PAYLOAD_FIELDS.items()}
-    parsed = pl.read_ndjson(data.tobytes(), schema=schema)
+    try:
+        parsed = pl.read_ndjson(data.tobytes(), schema=schema)
+    except pl.exceptions.PolarsError as err:
+        raise InvalidArgumentError(f"payload: not JSON lines the SDK wrote ({err})") from err
     if parsed.height != n:
         raise InvalidArgumentError(f"payload: decoded {parsed.height} rows from {n} events")
     value = pl.Series("value", columns.value)
