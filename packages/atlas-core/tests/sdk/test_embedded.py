@@ -328,3 +328,42 @@ def test_a_wholly_bad_batch_costs_n_log_n_not_n_squared(store: Store) -> None:
     # a one-by-one retry; about 2 writes per bad row.
     assert counting.calls <= 4 * 257
     transport.close(10)
+
+
+def test_async_feedback_on_a_full_blocking_buffer_does_not_stall_the_loop(store: Store) -> None:
+    import asyncio
+
+    stuck = FlakyStore(store, failures=0)
+    stuck.gate.clear()
+    rec = _recorder(stuck, capacity=2, policy="block", block_timeout=5.0, batch_size=1)
+    target = uuid.uuid4()
+    for _ in range(2):  # fill; let the flusher take one to the stuck store; fill again
+        while rec.transport.has_room():
+            rec.signal(target, "copy")
+        time.sleep(0.1)
+    assert not rec.transport.has_room()
+
+    async def main() -> int:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        pending = asyncio.create_task(rec.arate(target, 3))
+        await asyncio.sleep(0.2)
+        assert not pending.done()  # waiting for space, on a worker thread
+        seen = ticks
+        stuck.gate.set()  # the store recovers: space frees up, the rating goes in
+        await asyncio.wait_for(pending, 5)
+        task.cancel()
+        return seen
+
+    ticks_while_blocked = asyncio.run(main())
+    assert ticks_while_blocked >= 5  # the loop kept running while the push waited
+    assert rec.flush(10)
+    assert store.feedback("default")["kind"].to_list().count("rating") == 1
+    rec.close(10)

@@ -61,7 +61,7 @@ class EmbeddedTransport:
         policy: str = "block",
         block_timeout: float | None = 1.0,
         batch_size: int = 1_000,
-        flush_interval: float = 0.05,
+        flush_interval: float = 0.02,
         max_retries: int = 8,
         retry_base: float = 0.05,
         retry_max: float = 2.0,
