@@ -215,3 +215,44 @@ def test_bad_wrap_options_raise_naming_the_argument(kwargs: dict, argument: str)
 def test_wrapping_a_non_callable_raises() -> None:
     with pytest.raises(InvalidArgumentError, match="agent"):
         wrap()(42)  # type: ignore[call-overload]
+
+
+def test_call_context_sets_user_session_and_metadata(recorder: Recorder, store: Store) -> None:
+    agent = wrap(lambda q: q, recorder=recorder, metadata={"app": "web", "tier": "free"})
+    with atlas_core.call_context(user_id="u1", session_id="s1", metadata={"tier": "pro"}):
+        agent("inside")
+        with atlas_core.call_context(session_id="s2", metadata={"ab": "B"}):
+            agent("nested")
+    agent("outside")
+    assert recorder.flush(10)
+    rows = {json.loads(r["input"])[0]["content"]: r for r in _rows(store).iter_rows(named=True)}
+    assert (rows["inside"]["user_id"], rows["inside"]["session_id"]) == ("u1", "s1")
+    assert json.loads(rows["inside"]["metadata"]) == {"app": "web", "tier": "pro"}
+    assert (rows["nested"]["user_id"], rows["nested"]["session_id"]) == ("u1", "s2")
+    assert json.loads(rows["nested"]["metadata"]) == {"app": "web", "tier": "pro", "ab": "B"}
+    assert (rows["outside"]["user_id"], rows["outside"]["session_id"]) == (None, None)
+    assert json.loads(rows["outside"]["metadata"]) == {"app": "web", "tier": "free"}
+
+
+def test_call_context_is_per_task(recorder: Recorder, store: Store) -> None:
+    @wrap(recorder=recorder)
+    async def agent(q: str) -> str:
+        await asyncio.sleep(0.005)
+        return q
+
+    async def as_user(user: str) -> None:
+        with atlas_core.call_context(user_id=user):
+            await agent(user)
+
+    async def main() -> None:
+        await asyncio.gather(*(as_user(f"user-{i}") for i in range(10)))
+
+    asyncio.run(main())
+    assert recorder.flush(10)
+    for row in _rows(store).iter_rows(named=True):
+        assert row["user_id"] == json.loads(row["input"])[0]["content"]
+
+
+def test_call_context_rejects_bad_values() -> None:
+    with pytest.raises(InvalidArgumentError, match="user_id"), atlas_core.call_context(user_id=""):
+        pass

@@ -36,7 +36,14 @@ from atlas_core.sdk.api import (
 from atlas_core.sdk.embedded import EmbeddedTransport
 from atlas_core.sdk.recorder import Recorder, configure, get_recorder, reset_default
 from atlas_core.sdk.transport import Transport, TransportStats
-from atlas_core.sdk.wrapping import AsyncWrapped, Recorded, Wrapped, last_interaction_id, wrap
+from atlas_core.sdk.wrapping import (
+    AsyncWrapped,
+    Recorded,
+    Wrapped,
+    call_context,
+    last_interaction_id,
+    wrap,
+)
 
 __all__ = [
     "AsyncWrapped",
@@ -52,6 +59,7 @@ __all__ = [
     "alabel",
     "arate",
     "asignal",
+    "call_context",
     "comment",
     "configure",
     "edit",

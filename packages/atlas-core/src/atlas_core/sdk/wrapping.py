@@ -21,20 +21,21 @@ in ``wrapped.recording_errors``.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast, overload
 
 from atlas_core.errors import AtlasError, InvalidArgumentError
 from atlas_core.sdk.recorder import Recorder, get_recorder
 
-__all__ = ["AsyncWrapped", "Recorded", "Wrapped", "last_interaction_id", "wrap"]
+__all__ = ["AsyncWrapped", "Recorded", "Wrapped", "call_context", "last_interaction_id", "wrap"]
 
 log = logging.getLogger("atlas_core.sdk")
 
@@ -45,6 +46,49 @@ T_co = TypeVar("T_co", covariant=True)
 _LAST_ID: contextvars.ContextVar[uuid.UUID | None] = contextvars.ContextVar(
     "atlas_last_interaction_id", default=None
 )
+
+
+@dataclass(frozen=True, slots=True)
+class _CallContext:
+    user_id: str | None = None
+    session_id: str | None = None
+    metadata: Mapping[str, Any] | None = None
+
+
+_CONTEXT: contextvars.ContextVar[_CallContext] = contextvars.ContextVar(
+    "atlas_call_context",
+    default=_CallContext(),  # noqa: B039 - a frozen dataclass: immutable, safe to share
+)
+
+
+@contextlib.contextmanager
+def call_context(
+    *,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Iterator[None]:
+    """Within the block, wrapped calls in this thread / task are recorded with this user and
+    session, and ``metadata`` merged over the wrapper's. Nested blocks override field by
+    field (a None field keeps the outer value); metadata merges."""
+    for name, value in (("user_id", user_id), ("session_id", session_id)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise InvalidArgumentError(f"invalid argument `{name}`: non-empty str, got {value!r}")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise InvalidArgumentError(f"invalid argument `metadata`: a mapping, got {metadata!r}")
+    outer = _CONTEXT.get()
+    merged = {**(outer.metadata or {}), **(metadata or {})} or None
+    token = _CONTEXT.set(
+        _CallContext(
+            user_id if user_id is not None else outer.user_id,
+            session_id if session_id is not None else outer.session_id,
+            merged,
+        )
+    )
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
 
 
 def last_interaction_id() -> uuid.UUID | None:
@@ -110,7 +154,10 @@ class _Base:
                 if opts.input_from
                 else _default_input(args, kwargs)
             )
+            context = _CONTEXT.get()
             metadata: Mapping[str, Any] | None = opts.metadata
+            if context.metadata:
+                metadata = {**(metadata or {}), **context.metadata}
             if error is None:
                 output = opts.output_from(result) if opts.output_from else result
             else:
@@ -126,6 +173,8 @@ class _Base:
                 prompt_version=opts.prompt_version,
                 latency_ms=latency_ms,
                 metadata=metadata,
+                user_id=context.user_id,
+                session_id=context.session_id,
             )
         except (AtlasError, ValueError, TypeError) as err:
             self.recording_errors += 1
