@@ -17,6 +17,15 @@ time is the recording's) with a typical chat input, on a real SQLite store in a 
 Hot path ``sdk.feedback``: 1,000 ``rate`` calls, the same two ways.
 
 Both assert that everything they recorded is stored, with the right fields, before timing.
+
+Measured on the shared 2-core development machine (load average ~4), mean per 1,000 calls:
+
+- sdk.record: atlas 6.8-10.9 ms (6.8-10.9 us a call; the bare agent call is 0.07 us) vs
+  sync-store-write 2.06-2.47 s (about 2 ms a call, one SQLite commit each): 189-364x.
+- sdk.feedback: atlas 5.1-7.1 ms (5-7 us a rating) vs sync-store-write 2.97-3.36 s: 475-583x.
+
+Sustained (100,000 wrapped calls in a loop, then ``flush``; /tmp script, not a benchmark):
+11 us a call with the flusher writing concurrently, ~44,000 interactions/s stored end to end.
 """
 
 from __future__ import annotations
