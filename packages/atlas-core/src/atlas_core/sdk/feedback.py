@@ -22,6 +22,7 @@ __all__ = [
     "KNOWN_SIGNALS",
     "check_id",
     "check_metadata",
+    "check_number",
     "check_rating",
     "check_signal",
     "check_text",
@@ -40,7 +41,8 @@ def check_id(name: str, value: uuid.UUID | bytes | str) -> bytes:
         raise InvalidArgumentError(f"invalid argument `{name}`: {err}") from None
 
 
-def _number(name: str, value: object) -> float:
+def check_number(name: str, value: object) -> float:
+    """``value`` as a finite float (bools and non-numbers refused)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidArgumentError(
             f"invalid argument `{name}`: must be a number, got {type(value).__name__}"
@@ -57,10 +59,10 @@ def check_rating(value: object, scale: tuple[float, float]) -> tuple[float, floa
         raise InvalidArgumentError(
             f"invalid argument `scale`: must be a (low, high) pair, got {scale!r}"
         )
-    low, high = _number("scale", scale[0]), _number("scale", scale[1])
+    low, high = check_number("scale", scale[0]), check_number("scale", scale[1])
     if not low < high:
         raise InvalidArgumentError(f"invalid argument `scale`: low must be below high, got {scale}")
-    rating = _number("value", value)
+    rating = check_number("value", value)
     if not low <= rating <= high:
         raise InvalidArgumentError(
             f"invalid argument `value`: {rating} is outside the scale [{low}, {high}]"
@@ -74,7 +76,7 @@ def check_signal(name: object, value: object) -> tuple[str, float]:
         raise InvalidArgumentError(
             f"invalid argument `name`: a signal needs a non-empty name, got {name!r}"
         )
-    return name.strip(), _number("value", value)
+    return name.strip(), check_number("value", value)
 
 
 def check_text(name: str, value: object) -> str:

@@ -91,7 +91,12 @@ class Recorder:
         if isinstance(store, Store):
             transport = EmbeddedTransport(store, **options)
         else:
-            transport = EmbeddedTransport(open_store(store), owns_store=True, **options)
+            opened = open_store(store)
+            try:
+                transport = EmbeddedTransport(opened, owns_store=True, **options)
+            except BaseException:
+                opened.close()  # bad options: do not leak the connection we opened
+                raise
         return cls(transport, tenant_id=tenant_id)
 
     # -- interactions ------------------------------------------------------------------------
@@ -131,7 +136,7 @@ class Recorder:
         if latency_ms is None:
             latency = _NAN
         else:
-            latency = fb._number("latency_ms", latency_ms)
+            latency = fb.check_number("latency_ms", latency_ms)
             if latency < 0:
                 raise InvalidArgumentError(
                     f"invalid argument `latency_ms`: must be >= 0, got {latency}"
