@@ -7,6 +7,7 @@ import json
 import math
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -14,7 +15,7 @@ import pytest
 import atlas_core
 from atlas_core.errors import InvalidArgumentError
 from atlas_core.sdk import Recorder, reset_default
-from atlas_core.store import Store
+from atlas_core.store import Store, open_store
 
 
 def _by_id(store: Store) -> dict[uuid.UUID, dict]:
@@ -160,3 +161,29 @@ def test_module_level_functions_use_the_default_recorder(
     assert store.interactions("default")["learning_key"].to_list() == ["default-recorder"]
     kinds = sorted(store.feedback("default")["kind"].to_list())
     assert kinds == ["comment", "edit", "label", "rating", "signal", "signal"]
+
+
+def test_configure_takes_a_store_url(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'configured.db'}"
+    try:
+        atlas_core.configure(url, tenant_id="acme")
+
+        @atlas_core.wrap(learning_key="configured")
+        def agent(q: str) -> str:
+            return q.upper()
+
+        assert agent("hi") == "HI"
+        atlas_core.flush()
+        with open_store(url) as check:
+            rows = check.interactions("acme")
+        assert rows["learning_key"].to_list() == ["configured"]
+        assert rows["id"].to_list() == [atlas_core.last_interaction_id().bytes]
+    finally:
+        reset_default()
+
+
+def test_configure_rejects_what_is_not_a_recorder_store_or_url(recorder: Recorder) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"`recorder`.*got int"):
+        atlas_core.configure(42)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="`embedded_options`"):
+        atlas_core.configure(recorder, flush_interval=1.0)

@@ -294,12 +294,27 @@ _default: Recorder | None = None
 _default_lock = threading.Lock()
 
 
-def configure(recorder: Recorder | None = None, /, **embedded_options: Any) -> Recorder:
-    """Sets the process-wide default recorder: ``recorder``, or a new embedded one built
-    with ``Recorder.embedded(**embedded_options)`` (e.g. ``store="sqlite:///atlas.db"``).
-    The previous default, if any, is flushed and closed."""
+def configure(
+    recorder: Recorder | Store | str | None = None, /, **embedded_options: Any
+) -> Recorder:
+    """Sets the process-wide default recorder: ``recorder``, or a new embedded one built with
+    ``Recorder.embedded(store, **embedded_options)`` when given a Store or a store URL (or
+    nothing: the default store). The previous default, if any, is flushed and closed."""
     global _default
-    new = recorder if recorder is not None else Recorder.embedded(**embedded_options)
+    if isinstance(recorder, Recorder):
+        if embedded_options:
+            raise InvalidArgumentError(
+                "invalid argument `embedded_options`: not used with a ready Recorder: "
+                f"{sorted(embedded_options)}"
+            )
+        new = recorder
+    elif recorder is None or isinstance(recorder, str | Store):
+        new = Recorder.embedded(recorder, **embedded_options)
+    else:
+        raise InvalidArgumentError(
+            "invalid argument `recorder`: expected a Recorder, a Store or a store URL, "
+            f"got {type(recorder).__name__}"
+        )
     with _default_lock:
         previous, _default = _default, new
     if previous is not None and previous is not new:
