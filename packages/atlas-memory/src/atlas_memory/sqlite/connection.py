@@ -23,9 +23,17 @@ from atlas_memory.tx import ConflictError
 # batch, and a column null throughout a smaller first batch would be mistyped.
 _BATCH_ROWS = str(1 << 30)
 
+# WAL pages between automatic checkpoints (SQLite's default is 1,000, about 4 MB).
+# Ingest appends to the same few b-tree tail pages in every batch; a checkpoint copies
+# each page once however often it was rewritten, and fsyncs twice, so checkpointing
+# ten times less often cuts that work per row several-fold. Durability is unchanged:
+# a commit is in the WAL before it returns either way; only the WAL file grows larger
+# (up to about 40 MB) between checkpoints.
+WAL_AUTOCHECKPOINT_PAGES = 10_000
+
 
 def connect(path: str, *, synchronous: str) -> adbc.Connection:
-    """An autocommit connection with the store's pragmas (WAL, busy timeout)."""
+    """An autocommit connection with the store's pragmas (WAL, busy timeout, checkpoints)."""
     conn = adbc.connect(path, autocommit=True)
     cur = conn.cursor()
     try:
@@ -33,6 +41,8 @@ def connect(path: str, *, synchronous: str) -> adbc.Connection:
         cur.fetchall()
         cur.execute(f"PRAGMA synchronous = {synchronous}")
         cur.execute("PRAGMA busy_timeout = 60000")
+        cur.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        cur.fetchall()
         cur.execute("PRAGMA foreign_keys = ON")
     finally:
         cur.close()
