@@ -117,11 +117,10 @@ class SqlStore(RegistrySql):
             [("interactions", sql, params), ("rewards", rsql, rparams)]
         )
         inter = q.oldest_first(inter_frame).lazy()
-        rewards = reward_frame.lazy()
         joined = (
             inter.with_columns(q.id_key("id").alias("key"))
             .join(
-                q.latest_rewards(rewards).drop("interaction_id"),
+                q.latest_rewards(reward_frame).drop("interaction_id"),
                 on="key",
                 how="left",
                 maintain_order="left",
