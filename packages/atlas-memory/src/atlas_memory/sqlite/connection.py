@@ -17,6 +17,7 @@ import adbc_driver_manager
 import adbc_driver_sqlite.dbapi as adbc
 import pyarrow as pa
 
+from atlas_core.store import StoreError
 from atlas_memory.tx import ConflictError
 
 # Whole result sets in one Arrow batch: ADBC infers a column's type from its first
@@ -76,12 +77,6 @@ class AdbcTx:
         row = self._cur.fetchone()
         return int(row[0]) if row else 0
 
-    def total_changes(self) -> int:
-        """Rows changed on this connection since it opened (counts executemany inserts)."""
-        self._cur.execute("SELECT total_changes()")
-        row = self._cur.fetchone()
-        return int(row[0]) if row else 0
-
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         self._run(sql, params)
         return self._changes()
@@ -96,14 +91,21 @@ class AdbcTx:
 
     def bind_many(self, sql: str, table: pa.Table) -> int:
         """Runs ``sql`` once per row of an Arrow table (bound natively); rows it changed."""
-        before = self.total_changes()
         try:
             self._cur.executemany(sql, table)
         except adbc_driver_manager.Error:
             self._cur.close()
             self._cur = self._conn.cursor()
             raise
-        return self.total_changes() - before
+        # The driver sums sqlite3_changes() over the rows: a skipped (conflicting) row counts 0.
+        changed = self._cur.rowcount
+        if changed < 0:
+            raise StoreError("the ADBC SQLite driver did not report the rows an insert changed")
+        return int(changed)
+
+    def control(self, sql: str) -> None:
+        """Runs a statement without a row count (BEGIN, COMMIT, ROLLBACK): no extra query."""
+        self._run(sql, ())
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self._run(sql, params)

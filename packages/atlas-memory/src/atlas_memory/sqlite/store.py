@@ -81,13 +81,13 @@ class SqliteStore(SqlStore):
                 raise StoreError("the store is closed")
             # IMMEDIATE takes the write lock up front, so a concurrent writer in another
             # process waits (busy timeout) instead of failing halfway through.
-            self._writer.execute("BEGIN IMMEDIATE")
+            self._writer.control("BEGIN IMMEDIATE")
             try:
                 yield self._writer
             except BaseException:
-                self._writer.execute("ROLLBACK")
+                self._writer.control("ROLLBACK")
                 raise
-            self._writer.execute("COMMIT")
+            self._writer.control("COMMIT")
 
     def _bulk_insert(self, table: str, frame: pl.DataFrame) -> WriteResult:
         arrow = frame.to_arrow()
