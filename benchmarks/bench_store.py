@@ -22,6 +22,7 @@ import pytest
 from atlas_core.ids import new_ids
 from atlas_core.store import Query, Store, open_store
 from atlas_memory.schema import TABLES
+from atlas_memory.sqlite.connection import WAL_AUTOCHECKPOINT_PAGES
 from atlas_memory.throwaway_postgres import ThrowawayPostgres, find_bin_dir
 
 BATCH = 1_000
@@ -157,6 +158,7 @@ def bench_sqlite_ingest_raw(
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")  # the store's default
+    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")  # and its checkpoints
     sql = _insert_sql(table)
     rows = _sizes(request.config, 100_000, 2_000)
     rounds = _Rounds()

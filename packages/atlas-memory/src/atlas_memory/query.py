@@ -174,16 +174,24 @@ def id_key(column: str) -> pl.Expr:
     return pl.col(column).bin.reinterpret(dtype=pl.UInt128, endianness="big")
 
 
-def latest_rewards(rewards: pl.LazyFrame) -> pl.LazyFrame:
+def latest_rewards(rewards: pl.DataFrame) -> pl.LazyFrame:
     """One row per interaction: its most recent reward (ties broken by the larger id).
 
     Columns: ``key`` (:func:`id_key` of the interaction id, for joining), interaction_id,
     reward, reward_id, reward_at.
     """
-    order = (pl.col("created_at"), id_key("id"))
-    return rewards.group_by(id_key("interaction_id").alias("key")).agg(
-        pl.col("interaction_id").first(),
-        pl.col("score").sort_by(*order).last().alias("reward"),
-        pl.col("id").sort_by(*order).last().alias("reward_id"),
-        pl.col("created_at").max().alias("reward_at"),
+    # In oldest-first order the latest reward of each interaction is its last row. A read
+    # usually comes back in that order already (the tenant/time index), so the sort is
+    # skipped and keeping the last row per key is one hash pass, not a sort per group.
+    return (
+        oldest_first(rewards)
+        .lazy()
+        .select(
+            id_key("interaction_id").alias("key"),
+            "interaction_id",
+            pl.col("score").alias("reward"),
+            pl.col("id").alias("reward_id"),
+            pl.col("created_at").alias("reward_at"),
+        )
+        .unique("key", keep="last")
     )

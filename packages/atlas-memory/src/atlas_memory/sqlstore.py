@@ -9,7 +9,7 @@ rows to and from the domain types. The registry tables live in :mod:`registry`.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -27,7 +27,10 @@ from atlas_memory.tx import ConflictError, Tx
 from atlas_memory.tx import check_tenant as _tenant
 from atlas_memory.validate import prepare
 
-__all__ = ["ConflictError", "SqlStore", "Tx"]
+__all__ = ["ConflictError", "FrameRead", "SqlStore", "Tx"]
+
+FrameRead = tuple[str, str, Sequence[Any], Callable[[pl.DataFrame], pl.DataFrame]]
+"""One frame read: table, SQL, parameters, and what to do with the frame once read."""
 
 
 class SqlStore(RegistrySql):
@@ -49,9 +52,10 @@ class SqlStore(RegistrySql):
     def _read_frame(self, table: str, sql: str, params: Sequence[Any]) -> pl.DataFrame:
         """Runs a SELECT of ``table``'s columns and returns it typed (see ``query.typed``)."""
 
-    def _read_frames(self, reads: Sequence[tuple[str, str, Sequence[Any]]]) -> list[pl.DataFrame]:
-        """Several ``_read_frame`` calls; a back-end may run them concurrently."""
-        return [self._read_frame(table, sql, params) for table, sql, params in reads]
+    def _read_frames(self, reads: Sequence[FrameRead]) -> list[pl.DataFrame]:
+        """Several ``_read_frame`` calls, each followed by its ``then``; a back-end may run
+        them concurrently."""
+        return [then(self._read_frame(table, sql, params)) for table, sql, params, then in reads]
 
     @abstractmethod
     def close(self) -> None:
@@ -113,19 +117,17 @@ class SqlStore(RegistrySql):
         # Only what the latest-reward join needs: fewer columns, a faster scan.
         needed = ("id", "interaction_id", "score", "created_at")
         rsql, rparams = q.select("rewards", self.dialect, rwhere, None, needed)
-        inter_frame, reward_frame = self._read_frames(
-            [("interactions", sql, params), ("rewards", rsql, rparams)]
+        # Each side is prepared where it is read (on SQLite, side by side with the other
+        # read), so only the join itself waits for both.
+        inter, latest = self._read_frames(
+            [
+                ("interactions", sql, params, _keyed_oldest_first),
+                ("rewards", rsql, rparams, _latest_by_key),
+            ]
         )
-        inter = q.oldest_first(inter_frame).lazy()
-        rewards = reward_frame.lazy()
         joined = (
-            inter.with_columns(q.id_key("id").alias("key"))
-            .join(
-                q.latest_rewards(rewards).drop("interaction_id"),
-                on="key",
-                how="left",
-                maintain_order="left",
-            )
+            inter.lazy()
+            .join(latest.lazy(), on="key", how="left", maintain_order="left")
             .drop("key")
         )
         if query.min_reward is not None:
@@ -183,6 +185,16 @@ class SqlStore(RegistrySql):
                 (_tenant(tenant), to_ns(cutoff)),
                 {"feedback": "created_at < ?", "rewards": "created_at < ?"},
             )
+
+
+def _keyed_oldest_first(interactions: pl.DataFrame) -> pl.DataFrame:
+    """Interactions oldest first, with the join ``key`` of their id."""
+    return q.oldest_first(interactions).with_columns(q.id_key("id").alias("key"))
+
+
+def _latest_by_key(rewards: pl.DataFrame) -> pl.DataFrame:
+    """The latest reward per interaction, by join ``key``."""
+    return q.latest_rewards(rewards).drop("interaction_id").collect()
 
 
 def _interaction_part(query: Query) -> dict[str, Any]:

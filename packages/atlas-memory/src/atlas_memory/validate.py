@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -59,6 +60,8 @@ def _from_models(columns: tuple[Column, ...], models: Sequence[BaseModel]) -> pl
 
 def _conform(table: str, columns: tuple[Column, ...], frame: pl.DataFrame) -> pl.DataFrame:
     """Selects, fills and casts the frame's columns to the storage schema."""
+    if frame.schema == _storage_schema(columns):
+        return frame  # already the storage frame (the usual bulk path): nothing to convert
     known = {col.name for col in columns}
     for name in frame.columns:
         if name not in known:
@@ -104,8 +107,17 @@ def _conform(table: str, columns: tuple[Column, ...], frame: pl.DataFrame) -> pl
     return out
 
 
-def _checks(table: str, columns: tuple[Column, ...]) -> list[tuple[str, str, pl.Expr]]:
-    """(column, reason, expression true on bad rows) in the order errors are reported."""
+@cache
+def _storage_schema(columns: tuple[Column, ...]) -> pl.Schema:
+    return pl.Schema({col.name: col.dtype for col in columns})
+
+
+@cache
+def _checks(table: str, columns: tuple[Column, ...]) -> tuple[tuple[str, str, pl.Expr], ...]:
+    """(column, reason, expression true on bad rows) in the order errors are reported.
+
+    Built once per table: expressions are immutable.
+    """
     checks: list[tuple[str, str, pl.Expr]] = []
     for col in columns:
         c = pl.col(col.name)
@@ -158,7 +170,7 @@ def _checks(table: str, columns: tuple[Column, ...]) -> list[tuple[str, str, pl.
                 kind.is_in(_TEXT_KINDS) & pl.col("text").is_null(),
             ),
         ]
-    return checks
+    return tuple(checks)
 
 
 def _check(table: str, columns: tuple[Column, ...], frame: pl.DataFrame) -> None:
@@ -166,15 +178,22 @@ def _check(table: str, columns: tuple[Column, ...], frame: pl.DataFrame) -> None
     if frame.height == 0:
         return
     checks = _checks(table, columns)
-    # Fast path: one boolean for the whole batch; the per-check detail only on failure.
-    any_bad = pl.any_horizontal([bad.fill_null(False) for _, _, bad in checks]).any()
-    if not frame.lazy().select(any_bad).collect().item():
+    # Fast path: one independent any() per check (polars runs them side by side and never
+    # materialises a combined mask); the row detail only for the checks that failed.
+    failed = frame.select(_any_bad(table, columns)).row(0)
+    if not any(failed):
         return
+    # Checks are reported in order: the first failed one, at its first bad row.
+    name, reason, bad = checks[failed.index(True)]
     index = pl.int_range(pl.len(), dtype=pl.Int64)
-    first_bad = frame.select(
-        pl.when(bad.fill_null(False)).then(index).otherwise(None).min().alias(str(i))
-        for i, (_, _, bad) in enumerate(checks)
-    ).row(0)
-    for (name, reason, _), row in zip(checks, first_bad, strict=True):
-        if row is not None:
-            raise BatchValidationError(table, name, int(row), reason)
+    row = frame.select(pl.when(bad.fill_null(False)).then(index).otherwise(None).min()).item()
+    raise BatchValidationError(table, name, int(row), reason)
+
+
+@cache
+def _any_bad(table: str, columns: tuple[Column, ...]) -> list[pl.Expr]:
+    """Per check, an expression true when any row of the batch fails it."""
+    return [
+        bad.fill_null(False).any().alias(str(i))
+        for i, (_, _, bad) in enumerate(_checks(table, columns))
+    ]

@@ -20,7 +20,7 @@ from atlas_memory import query as q
 
 def latest_rewards(store: Store, tenant: str, query: Query | None = None) -> pl.DataFrame:
     """Columns interaction_id, reward, reward_id, reward_at: one row per rewarded interaction."""
-    latest = q.latest_rewards(store.rewards(tenant, query).lazy())
+    latest = q.latest_rewards(store.rewards(tenant, query))
     return latest.sort("key").drop("key").collect()
 
 

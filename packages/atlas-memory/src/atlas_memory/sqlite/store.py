@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +26,7 @@ from atlas_memory.migrations import Dialect
 from atlas_memory.migrations.apply_sqlite import migrate
 from atlas_memory.schema import TABLES
 from atlas_memory.sqlite.connection import AdbcTx, connect
-from atlas_memory.sqlstore import SqlStore
+from atlas_memory.sqlstore import FrameRead, SqlStore
 
 _SYNCHRONOUS = ("normal", "full", "extra")
 
@@ -81,13 +81,13 @@ class SqliteStore(SqlStore):
                 raise StoreError("the store is closed")
             # IMMEDIATE takes the write lock up front, so a concurrent writer in another
             # process waits (busy timeout) instead of failing halfway through.
-            self._writer.execute("BEGIN IMMEDIATE")
+            self._writer.control("BEGIN IMMEDIATE")
             try:
                 yield self._writer
             except BaseException:
-                self._writer.execute("ROLLBACK")
+                self._writer.control("ROLLBACK")
                 raise
-            self._writer.execute("COMMIT")
+            self._writer.control("COMMIT")
 
     def _bulk_insert(self, table: str, frame: pl.DataFrame) -> WriteResult:
         arrow = frame.to_arrow()
@@ -109,11 +109,20 @@ class SqliteStore(SqlStore):
         assert isinstance(raw, pl.DataFrame)
         return q.typed(table, raw)
 
-    def _read_frames(self, reads: Sequence[tuple[str, str, Sequence[Any]]]) -> list[pl.DataFrame]:
+    def _read_frames(self, reads: Sequence[FrameRead]) -> list[pl.DataFrame]:
         # Each read has its own connection and the driver releases the GIL: run them side by side.
         with ThreadPoolExecutor(max_workers=len(reads)) as pool:
-            futures = [pool.submit(self._read_frame, *read) for read in reads]
+            futures = [pool.submit(self._read_then, *read) for read in reads]
             return [f.result() for f in futures]
+
+    def _read_then(
+        self,
+        table: str,
+        sql: str,
+        params: Sequence[Any],
+        then: Callable[[pl.DataFrame], pl.DataFrame],
+    ) -> pl.DataFrame:
+        return then(self._read_frame(table, sql, params))
 
 
 def _close_quietly(writer: AdbcTx, conn: Any) -> None:
