@@ -308,7 +308,13 @@ def configure(
                 f"{sorted(embedded_options)}"
             )
         new = recorder
-    elif recorder is None or isinstance(recorder, str | Store):
+    elif recorder is None:
+        new = Recorder.embedded(**embedded_options)  # `store=` may be among the options
+    elif isinstance(recorder, str | Store):
+        if "store" in embedded_options:
+            raise InvalidArgumentError(
+                "invalid argument `store`: given twice (positionally and as store=)"
+            )
         new = Recorder.embedded(recorder, **embedded_options)
     else:
         raise InvalidArgumentError(
