@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from atlas_core import __version__, plugins
+from atlas_core.cli_keys import keys_app, tenants_app
 
 app = typer.Typer(
     name="atlas",
@@ -15,6 +16,8 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+app.add_typer(keys_app, name="keys")
+app.add_typer(tenants_app, name="tenants")
 
 
 @app.command()
