@@ -143,7 +143,8 @@ def test_secret_generated_once_with_0600(tmp_path: Path) -> None:
     home = tmp_path / "home"
     config = load_config(_write(tmp_path / "atlas.yaml", f"home: {home}\n"))
     first = feedback_secrets(config)
-    assert len(first) == 1 and len(first[0]) >= 32
+    assert len(first) == 1
+    assert len(first[0]) >= 32
     path = home / SECRET_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert feedback_secrets(load_config(tmp_path / "atlas.yaml")) == first  # persisted, reused
@@ -169,5 +170,5 @@ def test_configured_secret_and_rotation(tmp_path: Path, monkeypatch: pytest.Monk
     assert not (tmp_path / "h" / SECRET_FILE).exists()  # nothing generated
     assert "nnnn" not in repr(config)
     monkeypatch.setenv("ATLAS_FEEDBACK_TOKENS__SECRET", "short")
-    with pytest.raises(ConfigError, match="feedback_tokens.secret"):
+    with pytest.raises(ConfigError, match=r"feedback_tokens\.secret"):
         feedback_secrets(load_config(path))
