@@ -16,7 +16,6 @@ from uuid import UUID
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from atlas_core.auth.keys import check_scopes
 from atlas_core.config import load_config
@@ -51,6 +50,10 @@ def _store(url: str | None, config: Path | None) -> Iterator[Store]:
         raise typer.Exit(1) from None
 
 
+def _line(text: str) -> None:
+    _out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def _require_tenant(store: Store, tenant: str) -> None:
     if tenant not in {t.id for t in store.tenants()}:
         raise ValueError(f"tenant: no tenant {tenant!r}; create it with `atlas tenants create`")
@@ -71,10 +74,10 @@ def create_key(
         _require_tenant(store, tenant)
         key, secret = ApiKey.issue(tenant, check_scopes(scope), name=name)
         store.put_api_key(key)
-    _out.print(f"key id:  {key.id}", markup=False, highlight=False)
-    _out.print(f"scopes:  {', '.join(key.scopes)}", markup=False, highlight=False)
-    _out.print(f"secret:  {secret}", markup=False, highlight=False)
-    _out.print("Store the secret now: it cannot be shown again.", markup=False)
+    _line(f"key id:  {key.id}")
+    _line(f"scopes:  {', '.join(key.scopes)}")
+    _line(f"secret:  {secret}")
+    _line("Store the secret now: it cannot be shown again.")
 
 
 @keys_app.command("list")
@@ -84,19 +87,13 @@ def list_keys(
     """List the tenant's keys (revoked ones too); shows an 8-digit hash prefix, never a secret."""
     with _store(store_url, config) as store:
         keys = store.api_keys(tenant)
-    table = Table(title=f"API keys of {tenant}")
-    for column in ("id", "name", "scopes", "status", "created", "hash"):
-        table.add_column(column, no_wrap=column in ("id", "hash"))
+    # Plain aligned lines rather than a table: a narrow terminal must not truncate ids.
+    _line(f"{'id':36}  {'status':7}  {'hash':9}  {'created':20}  {'scopes':20}  name")
     for key in keys:
-        table.add_row(
-            str(key.id),
-            key.name or "-",
-            ", ".join(key.scopes),
-            "revoked" if key.revoked else "active",
-            key.created_at.strftime("%Y-%m-%d %H:%M:%SZ"),
-            key.key_hash[:8] + "…",
+        _line(
+            f"{key.id!s:36}  {'revoked' if key.revoked else 'active':7}  {key.key_hash[:8] + '…':9}"
+            f"  {key.created_at:%Y-%m-%d %H:%M:%SZ}  {','.join(key.scopes):20}  {key.name or '-'}"
         )
-    _out.print(table)
 
 
 @keys_app.command("revoke")
@@ -113,7 +110,7 @@ def revoke_key(
         except ValueError:
             raise ValueError(f"key_id: not a key id: {key_id!r}") from None
         store.revoke_api_key(tenant, parsed)
-    _out.print(f"revoked {parsed}", markup=False, highlight=False)
+    _line(f"revoked {parsed}")
 
 
 @tenants_app.command("create")
@@ -126,7 +123,7 @@ def create_tenant(
     """Create a tenant (idempotent)."""
     with _store(store_url, config) as store:
         store.put_tenant(Tenant(id=tenant_id, name=name))
-    _out.print(f"tenant {tenant_id}", markup=False, highlight=False)
+    _line(f"tenant {tenant_id}")
 
 
 @tenants_app.command("list")
@@ -134,9 +131,6 @@ def list_tenants(store_url: StoreOption = None, config: ConfigOption = None) -> 
     """List every tenant."""
     with _store(store_url, config) as store:
         tenants = store.tenants()
-    table = Table(title="Tenants")
-    for column in ("id", "name", "created"):
-        table.add_column(column)
+    _line(f"{'id':30}  {'created':20}  name")
     for t in tenants:
-        table.add_row(t.id, t.name or "-", t.created_at.strftime("%Y-%m-%d %H:%M:%SZ"))
-    _out.print(table)
+        _line(f"{t.id:30}  {t.created_at:%Y-%m-%d %H:%M:%SZ}  {t.name or '-'}")
