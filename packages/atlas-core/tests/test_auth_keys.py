@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from atlas_core.auth.keys import KeyVerifier, check_scopes
+from atlas_core.auth.keys import KeyVerifier, bearer_secret, check_scopes
+from atlas_core.config import load_config
 from atlas_core.errors import AuthenticationError, InvalidArgumentError, PermissionDeniedError
 from atlas_core.store import Store, open_store
 from atlas_core.types import ApiKey, Tenant
@@ -136,3 +137,21 @@ def test_bad_arguments() -> None:
     with pytest.raises(InvalidArgumentError, match="scopes"):
         check_scopes([])
     assert check_scopes(["read", "ingest", "read"]) == ("read", "ingest")
+
+
+def test_bearer_secret() -> None:
+    assert bearer_secret("Bearer atlas_abc") == "atlas_abc"
+    assert bearer_secret("  bearer   atlas_abc ") == "atlas_abc"
+    for bad in (None, "", "Basic dXNlcg==", "Bearer ", "atlas_abc"):
+        with pytest.raises(AuthenticationError):
+            bearer_secret(bad)
+
+
+def test_from_config_uses_the_configured_ttl(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ATLAS_SERVE__KEY_CACHE_TTL_S", "0")
+    key, secret = _issue(store, "read")
+    verifier = KeyVerifier.from_config(store, load_config())
+    verifier.authenticate(secret)
+    store.revoke_api_key("acme", key.id)
+    with pytest.raises(AuthenticationError, match="revoked"):
+        verifier.authenticate(secret)  # TTL 0: no caching

@@ -5,6 +5,14 @@
 """
 
 from atlas_core.auth.feedback_tokens import FeedbackGrant, FeedbackTokens
-from atlas_core.auth.keys import SCOPES, KeyVerifier, Principal, check_scopes
+from atlas_core.auth.keys import SCOPES, KeyVerifier, Principal, bearer_secret, check_scopes
 
-__all__ = ["SCOPES", "FeedbackGrant", "FeedbackTokens", "KeyVerifier", "Principal", "check_scopes"]
+__all__ = [
+    "SCOPES",
+    "FeedbackGrant",
+    "FeedbackTokens",
+    "KeyVerifier",
+    "Principal",
+    "bearer_secret",
+    "check_scopes",
+]

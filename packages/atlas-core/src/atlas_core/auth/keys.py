@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Final
 from uuid import UUID
 
+from atlas_core.config.models import AtlasConfig
 from atlas_core.errors import AuthenticationError, InvalidArgumentError, PermissionDeniedError
 from atlas_core.store import Store
 from atlas_core.types import ApiKey
 
-__all__ = ["SCOPES", "KeyVerifier", "Principal", "check_scopes"]
+__all__ = ["SCOPES", "KeyVerifier", "Principal", "bearer_secret", "check_scopes"]
 
 SCOPES: Final = ("ingest", "read", "admin")
 _SECRET_PREFIX = "atlas_"
@@ -38,6 +39,19 @@ def check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
                 f"scopes: unknown scope {scope!r}; known: {', '.join(SCOPES)}"
             )
     return chosen
+
+
+def bearer_secret(authorization: str | None) -> str:
+    """The secret of an ``Authorization: Bearer <secret>`` value (HTTP header or gRPC metadata).
+
+    Raises AuthenticationError when the value is missing or not a bearer credential.
+    """
+    if not authorization:
+        raise AuthenticationError("API key: missing (send 'Authorization: Bearer atlas_...')")
+    scheme, _, secret = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise AuthenticationError("API key: expected 'Authorization: Bearer atlas_...'")
+    return secret.strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +76,7 @@ class KeyVerifier:
     """Verifies API-key secrets against a store, with a bounded TTL cache (thread-safe).
 
     ``clock`` is injectable (monotonic seconds) so tests can move time.
+    :meth:`from_config` takes the TTL from ``serve.key_cache_ttl_s``.
     """
 
     def __init__(
@@ -84,6 +99,11 @@ class KeyVerifier:
         # hash -> (expires_at, key or None); a miss is cached too, so a flood of bad keys
         # does not reach the store either.
         self._cache: OrderedDict[str, tuple[float, ApiKey | None]] = OrderedDict()
+
+    @classmethod
+    def from_config(cls, store: Store, config: AtlasConfig) -> KeyVerifier:
+        """A verifier over ``store`` whose cache TTL is ``serve.key_cache_ttl_s``."""
+        return cls(store, ttl_s=config.serve.key_cache_ttl_s)
 
     def _lookup(self, key_hash: str) -> ApiKey | None:
         now = self._clock()

@@ -80,6 +80,12 @@ class ServeConfig(_Section):
         allow_inf_nan=False,
         description="Longest an accepted event waits in the buffer before a store write.",
     )
+    key_cache_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="API-key lookups are cached this long: a revoked key is refused within it.",
+    )
     shutdown_grace_s: float = Field(
         default=10.0,
         ge=0,
