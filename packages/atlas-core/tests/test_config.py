@@ -172,3 +172,14 @@ def test_configured_secret_and_rotation(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("ATLAS_FEEDBACK_TOKENS__SECRET", "short")
     with pytest.raises(ConfigError, match=r"feedback_tokens\.secret"):
         feedback_secrets(load_config(path))
+
+
+def test_unknown_env_field_and_top_level_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATLAS_SERVE__HTTP_PROT", "1")
+    with pytest.raises(ConfigError, match="ATLAS_SERVE__HTTP_PROT"):
+        load_config()
+    monkeypatch.delenv("ATLAS_SERVE__HTTP_PROT")
+    with pytest.raises(ConfigError, match="servr"):
+        load_config(_write(tmp_path / "atlas.yaml", "servr:\n  http_port: 1\n"))
