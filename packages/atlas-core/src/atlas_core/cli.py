@@ -7,6 +7,8 @@ from rich.console import Console
 from rich.table import Table
 
 from atlas_core import __version__, plugins
+from atlas_core.cli_config import config_app
+from atlas_core.cli_keys import keys_app, tenants_app
 
 app = typer.Typer(
     name="atlas",
@@ -15,6 +17,9 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+app.add_typer(keys_app, name="keys")
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(config_app, name="config")
 
 
 @app.command()

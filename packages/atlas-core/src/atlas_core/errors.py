@@ -45,14 +45,54 @@ class PluginError(AtlasError):
     """An ``atlas.plugins`` entry point could not be loaded or is malformed."""
 
 
+class ConfigError(AtlasError, ValueError):
+    """The configuration (``atlas.yaml`` or an ``ATLAS_*`` variable) is malformed or invalid."""
+
+
+class AuthenticationError(AtlasError):
+    """The caller is not who it claims: unknown, revoked or malformed credentials."""
+
+
+class PermissionDeniedError(AtlasError):
+    """The caller is authenticated but lacks the scope the operation needs."""
+
+
+class FeedbackTokenError(AuthenticationError):
+    """A feedback token was refused; the subclasses say why."""
+
+
+class TokenMalformedError(FeedbackTokenError):
+    """The token is not a well-formed Atlas feedback token (bad encoding, missing claims)."""
+
+
+class TokenSignatureError(FeedbackTokenError):
+    """The token's signature does not verify under any configured secret (tampered or foreign)."""
+
+
+class TokenExpiredError(FeedbackTokenError):
+    """The token was valid but its ``exp`` has passed."""
+
+
+class TokenScopeError(FeedbackTokenError, PermissionDeniedError):
+    """A valid token used for another tenant, interaction or feedback kind than it grants."""
+
+
 __all__ = [
     "AtlasError",
+    "AuthenticationError",
     "BufferClosedError",
     "BufferFullError",
     "BufferTimeoutError",
+    "ConfigError",
     "EmptyError",
+    "FeedbackTokenError",
     "InternalError",
     "InvalidArgumentError",
+    "PermissionDeniedError",
     "PluginError",
     "StateError",
+    "TokenExpiredError",
+    "TokenMalformedError",
+    "TokenScopeError",
+    "TokenSignatureError",
 ]

@@ -219,6 +219,10 @@ class Store(Protocol):
         """Revokes one key of the tenant."""
         ...
 
+    def api_keys(self, tenant: str) -> list[ApiKey]:
+        """The tenant's keys, revoked ones included, oldest first."""
+        ...
+
     # -- maintenance -------------------------------------------------------------------
     def delete_user(self, tenant: str, user_id: str) -> dict[str, int]:
         """Deletes everything about one user in every table; rows deleted per table."""

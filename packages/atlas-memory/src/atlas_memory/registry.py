@@ -257,18 +257,16 @@ class RegistrySql(ABC):
         """The key with this hash, revoked or not, or None."""
         with self._tx() as tx:
             rows = tx.query(f"SELECT {_KEY_COLS} FROM api_keys WHERE key_hash = ?", (key_hash,))
-        if not rows:
-            return None
-        r = rows[0]
-        return ApiKey(
-            id=UUID(bytes=r[0]),
-            tenant_id=r[1],
-            name=r[2],
-            key_hash=r[3],
-            scopes=tuple(json.loads(r[4])),
-            revoked=bool(r[5]),
-            created_at=from_ns(r[6]),
-        )
+        return _api_key(rows[0]) if rows else None
+
+    def api_keys(self, tenant: str) -> list[ApiKey]:
+        """The tenant's keys, revoked ones included, oldest first."""
+        with self._tx() as tx:
+            rows = tx.query(
+                f"SELECT {_KEY_COLS} FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id",
+                (_tenant(tenant),),
+            )
+        return [_api_key(r) for r in rows]
 
     def revoke_api_key(self, tenant: str, key_id: UUID) -> None:
         """Revokes one key of the tenant."""
@@ -279,3 +277,16 @@ class RegistrySql(ABC):
             )
         if changed == 0:
             raise InvalidArgumentError(f"key_id: no key {key_id} in tenant {tenant!r}")
+
+
+def _api_key(r: Sequence[Any]) -> ApiKey:
+    """An ``api_keys`` row (columns in ``_KEY_COLS`` order) as an ApiKey."""
+    return ApiKey(
+        id=UUID(bytes=r[0]),
+        tenant_id=r[1],
+        name=r[2],
+        key_hash=r[3],
+        scopes=tuple(json.loads(r[4])),
+        revoked=bool(r[5]),
+        created_at=from_ns(r[6]),
+    )

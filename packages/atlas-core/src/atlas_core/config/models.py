@@ -1,0 +1,159 @@
+"""The typed configuration of Atlas: one model per section of ``atlas.yaml``.
+
+Every field carries a ``description`` (it is the documentation of the file and of
+``atlas serve --help``). Every model forbids unknown keys, so a typo is an error,
+not a silently ignored setting. Loading (YAML file + ``ATLAS_*`` environment) is in
+:mod:`atlas_core.config.load`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from atlas_core.store import default_store_url
+
+__all__ = [
+    "AtlasConfig",
+    "FeedbackTokenConfig",
+    "SdkConfig",
+    "ServeConfig",
+    "StoreConfig",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreConfig(_Section):
+    """Where Atlas keeps its data."""
+
+    url: str = Field(
+        default_factory=default_store_url,
+        min_length=1,
+        description=(
+            "Store URL: sqlite:///path or postgresql://... Default: ATLAS_STORE_URL, "
+            "else a SQLite file atlas.db under the Atlas home."
+        ),
+    )
+
+
+class ServeConfig(_Section):
+    """The ingestion service (``atlas serve``): ports, request limits, buffering."""
+
+    host: str = Field(
+        default="127.0.0.1", min_length=1, description="Interface both servers bind to."
+    )
+    grpc_port: int = Field(
+        default=50051, ge=0, le=65535, description="gRPC port (0: pick a free one)."
+    )
+    http_port: int = Field(
+        default=8080, ge=0, le=65535, description="HTTP port (0: pick a free one)."
+    )
+    max_request_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."
+    )
+    max_batch_events: int = Field(
+        default=10_000, ge=1, description="Most events accepted in one request."
+    )
+    rate_limit_events_per_s: float = Field(
+        default=50_000.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Sustained events per second allowed per API key (token bucket refill rate).",
+    )
+    rate_limit_burst: int = Field(
+        default=100_000,
+        ge=1,
+        description="Events one API key may send in a burst (token bucket size).",
+    )
+    buffer_capacity: int = Field(
+        default=1_000_000, ge=1, description="Events the server buffers before answering overload."
+    )
+    flush_interval_s: float = Field(
+        default=0.02,
+        gt=0,
+        allow_inf_nan=False,
+        description="Longest an accepted event waits in the buffer before a store write.",
+    )
+    key_cache_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="API-key lookups are cached this long: a revoked key is refused within it.",
+    )
+    shutdown_grace_s: float = Field(
+        default=10.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="On SIGTERM: seconds to finish requests and drain the buffer before exit.",
+    )
+
+
+class FeedbackTokenConfig(_Section):
+    """Signed per-interaction tokens that let a web page post feedback without an API key."""
+
+    ttl_s: int = Field(
+        default=86_400, ge=1, description="Lifetime of a newly issued token, in seconds."
+    )
+    secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "HMAC secret that signs new tokens. Unset: one is generated on first use and kept "
+            "in <home>/feedback_token.secret (mode 0600)."
+        ),
+    )
+    previous_secrets: tuple[SecretStr, ...] = Field(
+        default=(),
+        description="Retired secrets that still verify (rotation): tokens they signed stay valid.",
+    )
+
+
+class SdkConfig(_Section):
+    """Defaults of the recording SDK's buffer and flusher."""
+
+    buffer_capacity: int = Field(
+        default=100_000, ge=1, description="Events the SDK buffers in memory."
+    )
+    buffer_policy: Literal["block", "reject", "drop_oldest"] = Field(
+        default="block", description="What recording does when the buffer is full."
+    )
+    batch_size: int = Field(
+        default=1_000, ge=1, description="Most events in one store write or request."
+    )
+    flush_interval_s: float = Field(
+        default=0.02,
+        gt=0,
+        allow_inf_nan=False,
+        description="Longest a recorded event waits before it is shipped.",
+    )
+
+
+class AtlasConfig(BaseSettings):
+    """The whole configuration: ``atlas.yaml`` overlaid with ``ATLAS_*`` environment variables.
+
+    Build it with :func:`atlas_core.config.load_config`, which adds the YAML layer;
+    constructing it directly reads only the environment and the defaults.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="ATLAS_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    home: Path = Field(
+        default=Path(".atlas"),
+        description="Atlas home: the default store and generated secrets live here.",
+    )
+    store: StoreConfig = Field(default_factory=StoreConfig, description="The store.")
+    serve: ServeConfig = Field(default_factory=ServeConfig, description="`atlas serve`.")
+    feedback_tokens: FeedbackTokenConfig = Field(
+        default_factory=FeedbackTokenConfig, description="Browser feedback tokens."
+    )
+    sdk: SdkConfig = Field(default_factory=SdkConfig, description="SDK buffering defaults.")
