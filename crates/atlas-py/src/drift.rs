@@ -15,6 +15,67 @@ use crate::aggregator::columns::column;
 use crate::errors::invalid;
 use crate::gil::{attached, detach};
 
+/// `#[pymethods]` for a detector class `$py { inner: Mutex<$kernel> }`: the given methods
+/// plus those every detector shares (feeding, reset, estimate, counters, state).
+macro_rules! detector_pymethods {
+    ($py:ident, $kernel:ty, { $($methods:tt)* }) => {
+        #[pymethods]
+        impl $py {
+            $($methods)*
+
+            /// Feeds one value; True when a change was detected at it.
+            fn update(&self, x: f64) -> PyResult<bool> {
+                attached(|| locked(&self.inner).update(x))
+            }
+
+            /// Feeds a float64 NumPy array in order; returns the int64 positions where a
+            /// change was detected.
+            fn update_batch<'py>(
+                &self,
+                py: Python<'py>,
+                xs: &Bound<'py, PyAny>,
+            ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+                run_batch(py, &self.inner, xs)
+            }
+
+            /// Forgets what was fed and the counters (the configuration stays).
+            fn reset(&self) {
+                locked(&self.inner).reset();
+            }
+
+            /// The current estimate of the stream's mean (NaN when there is none).
+            #[getter]
+            fn mean(&self) -> f64 {
+                locked(&self.inner).mean()
+            }
+
+            /// Values fed since creation or reset.
+            #[getter]
+            fn n_seen(&self) -> u64 {
+                locked(&self.inner).n_seen()
+            }
+
+            /// Changes detected since creation or reset.
+            #[getter]
+            fn n_detections(&self) -> u64 {
+                locked(&self.inner).n_detections()
+            }
+
+            /// The state (configuration included) as bytes.
+            fn save_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+                Ok(PyBytes::new(py, &attached(|| locked(&self.inner).save())?))
+            }
+
+            /// Replaces the state with one from `save_state`; StateError on anything else.
+            fn load_state(&self, state: &[u8]) -> PyResult<()> {
+                let loaded = attached(|| <$kernel>::load(state))?;
+                *locked(&self.inner) = loaded;
+                Ok(())
+            }
+        }
+    };
+}
+
 fn at_least_one(name: &'static str, n: i64) -> PyResult<u64> {
     u64::try_from(n)
         .ok()
@@ -49,8 +110,7 @@ pub struct PyAdwin {
     inner: Mutex<Adwin>,
 }
 
-#[pymethods]
-impl PyAdwin {
+detector_pymethods!(PyAdwin, Adwin, {
     /// A detector with confidence `delta`, checking every `clock` values, `max_buckets` per
     /// histogram row and sub-windows of at least `min_window` values.
     #[new]
@@ -67,25 +127,6 @@ impl PyAdwin {
         Ok(Self {
             inner: Mutex::new(attached(|| Adwin::new(config))?),
         })
-    }
-
-    /// Feeds one value; True when the window shrank (a change was detected) at it.
-    fn update(&self, x: f64) -> PyResult<bool> {
-        attached(|| locked(&self.inner).update(x))
-    }
-
-    /// Feeds a float64 NumPy array in order; returns the int64 positions where a change was detected.
-    fn update_batch<'py>(
-        &self,
-        py: Python<'py>,
-        xs: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        run_batch(py, &self.inner, xs)
-    }
-
-    /// Forgets the window and the counters.
-    fn reset(&self) {
-        locked(&self.inner).reset();
     }
 
     /// The confidence parameter.
@@ -118,46 +159,16 @@ impl PyAdwin {
         locked(&self.inner).width()
     }
 
-    /// Mean of the current window (NaN when empty): the current estimate.
-    #[getter]
-    fn mean(&self) -> f64 {
-        locked(&self.inner).mean()
-    }
-
     /// Population variance of the current window (NaN when empty).
     #[getter]
     fn variance(&self) -> f64 {
         locked(&self.inner).variance()
     }
 
-    /// Values fed since creation or reset.
-    #[getter]
-    fn n_seen(&self) -> u64 {
-        locked(&self.inner).n_seen()
-    }
-
-    /// Changes detected since creation or reset.
-    #[getter]
-    fn n_detections(&self) -> u64 {
-        locked(&self.inner).n_detections()
-    }
-
     /// Histogram buckets held (memory use).
     #[getter]
     fn n_buckets(&self) -> usize {
         locked(&self.inner).n_buckets()
-    }
-
-    /// The state (configuration included) as bytes.
-    fn save_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(PyBytes::new(py, &attached(|| locked(&self.inner).save())?))
-    }
-
-    /// Replaces the state with one from `save_state`; StateError on anything else.
-    fn load_state(&self, state: &[u8]) -> PyResult<()> {
-        let loaded = attached(|| Adwin::load(state))?;
-        *locked(&self.inner) = loaded;
-        Ok(())
     }
 
     fn __repr__(&self) -> String {
@@ -169,7 +180,7 @@ impl PyAdwin {
             self.n_detections()
         )
     }
-}
+});
 
 /// The Page–Hinkley test: fires when the cumulative deviation from the running mean (less
 /// `delta` per value, forgotten at rate `alpha`) exceeds `threshold` in the watched direction.
@@ -179,8 +190,7 @@ pub struct PyPageHinkley {
     inner: Mutex<PageHinkley>,
 }
 
-#[pymethods]
-impl PyPageHinkley {
+detector_pymethods!(PyPageHinkley, PageHinkley, {
     /// A detector; `direction` is "decrease" (rewards dropping), "increase" (error rate
     /// rising) or "both".
     #[new]
@@ -202,25 +212,6 @@ impl PyPageHinkley {
         Ok(Self {
             inner: Mutex::new(attached(|| PageHinkley::new(config))?),
         })
-    }
-
-    /// Feeds one value; True when a change was detected at it (the test then restarts).
-    fn update(&self, x: f64) -> PyResult<bool> {
-        attached(|| locked(&self.inner).update(x))
-    }
-
-    /// Feeds a float64 NumPy array in order; returns the int64 positions where a change was detected.
-    fn update_batch<'py>(
-        &self,
-        py: Python<'py>,
-        xs: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        run_batch(py, &self.inner, xs)
-    }
-
-    /// Forgets everything, counters included.
-    fn reset(&self) {
-        locked(&self.inner).reset();
     }
 
     /// Magnitude of change tolerated.
@@ -253,12 +244,6 @@ impl PyPageHinkley {
         locked(&self.inner).config().direction.name()
     }
 
-    /// Mean since the last restart (NaN if none): the current estimate.
-    #[getter]
-    fn mean(&self) -> f64 {
-        locked(&self.inner).mean()
-    }
-
     /// The current test statistic (fires when it exceeds `threshold`).
     #[getter]
     fn statistic(&self) -> f64 {
@@ -271,34 +256,10 @@ impl PyPageHinkley {
         locked(&self.inner).n_since_reset()
     }
 
-    /// Values fed since creation or reset.
-    #[getter]
-    fn n_seen(&self) -> u64 {
-        locked(&self.inner).n_seen()
-    }
-
-    /// Changes detected since creation or reset.
-    #[getter]
-    fn n_detections(&self) -> u64 {
-        locked(&self.inner).n_detections()
-    }
-
     /// "increase" or "decrease" for the latest detection, None before the first.
     #[getter]
     fn last_direction(&self) -> Option<&'static str> {
         locked(&self.inner).last_direction().map(Direction::name)
-    }
-
-    /// The state (configuration included) as bytes.
-    fn save_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(PyBytes::new(py, &attached(|| locked(&self.inner).save())?))
-    }
-
-    /// Replaces the state with one from `save_state`; StateError on anything else.
-    fn load_state(&self, state: &[u8]) -> PyResult<()> {
-        let loaded = attached(|| PageHinkley::load(state))?;
-        *locked(&self.inner) = loaded;
-        Ok(())
     }
 
     fn __repr__(&self) -> String {
@@ -310,7 +271,7 @@ impl PyPageHinkley {
             self.n_detections()
         )
     }
-}
+});
 
 /// Adds both detector classes to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -12,6 +12,40 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use pyo3::PyTypeInfo;
 
+/// `#[pymethods]` for a sampler class `$py { inner: Mutex<$kernel> }`: the given methods
+/// plus `save_state`, `load_state` and `__reduce__`, which are the same for every sampler.
+macro_rules! persisted_pymethods {
+    ($py:ident, $kernel:ty, { $($methods:tt)* }) => {
+        #[pymethods]
+        impl $py {
+            $($methods)*
+
+            /// The whole state, generator included, as bytes.
+            fn save_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+                let bytes = detach(py, || lock(&self.inner)?.save_state())?;
+                Ok(PyBytes::new(py, &bytes))
+            }
+
+            /// A sampler restored from `save_state()`; it continues with the same draws.
+            #[staticmethod]
+            fn load_state(py: Python<'_>, state: &[u8]) -> PyResult<Self> {
+                let inner = detach(py, || <$kernel>::load_state(state))?;
+                Ok(Self {
+                    inner: Mutex::new(inner),
+                })
+            }
+
+            fn __reduce__<'py>(
+                &self,
+                py: Python<'py>,
+            ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+                let state = detach(py, || lock(&self.inner)?.save_state())?;
+                reduce::<Self>(py, state)
+            }
+        }
+    };
+}
+
 mod args;
 mod prioritized;
 mod reservoir;

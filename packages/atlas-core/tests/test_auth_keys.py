@@ -70,8 +70,11 @@ def test_missing_scope_is_permission_denied(store: Store) -> None:
 def test_admin_holds_every_scope(store: Store) -> None:
     _, secret = _issue(store, "admin")
     principal = KeyVerifier(store).authenticate(secret)
+    assert principal.scopes == frozenset({"admin"})
+    # `require` raises PermissionDeniedError for a scope the key lacks; admin lacks none.
     principal.require("read")
     principal.require("ingest")
+    assert KeyVerifier(store).authenticate(secret, scope="read").tenant_id == principal.tenant_id
 
 
 @pytest.mark.parametrize("secret", ["", "nope", "atlas_" + "x" * 43])

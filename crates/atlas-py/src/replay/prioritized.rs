@@ -21,8 +21,7 @@ pub struct PyPrioritizedReplay {
     inner: Mutex<PrioritizedReplay>,
 }
 
-#[pymethods]
-impl PyPrioritizedReplay {
+persisted_pymethods!(PyPrioritizedReplay, PrioritizedReplay, {
     #[new]
     #[pyo3(signature = (capacity, alpha = 0.6, beta = 0.4, eps = 1e-6, seed = 0))]
     fn new(capacity: i64, alpha: f64, beta: f64, eps: f64, seed: i128) -> PyResult<Self> {
@@ -146,29 +145,6 @@ impl PyPrioritizedReplay {
         Ok(PyArray1::from_vec(py, ids))
     }
 
-    /// The whole state, generator included, as bytes.
-    fn save_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = detach(py, || lock(&self.inner)?.save_state())?;
-        Ok(PyBytes::new(py, &bytes))
-    }
-
-    /// A sampler restored from `save_state()`; it continues with the same draws.
-    #[staticmethod]
-    fn load_state(py: Python<'_>, state: &[u8]) -> PyResult<Self> {
-        let inner = detach(py, || PrioritizedReplay::load_state(state))?;
-        Ok(PyPrioritizedReplay {
-            inner: Mutex::new(inner),
-        })
-    }
-
-    fn __reduce__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
-        let state = detach(py, || lock(&self.inner)?.save_state())?;
-        reduce::<Self>(py, state)
-    }
-
     fn __repr__(&self) -> PyResult<String> {
         attached(|| {
             let r = lock(&self.inner)?;
@@ -182,4 +158,4 @@ impl PyPrioritizedReplay {
             ))
         })
     }
-}
+});

@@ -20,8 +20,7 @@ pub struct PyReservoirSampler {
     inner: Mutex<ReservoirSampler>,
 }
 
-#[pymethods]
-impl PyReservoirSampler {
+persisted_pymethods!(PyReservoirSampler, ReservoirSampler, {
     #[new]
     #[pyo3(signature = (capacity, seed = 0))]
     fn new(capacity: i64, seed: i128) -> PyResult<Self> {
@@ -72,29 +71,6 @@ impl PyReservoirSampler {
         Ok(PyArray1::from_vec(py, items))
     }
 
-    /// The whole state, generator included, as bytes.
-    fn save_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = detach(py, || lock(&self.inner)?.save_state())?;
-        Ok(PyBytes::new(py, &bytes))
-    }
-
-    /// A sampler restored from `save_state()`; it continues with the same draws.
-    #[staticmethod]
-    fn load_state(py: Python<'_>, state: &[u8]) -> PyResult<Self> {
-        let inner = detach(py, || ReservoirSampler::load_state(state))?;
-        Ok(PyReservoirSampler {
-            inner: Mutex::new(inner),
-        })
-    }
-
-    fn __reduce__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
-        let state = detach(py, || lock(&self.inner)?.save_state())?;
-        reduce::<Self>(py, state)
-    }
-
     fn __repr__(&self) -> PyResult<String> {
         attached(|| {
             let r = lock(&self.inner)?;
@@ -106,4 +82,4 @@ impl PyReservoirSampler {
             ))
         })
     }
-}
+});

@@ -22,8 +22,7 @@ pub struct PyStratifiedReplay {
     inner: Mutex<StratifiedReplay>,
 }
 
-#[pymethods]
-impl PyStratifiedReplay {
+persisted_pymethods!(PyStratifiedReplay, StratifiedReplay, {
     #[new]
     #[pyo3(signature = (capacity_per_key, replay_ratio = 0.5, seed = 0))]
     fn new(capacity_per_key: i64, replay_ratio: f64, seed: i128) -> PyResult<Self> {
@@ -103,29 +102,6 @@ impl PyStratifiedReplay {
         ))
     }
 
-    /// The whole state, generator included, as bytes.
-    fn save_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = detach(py, || lock(&self.inner)?.save_state())?;
-        Ok(PyBytes::new(py, &bytes))
-    }
-
-    /// A sampler restored from `save_state()`; it continues with the same draws.
-    #[staticmethod]
-    fn load_state(py: Python<'_>, state: &[u8]) -> PyResult<Self> {
-        let inner = detach(py, || StratifiedReplay::load_state(state))?;
-        Ok(PyStratifiedReplay {
-            inner: Mutex::new(inner),
-        })
-    }
-
-    fn __reduce__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
-        let state = detach(py, || lock(&self.inner)?.save_state())?;
-        reduce::<Self>(py, state)
-    }
-
     fn __repr__(&self) -> PyResult<String> {
         attached(|| {
             let r = lock(&self.inner)?;
@@ -138,4 +114,4 @@ impl PyStratifiedReplay {
             ))
         })
     }
-}
+});

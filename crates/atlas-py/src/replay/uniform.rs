@@ -21,8 +21,7 @@ pub struct PyUniformReplay {
     inner: Mutex<UniformReplay>,
 }
 
-#[pymethods]
-impl PyUniformReplay {
+persisted_pymethods!(PyUniformReplay, UniformReplay, {
     #[new]
     #[pyo3(signature = (capacity, seed = 0))]
     fn new(capacity: i64, seed: i128) -> PyResult<Self> {
@@ -67,29 +66,6 @@ impl PyUniformReplay {
         Ok(PyArray1::from_vec(py, ids))
     }
 
-    /// The whole state, generator included, as bytes.
-    fn save_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = detach(py, || lock(&self.inner)?.save_state())?;
-        Ok(PyBytes::new(py, &bytes))
-    }
-
-    /// A sampler restored from `save_state()`; it continues with the same draws.
-    #[staticmethod]
-    fn load_state(py: Python<'_>, state: &[u8]) -> PyResult<Self> {
-        let inner = detach(py, || UniformReplay::load_state(state))?;
-        Ok(PyUniformReplay {
-            inner: Mutex::new(inner),
-        })
-    }
-
-    fn __reduce__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
-        let state = detach(py, || lock(&self.inner)?.save_state())?;
-        reduce::<Self>(py, state)
-    }
-
     fn __repr__(&self) -> PyResult<String> {
         attached(|| {
             let r = lock(&self.inner)?;
@@ -100,4 +76,4 @@ impl PyUniformReplay {
             ))
         })
     }
-}
+});
