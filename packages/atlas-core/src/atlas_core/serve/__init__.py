@@ -1,0 +1,1 @@
+"""``atlas serve``: the ingestion service (gRPC and HTTP/JSON over one ingest pipeline)."""

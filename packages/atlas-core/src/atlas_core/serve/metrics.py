@@ -1,0 +1,68 @@
+"""Prometheus metrics of the ingestion service (one registry per server).
+
+Names follow Prometheus conventions (``_total`` counters, base units). ``/metrics``
+renders :meth:`ServeMetrics.exposition` in the text exposition format.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE", "ServeMetrics"]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+"""The ``Content-Type`` of :meth:`ServeMetrics.exposition`."""
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class ServeMetrics:
+    """The service's counters, gauges and histograms, in their own registry (so tests and
+    several servers in one process do not collide)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "atlas_requests",
+            "Requests answered, by transport, method and status.",
+            ["transport", "method", "status"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "atlas_request_duration_seconds",
+            "Time from receiving a request to answering it.",
+            ["transport", "method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.events = Counter(
+            "atlas_ingest_events",
+            "Events by outcome: accepted (committed), duplicate (already stored), rejected "
+            "(invalid), refused (overload or rate limit; the client retries).",
+            ["outcome"],
+            registry=r,
+        )
+        self.pending = Gauge(
+            "atlas_ingest_pending_events", "Events accepted and not committed yet.", registry=r
+        )
+        self.commit_seconds = Histogram(
+            "atlas_store_commit_duration_seconds",
+            "Time of one group commit (all tables).",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.commit_events = Histogram(
+            "atlas_store_commit_events",
+            "Events per group commit.",
+            buckets=(1, 10, 100, 1_000, 10_000, 100_000),
+            registry=r,
+        )
+        self.store_errors = Counter(
+            "atlas_store_errors", "Store writes that failed and were retried.", registry=r
+        )
+
+    def exposition(self) -> bytes:
+        """Every metric in the Prometheus text exposition format."""
+        return generate_latest(self.registry)
