@@ -29,6 +29,7 @@ from uuid import UUID
 
 if TYPE_CHECKING:
     from atlas_core.config import ServeConfig
+    from atlas_core.kernels.buffer import EventColumns
     from atlas_core.serve.metrics import ServeMetrics
     from atlas_core.store import Store
 
@@ -100,7 +101,7 @@ class IngestPipeline:
         raise NotImplementedError
 
     def submit_columns(
-        self, tenant_id: str, *, rate_key: str, columns: Any
+        self, tenant_id: str, *, rate_key: str, columns: EventColumns
     ) -> Future[IngestResult]:
         """Like :meth:`submit` for the SDK's columnar encoding (an ``EventColumns``, as the
         SDK's buffer drains it; see :mod:`atlas_core.sdk.events`). Every ``tenant_id``
