@@ -1,0 +1,121 @@
+"""The HTTP/JSON API of ``atlas serve``: ingest, browser feedback, reads, health, metrics, docs.
+
+Why FastAPI (on uvicorn with httptools and uvloop): its typed query and path parameters
+and the pydantic models of :mod:`atlas_core.serve.http_schema` give the OpenAPI document,
+``/docs`` and field-named 422s for the reads without hand-written parsing, and it is plain
+Starlette underneath, so the hot paths can stay lean where that matters:
+
+- The write endpoints take the raw request and decode it with orjson. A pydantic body
+  model would reject a whole batch for one bad event (the pipeline rejects events one by
+  one instead) and costs more per request; the schema is still documented
+  (:mod:`atlas_core.serve.http_openapi`).
+- The middleware is pure ASGI (body limit, browser CORS, metrics): a few microseconds
+  each, not a task per request.
+- Answers are encoded with orjson and returned as ready ``Response`` objects, so FastAPI
+  does no response-model validation.
+
+Routes: :mod:`atlas_core.serve.http_ingest` (writes) and :mod:`atlas_core.serve.http_reads`
+(reads); health and metrics are below. Errors: :mod:`atlas_core.serve.http_errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from atlas_core import __version__
+from atlas_core.auth import FeedbackTokens, KeyVerifier
+from atlas_core.config import ServeConfig
+from atlas_core.serve.http_errors import install_error_handlers, json_response
+from atlas_core.serve.http_ingest import BROWSER_FEEDBACK_PATH, ingest_router
+from atlas_core.serve.http_middleware import BodyLimit, BrowserCors, RequestMetrics
+from atlas_core.serve.http_openapi import install_openapi
+from atlas_core.serve.http_reads import read_router
+from atlas_core.serve.http_schema import (
+    BrowserFeedbackRequest,
+    FeedbackEvent,
+    FeedbackTokenRequest,
+    IngestRequest,
+    InteractionEvent,
+)
+from atlas_core.serve.metrics import CONTENT_TYPE, ServeMetrics
+from atlas_core.serve.pipeline import IngestPipeline
+from atlas_core.store import Store
+
+__all__ = ["STORE_PROBE_TIMEOUT_S", "create_app"]
+
+STORE_PROBE_TIMEOUT_S = 2.0
+"""``/readyz`` answers 503 when the store does not answer a query within this time."""
+
+_DESCRIPTION = """\
+The Atlas ingestion API. Authenticate with an API key: `Authorization: Bearer atlas_...`
+(scope `ingest` to write, `read` to read; `admin` holds both). The tenant is always the
+key's. Web pages post feedback with a per-interaction feedback token instead
+(`POST /v1/browser/feedback`). Errors are `{"error": {"code", "message", "field"?}}`;
+429 carries `Retry-After`.
+"""
+
+
+def _probe_store(store: Store) -> None:
+    # An indexed lookup that finds nothing: a real round trip to the database, no rows.
+    store.find_api_key("0" * 64)
+
+
+def create_app(
+    pipeline: IngestPipeline,
+    store: Store,
+    verifier: KeyVerifier,
+    tokens: FeedbackTokens,
+    metrics: ServeMetrics,
+    config: ServeConfig,
+) -> FastAPI:
+    """The HTTP API over ready objects (the server assembly owns and closes them).
+
+    Bodies over ``config.max_request_bytes`` are refused with 413 while they are read.
+    """
+    app = FastAPI(
+        title="Atlas ingestion API",
+        version=__version__,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(ingest_router(pipeline, verifier, tokens))
+    app.include_router(read_router(store, verifier))
+
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
+    async def healthz() -> Response:
+        return json_response({"status": "ok"})
+
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="Readiness: the pipeline runs and the store answers (503 otherwise)",
+    )
+    async def readyz() -> Response:
+        pipeline_ok = pipeline.ready
+        try:
+            await asyncio.wait_for(asyncio.to_thread(_probe_store, store), STORE_PROBE_TIMEOUT_S)
+            store_ok = True
+        except Exception:  # any failure of the probe means "not ready", never a 500
+            store_ok = False
+        ready = pipeline_ok and store_ok
+        status = "ready" if ready else "not ready"
+        body = {"status": status, "pipeline": pipeline_ok, "store": store_ok}
+        return json_response(body, 200 if ready else 503)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics (text exposition format)")
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
+    bodies: list[type[BaseModel]] = [IngestRequest, InteractionEvent, FeedbackEvent]
+    install_openapi(app, [*bodies, FeedbackTokenRequest, BrowserFeedbackRequest], _DESCRIPTION)
+    # Added innermost first: metrics see every answer, CORS headers reach the 413s too.
+    app.add_middleware(BodyLimit, max_bytes=config.max_request_bytes)
+    app.add_middleware(BrowserCors, paths=[BROWSER_FEEDBACK_PATH])
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    return app
