@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from http_fixtures import Harness, interaction, rating, running_api, stored_ids  # noqa: E402
+from http_fixtures import Harness, interaction, rating, running_api, stored_ids
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from http_fixtures import Harness, interaction, running_api  # noqa: E402
+from http_fixtures import Harness, interaction, running_api
 
 PATH = "/v1/browser/feedback"
 

@@ -4,28 +4,52 @@ before the fuzzing are all still stored afterwards."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
-import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
-from http_fixtures import Harness, interaction, rating, running_api, stored_ids  # noqa: E402
+from http_fixtures import Harness, interaction, rating, running_api, stored_ids
 
 WRITE_PATHS = ("/v1/ingest", "/v1/interactions", "/v1/feedback", "/v1/browser/feedback")
 
-INTERACTION_FIELDS = (
-    "id learning_key input output model_version prompt_version session_id user_id latency_ms "
-    "prompt_tokens completion_tokens metadata created_at tenant_id"
-).split()
-FEEDBACK_FIELDS = (
-    "id interaction_id kind name value scale_min scale_max text user_id source metadata "
-    "created_at token tenant_id"
-).split()
+INTERACTION_FIELDS = [
+    "id",
+    "learning_key",
+    "input",
+    "output",
+    "model_version",
+    "prompt_version",
+    "session_id",
+    "user_id",
+    "latency_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "metadata",
+    "created_at",
+    "tenant_id",
+]
+FEEDBACK_FIELDS = [
+    "id",
+    "interaction_id",
+    "kind",
+    "name",
+    "value",
+    "scale_min",
+    "scale_max",
+    "text",
+    "user_id",
+    "source",
+    "metadata",
+    "created_at",
+    "token",
+    "tenant_id",
+]
 
 scalars = (
     st.none()

@@ -11,9 +11,9 @@ from uuid import UUID
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from http_fixtures import Harness, interaction, rating, running_api, stored_ids  # noqa: E402
+from http_fixtures import Harness, interaction, rating, running_api, stored_ids
 
-from atlas_core.ids import new_id  # noqa: E402
+from atlas_core.ids import new_id
 
 
 @pytest.fixture

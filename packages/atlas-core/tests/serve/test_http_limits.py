@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from http_fixtures import Harness, interaction, raw_exchange, running_api, stored_ids  # noqa: E402
+from http_fixtures import Harness, interaction, raw_exchange, running_api, stored_ids
 
 LIMIT = 64 * 1024
 

@@ -12,11 +12,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).parent))
-from http_fixtures import Harness, interaction, rating, running_api  # noqa: E402
+from http_fixtures import Harness, interaction, rating, running_api
 
-from atlas_core.ids import new_id  # noqa: E402
-from atlas_core.serve.http_reads import MAX_READ_LIMIT  # noqa: E402
-from atlas_core.types import Reward  # noqa: E402
+from atlas_core.ids import new_id
+from atlas_core.serve.http_reads import MAX_READ_LIMIT
+from atlas_core.types import Reward
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
