@@ -5,6 +5,8 @@ only once the future it returns has resolved, i.e. once the events are committed
 tenant is always the caller's: the API key's, or for browser feedback the token's.
 Event dictionaries go to the pipeline as decoded; the pipeline validates them and
 reports bad events one by one, so one bad event never fails the valid ones beside it.
+These are the hot paths: :func:`write_endpoints` gives them to
+:class:`atlas_core.serve.http_fastpath.FastPath`, which serves them without the framework.
 """
 
 from __future__ import annotations
@@ -13,19 +15,16 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import Scope
 
 from atlas_core.auth import FeedbackTokens, KeyVerifier
 from atlas_core.errors import TokenMalformedError, TokenScopeError
-from atlas_core.serve.http_errors import FieldError, error_response, json_response
-from atlas_core.serve.http_openapi import json_body
-from atlas_core.serve.http_request import json_type, parse_model, principal_of, read_json_object
+from atlas_core.serve.http_errors import FieldError
+from atlas_core.serve.http_fastpath import Answer, Endpoint, header
+from atlas_core.serve.http_request import json_object, json_type, parse_model, principal_of
 from atlas_core.serve.http_schema import (
     BrowserFeedbackRequest,
-    ErrorBody,
     EventAck,
     FeedbackEvent,
     FeedbackTokenRequest,
@@ -37,7 +36,7 @@ from atlas_core.serve.http_schema import (
 from atlas_core.serve.pipeline import IngestPipeline, IngestResult
 from atlas_core.types import FeedbackKind
 
-__all__ = ["BROWSER_FEEDBACK_PATH", "BROWSER_SOURCE", "ingest_router"]
+__all__ = ["BROWSER_FEEDBACK_PATH", "BROWSER_SOURCE", "write_endpoints"]
 
 BROWSER_FEEDBACK_PATH = "/v1/browser/feedback"
 BROWSER_SOURCE = "browser"
@@ -47,18 +46,6 @@ BROWSER_SOURCE = "browser"
 # on other connections are not held up behind it. Small ones are cheaper inline.
 _INLINE_EVENTS = 64
 _BROWSER_FIELDS = ("value", "name", "text", "scale_min", "scale_max")
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": text}
-    for status, text in (
-        (401, "Missing, unknown or revoked credential."),
-        (403, "The credential lacks the scope (or the token the kind)."),
-        (413, "Body larger than max_request_bytes, or more events than max_batch_events."),
-        (422, "Bad input; the error names the field."),
-        (429, "Overloaded or rate-limited: retry after Retry-After seconds."),
-        (503, "Shutting down."),
-    )
-}
 
 
 async def _submit(
@@ -94,12 +81,12 @@ def _result_body(result: IngestResult) -> dict[str, Any]:
     }
 
 
-def _ack(result: IngestResult, ids: Sequence[Any]) -> Response:
+def _ack(result: IngestResult, ids: Sequence[Any]) -> Answer:
     """The answer to a single-event post: its id, or 422 naming the field at fault."""
     if result.rejected:
         bad = result.rejected[0]
         raise FieldError(bad.field, bad.reason)
-    return json_response({"id": ids[0], "duplicate": result.duplicates > 0})
+    return 200, {"id": ids[0], "duplicate": result.duplicates > 0}
 
 
 def _events(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
@@ -127,23 +114,19 @@ def _feedback_token(authorization: str | None, in_body: object) -> str:
     return in_body
 
 
-def ingest_router(
-    pipeline: IngestPipeline, verifier: KeyVerifier, tokens: FeedbackTokens
-) -> APIRouter:
-    """The write endpoints over ``pipeline``, authenticated by ``verifier`` / ``tokens``."""
-    router = APIRouter(tags=["ingest"], default_response_class=Response, responses=_ERRORS)
+class _Writes:
+    """The write handlers over one pipeline, key verifier and token issuer."""
 
-    @router.post(
-        "/v1/ingest",
-        summary="Ingest a batch of interactions and feedback",
-        openapi_extra=json_body(IngestRequest),
-        responses={200: {"model": IngestResponse}},
-    )
-    async def ingest(request: Request) -> Response:
-        """Commits the valid events; rejected ones are listed with the field at fault.
-        422 (with the same body plus ``error``) when every event was rejected."""
-        principal = principal_of(verifier, request, "ingest")
-        body = await read_json_object(request)
+    def __init__(
+        self, pipeline: IngestPipeline, verifier: KeyVerifier, tokens: FeedbackTokens
+    ) -> None:
+        self.pipeline = pipeline
+        self.verifier = verifier
+        self.tokens = tokens
+
+    async def ingest(self, scope: Scope, raw: bytes) -> Answer:
+        principal = principal_of(self.verifier, header(scope, b"authorization"), "ingest")
+        body = json_object(raw)
         for name in body:
             if name not in ("interactions", "feedback"):
                 raise FieldError(name, "unknown field; expected 'interactions' and 'feedback'")
@@ -153,79 +136,55 @@ def ingest_router(
         if total == 0:
             raise FieldError("interactions", "no events: give interactions and/or feedback")
         result = await _submit(
-            pipeline, principal.tenant_id, str(principal.key_id), interactions, feedback
+            self.pipeline, principal.tenant_id, str(principal.key_id), interactions, feedback
         )
+        answer = _result_body(result)
         if len(result.rejected) == total:
             first = result.rejected[0]
-            err = FieldError(
-                f"{first.kind}[{first.index}].{first.field}",
-                f"{first.reason} (every one of the {total} events was rejected; see 'rejected')",
-            )
-            return error_response(err, extra=_result_body(result))
-        return json_response(_result_body(result))
+            answer["error"] = {
+                "code": "INVALID_ARGUMENT",
+                "message": f"every one of the {total} events was rejected (see 'rejected'); "
+                f"first: {first.reason}",
+                "field": f"{first.kind}[{first.index}].{first.field}",
+            }
+            return 422, answer
+        return 200, answer
 
-    @router.post(
-        "/v1/interactions",
-        summary="Record one interaction",
-        openapi_extra=json_body(InteractionEvent),
-        responses={200: {"model": EventAck}},
-    )
-    async def post_interaction(request: Request) -> Response:
-        principal = principal_of(verifier, request, "ingest")
-        event = await read_json_object(request)
+    async def interaction(self, scope: Scope, raw: bytes) -> Answer:
+        principal = principal_of(self.verifier, header(scope, b"authorization"), "ingest")
+        event = json_object(raw)
         result = await _submit(
-            pipeline, principal.tenant_id, str(principal.key_id), interactions=[event]
+            self.pipeline, principal.tenant_id, str(principal.key_id), interactions=[event]
         )
         return _ack(result, result.interaction_ids)
 
-    @router.post(
-        "/v1/feedback",
-        summary="Record one piece of feedback",
-        openapi_extra=json_body(FeedbackEvent),
-        responses={200: {"model": EventAck}},
-    )
-    async def post_feedback(request: Request) -> Response:
-        principal = principal_of(verifier, request, "ingest")
-        event = await read_json_object(request)
+    async def feedback(self, scope: Scope, raw: bytes) -> Answer:
+        principal = principal_of(self.verifier, header(scope, b"authorization"), "ingest")
+        event = json_object(raw)
         result = await _submit(
-            pipeline, principal.tenant_id, str(principal.key_id), feedback=[event]
+            self.pipeline, principal.tenant_id, str(principal.key_id), feedback=[event]
         )
         return _ack(result, result.feedback_ids)
 
-    @router.post(
-        "/v1/feedback-tokens",
-        summary="Issue a browser feedback token for one interaction",
-        openapi_extra=json_body(FeedbackTokenRequest),
-        responses={200: {"model": FeedbackTokenResponse}},
-    )
-    async def issue_feedback_token(request: Request) -> Response:
-        """Needs an ``ingest`` key; the token is for the key's tenant only."""
-        principal = principal_of(verifier, request, "ingest")
-        asked = parse_model(FeedbackTokenRequest, await read_json_object(request))
+    async def feedback_token(self, scope: Scope, raw: bytes) -> Answer:
+        principal = principal_of(self.verifier, header(scope, b"authorization"), "ingest")
+        asked = parse_model(FeedbackTokenRequest, json_object(raw))
         kinds = [k.value for k in (asked.kinds or list(FeedbackKind))]
-        token = tokens.issue(principal.tenant_id, asked.interaction_id, kinds, ttl_s=asked.ttl_s)
-        grant = tokens.verify(token)
-        return json_response(
-            {
-                "token": token,
-                "interaction_id": grant.interaction_id,
-                "kinds": [k for k in kinds if k in grant.kinds],
-                "expires_at": grant.expires_at,
-            }
+        token = self.tokens.issue(
+            principal.tenant_id, asked.interaction_id, kinds, ttl_s=asked.ttl_s
         )
+        grant = self.tokens.verify(token)
+        return 200, {
+            "token": token,
+            "interaction_id": grant.interaction_id,
+            "kinds": [k for k in kinds if k in grant.kinds],
+            "expires_at": grant.expires_at,
+        }
 
-    @router.post(
-        BROWSER_FEEDBACK_PATH,
-        summary="Post feedback from a web page with a feedback token (CORS: any origin)",
-        openapi_extra=json_body(BrowserFeedbackRequest),
-        responses={200: {"model": EventAck}},
-    )
-    async def browser_feedback(request: Request) -> Response:
-        """The token (``Authorization: Bearer`` or body ``token``) names the tenant and the
-        interaction; ``kind`` must be one it allows. 401 expired or bad token, 403 kind."""
-        body = await read_json_object(request)
-        token = _feedback_token(request.headers.get("authorization"), body.get("token"))
-        grant = tokens.verify(token)
+    async def browser_feedback(self, scope: Scope, raw: bytes) -> Answer:
+        body = json_object(raw)
+        token = _feedback_token(header(scope, b"authorization"), body.get("token"))
+        grant = self.tokens.verify(token)
         posted = parse_model(BrowserFeedbackRequest, body)
         kind = posted.kind.value
         if kind not in grant.kinds:
@@ -243,8 +202,63 @@ def ingest_router(
             if value is not None:
                 event[name] = value
         result = await _submit(
-            pipeline, grant.tenant_id, f"token:{grant.interaction_id}", feedback=[event]
+            self.pipeline, grant.tenant_id, f"token:{grant.interaction_id}", feedback=[event]
         )
         return _ack(result, result.feedback_ids)
 
-    return router
+
+def write_endpoints(
+    pipeline: IngestPipeline, verifier: KeyVerifier, tokens: FeedbackTokens
+) -> list[Endpoint]:
+    """The write endpoints over ``pipeline``, authenticated by ``verifier`` / ``tokens``."""
+    writes = _Writes(pipeline, verifier, tokens)
+    return [
+        Endpoint(
+            "POST",
+            "/v1/ingest",
+            writes.ingest,
+            "Ingest a batch of interactions and feedback",
+            IngestRequest,
+            IngestResponse,
+            "Commits the valid events; rejected ones are listed with the field at fault. "
+            "422 (the same body plus `error`) when every event was rejected. 413 over "
+            "`max_batch_events`.",
+        ),
+        Endpoint(
+            "POST",
+            "/v1/interactions",
+            writes.interaction,
+            "Record one interaction",
+            InteractionEvent,
+            EventAck,
+        ),
+        Endpoint(
+            "POST",
+            "/v1/feedback",
+            writes.feedback,
+            "Record one piece of feedback",
+            FeedbackEvent,
+            EventAck,
+        ),
+        Endpoint(
+            "POST",
+            "/v1/feedback-tokens",
+            writes.feedback_token,
+            "Issue a browser feedback token for one interaction",
+            FeedbackTokenRequest,
+            FeedbackTokenResponse,
+            "Needs an `ingest` key; the token is valid for the key's tenant only.",
+        ),
+        Endpoint(
+            "POST",
+            BROWSER_FEEDBACK_PATH,
+            writes.browser_feedback,
+            "Post feedback from a web page with a feedback token",
+            BrowserFeedbackRequest,
+            EventAck,
+            "No API key: the token (`Authorization: Bearer <token>` or body `token`) names "
+            "the tenant and the interaction, and `kind` must be one it allows. 401 for an "
+            "expired or bad token, 403 for a kind it does not allow. CORS: any origin.",
+            cors=True,
+        ),
+    ]

@@ -159,7 +159,7 @@ def read_router(store: Store, verifier: KeyVerifier) -> APIRouter:
         session_id: str | None = None,
         limit: LimitParam = DEFAULT_READ_LIMIT,
     ) -> Response:
-        principal = principal_of(verifier, request, "read")
+        principal = principal_of(verifier, request.headers.get("authorization"), "read")
         query = _query(learning_key, since, until, user_id, session_id, limit)
         return _page(store.interactions(principal.tenant_id, query))
 
@@ -170,7 +170,7 @@ def read_router(store: Store, verifier: KeyVerifier) -> APIRouter:
         openapi_extra=_SECURED,
     )
     def get_interaction(request: Request, interaction_id: str) -> Response:
-        principal = principal_of(verifier, request, "read")
+        principal = principal_of(verifier, request.headers.get("authorization"), "read")
         try:
             wanted = UUID(interaction_id)
         except ValueError:
@@ -196,7 +196,7 @@ def read_router(store: Store, verifier: KeyVerifier) -> APIRouter:
         kind: Annotated[FeedbackKind | None, Param(description="Only this kind.")] = None,
         limit: LimitParam = DEFAULT_READ_LIMIT,
     ) -> Response:
-        principal = principal_of(verifier, request, "read")
+        principal = principal_of(verifier, request.headers.get("authorization"), "read")
         query = _query(learning_key, since, until, user_id, session_id, limit, feedback_kind=kind)
         return _page(store.feedback(principal.tenant_id, query))
 
@@ -217,7 +217,7 @@ def read_router(store: Store, verifier: KeyVerifier) -> APIRouter:
         max_reward: Annotated[float | None, Param(ge=0, le=1)] = None,
         limit: LimitParam = DEFAULT_READ_LIMIT,
     ) -> Response:
-        principal = principal_of(verifier, request, "read")
+        principal = principal_of(verifier, request.headers.get("authorization"), "read")
         query = _query(
             learning_key,
             since,

@@ -1,9 +1,9 @@
-"""What every HTTP handler does first: authenticate the caller and read a JSON object body.
+"""What every HTTP handler does first: authenticate the caller and decode a JSON object body.
 
 Bodies are parsed with orjson whatever the ``Content-Type`` (a browser's ``sendBeacon``
 sends ``text/plain``); invalid UTF-8, invalid JSON and a non-object top level are 422
-errors naming ``body``. The body-size limit is enforced underneath, while the body is
-received (:class:`atlas_core.serve.http_middleware.BodyLimit`).
+errors naming ``body``. The body-size limit is enforced before, while the body is
+received (:func:`atlas_core.serve.http_fastpath.read_body`).
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
 
 from atlas_core.auth import KeyVerifier, Principal, bearer_secret
 from atlas_core.serve.http_errors import FieldError, invalid_from_pydantic
 
-__all__ = ["json_type", "parse_model", "principal_of", "read_json_object"]
+__all__ = ["json_object", "json_type", "parse_model", "principal_of"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -33,17 +32,15 @@ def json_type(value: object) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def principal_of(verifier: KeyVerifier, request: Request, scope: str) -> Principal:
-    """The caller of ``request`` from its ``Authorization: Bearer`` API key, holding ``scope``.
-
-    Raises AuthenticationError (401) or PermissionDeniedError (403).
+def principal_of(verifier: KeyVerifier, authorization: str | None, scope: str) -> Principal:
+    """The caller whose ``Authorization`` header is ``authorization`` (``Bearer <API key>``),
+    holding ``scope``. Raises AuthenticationError (401) or PermissionDeniedError (403).
     """
-    return verifier.authenticate(bearer_secret(request.headers.get("authorization")), scope)
+    return verifier.authenticate(bearer_secret(authorization), scope)
 
 
-async def read_json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object (FieldError on ``body`` otherwise)."""
-    raw = await request.body()
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object (FieldError on ``body`` otherwise)."""
     if not raw:
         raise FieldError("body", "empty; send a JSON object")
     try:
