@@ -38,10 +38,12 @@ def serve(db: str) -> None:
     from atlas_core.types import ApiKey, Interaction, Tenant
 
     store = open_store(f"sqlite:///{db}")
-    store.put_tenant(Tenant(id="bench"))
+    store.put_tenant(Tenant.model_validate({"id": "bench"}))
     key, secret = ApiKey.issue("bench", ("ingest",))
     store.put_api_key(key)
-    target = Interaction(tenant_id="bench", input=[], output="answer", learning_key="bench")
+    target = Interaction.model_validate(
+        {"tenant_id": "bench", "input": [], "output": "answer", "learning_key": "bench"}
+    )
     store.write_interactions([target])
     config = ServeConfig()
     metrics = ServeMetrics()
