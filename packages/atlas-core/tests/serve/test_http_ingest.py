@@ -150,3 +150,17 @@ def test_single_event_rejected_is_422_naming_the_field(api: Harness) -> None:
     assert unknown.status_code == 422
     assert unknown.json()["error"]["field"] == "interaction_id"
     assert stored_ids(api.store, "acme") == set()
+
+
+def test_other_methods_are_405_and_reads_share_the_paths(api: Harness) -> None:
+    with api.client() as http:
+        put = http.put("/v1/ingest", json={}, headers=api.auth("acme", "ingest"))
+        assert put.status_code == 405
+        assert put.headers["allow"] == "POST"
+        assert put.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+        assert http.get("/v1/browser/feedback").status_code == 405
+        # GET on a write path is the read endpoint of the same resource
+        listed = http.get("/v1/feedback", headers=api.auth("acme", "read"))
+        assert listed.status_code == 200
+        assert listed.json() == {"items": [], "count": 0}
+        assert http.delete("/v1/interactions").status_code == 405

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from http_fixtures import Harness, interaction, rating, running_api
 
 from atlas_core.ids import new_id
+from atlas_core.serve import http_reads
 from atlas_core.serve.http_reads import MAX_READ_LIMIT
 from atlas_core.types import Reward
 
@@ -90,14 +91,25 @@ def test_filters_and_limit(api: Harness) -> None:
             assert answer.json()["error"]["field"] == field
 
 
-def test_interaction_by_id(api: Harness) -> None:
+def test_interaction_by_id(api: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The seeded rows were created in 2025 with ids minted now: found by the paged scan
+    # (pages of 2 rows here, so it takes several). A row created now is found near the
+    # time in its id.
     ids = _seed(api)
+    monkeypatch.setattr(http_reads, "_SCAN_PAGE", 2)
     read = api.auth("acme", "read")
     with api.client() as http:
-        one = http.get(f"/v1/interactions/{ids[3]}", headers=read)
-        assert one.status_code == 200
-        assert one.json()["id"] == ids[3]
-        assert one.json()["metadata"] == {"i": 3}
+        for i in (0, 3, 5):
+            one = http.get(f"/v1/interactions/{ids[i]}", headers=read)
+            assert one.status_code == 200
+            assert one.json()["id"] == ids[i]
+            assert one.json()["metadata"] == {"i": i}
+        recent = http.post(
+            "/v1/interactions", json=interaction(), headers=api.auth("acme", "ingest")
+        )
+        now = http.get(f"/v1/interactions/{recent.json()['id']}", headers=read)
+        assert now.status_code == 200
+        assert now.json()["output"] == "hi!"
         assert http.get(f"/v1/interactions/{new_id()}", headers=read).status_code == 404
         bad = http.get("/v1/interactions/not-a-uuid", headers=read)
         assert bad.status_code == 422
@@ -152,6 +164,9 @@ def test_health_and_readiness(api: Harness) -> None:
         stopped = http.get("/readyz")
         assert stopped.status_code == 503
         assert stopped.json()["pipeline"] is False
+        assert stopped.json()["store"] is True
+        api.store.close()
+        assert http.get("/readyz").json()["store"] is False
         assert http.get("/healthz").status_code == 200  # alive, just not ready
 
 

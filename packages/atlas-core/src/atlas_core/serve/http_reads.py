@@ -69,6 +69,7 @@ _JSON_COLUMNS = ("input", "metadata", "components")
 # Where to look first for an interaction by id: UUIDv7 ids carry the time they were
 # minted, and clients mint them when the interaction happens, so created_at is near.
 _ID_TIME_WINDOW = timedelta(seconds=5)
+_SCAN_PAGE = 5_000
 
 
 def parse_time(name: str, value: datetime | None) -> datetime | None:
@@ -118,24 +119,33 @@ def find_interaction(store: Store, tenant: str, interaction_id: UUID) -> dict[st
     """The tenant's interaction with this id as a row, or None (another tenant's is None).
 
     The store's indexed ``known_interactions`` answers "not there" without a scan. A known
-    id is read from a few seconds of created_at around the time in its UUIDv7; only when
-    the client set created_at far from the id's time (a backfill) does it fall back to
-    reading the tenant's interactions. (A by-id read in the Store protocol would make this
-    one indexed lookup.)
+    id is read from a few seconds of created_at around the time in its UUIDv7 (clients
+    mint ids when the interaction happens). Only when the client set created_at far from
+    that (a backfill) does it page through the tenant's interactions, oldest first, in
+    bounded pages. (A by-id filter in the Store protocol would make this one lookup.)
     """
     key = interaction_id.bytes
     if key not in store.known_interactions(tenant, [key]):
         return None
-    queries = []
     if interaction_id.version == 7:
         minted = datetime.fromtimestamp((interaction_id.int >> 80) / 1000, UTC)
-        queries.append(Query(since=minted - _ID_TIME_WINDOW, until=minted + _ID_TIME_WINDOW))
-    queries.append(Query())
-    for query in queries:
-        frame = store.interactions(tenant, query).filter(pl.col("id") == key)
-        if frame.height:
-            return frame_rows(frame)[0]
-    return None
+        near = Query(since=minted - _ID_TIME_WINDOW, until=minted + _ID_TIME_WINDOW)
+        found = store.interactions(tenant, near).filter(pl.col("id") == key)
+        if found.height:
+            return frame_rows(found)[0]
+    since: datetime | None = None
+    page = _SCAN_PAGE
+    while True:
+        frame = store.interactions(tenant, Query(since=since, limit=page))
+        found = frame.filter(pl.col("id") == key)
+        if found.height:
+            return frame_rows(found)[0]
+        if frame.height < page:
+            return None
+        last = frame["created_at"][-1]
+        if last == since:
+            page *= 2  # a whole page shares one instant: widen the page to get past it
+        since = last
 
 
 def read_router(store: Store, verifier: KeyVerifier) -> APIRouter:
