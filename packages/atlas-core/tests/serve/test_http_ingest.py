@@ -75,7 +75,7 @@ def test_every_event_rejected_is_422_listing_each(api: Harness) -> None:
     assert answer.status_code == 422
     result = answer.json()
     assert result["error"]["code"] == "INVALID_ARGUMENT"
-    assert result["error"]["field"] == "interaction[0].latency_ms"
+    assert result["error"]["field"] == "interactions[0].latency_ms"
     assert {(r["kind"], r["field"]) for r in result["rejected"]} == {
         ("interaction", "latency_ms"),
         ("feedback", "interaction_id"),  # no such interaction

@@ -140,12 +140,14 @@ class _Writes:
         )
         answer = _result_body(result)
         if len(result.rejected) == total:
-            first = result.rejected[0]
+            # The first in request order; fields are named as in the request body.
+            first = min(result.rejected, key=lambda e: (e.kind != "interaction", e.index))
+            where = "interactions" if first.kind == "interaction" else "feedback"
             answer["error"] = {
                 "code": "INVALID_ARGUMENT",
                 "message": f"every one of the {total} events was rejected (see 'rejected'); "
                 f"first: {first.reason}",
-                "field": f"{first.kind}[{first.index}].{first.field}",
+                "field": f"{where}[{first.index}].{first.field}",
             }
             return 422, answer
         return 200, answer
