@@ -1,32 +1,62 @@
-"""Load test of single-event ``POST /v1/feedback``: requests/s and latency percentiles.
+"""Load test of the HTTP API alone: single-event ``POST /v1/feedback`` requests/s, p50/p99.
 
-Usage: ``uv run python benchmarks/http_load.py [--seconds 10] [--connections 32]``
+Usage: ``uv run python benchmarks/http_load.py [--requests 20000] [--connections 32]``
 
-Starts the HTTP API (real SQLite store, real pipeline, real keys) in a child process, so
-the server and this load generator each have their own interpreter, as they would in
-production. The load generator is a minimal HTTP/1.1 keep-alive client on uvloop
-(pre-encoded requests, responses parsed by Content-Length): a general client such as
-httpx spends more CPU per request than the server, and on 2 cores it would measure itself.
-Each connection sends one request at a time (no pipelining); latency is from the write of
-a request to the last byte of its answer.
+Starts only the HTTP API (real SQLite store, real pipeline, real keys; no gRPC) in a child
+process, so the server and the load generator each have their own interpreter, and drives
+it with :func:`atlas_core.serve.loadgen.run_http_single` (the client behind ``atlas bench
+ingest``: hand-written HTTP/1.1 on keep-alive connections, one request at a time each,
+latency from send to the acknowledgement that follows the commit). Prints the figures as
+JSON, with the rows the server stored, to check that nothing acknowledged was lost.
+
+``--null-pipeline`` swaps the pipeline for :class:`NullPipeline`, which acknowledges every
+event at once and stores nothing: the HTTP layer's own ceiling (auth, body, JSON, routing,
+uvicorn), to tell its cost from the pipeline's.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
-from collections import Counter
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
+from uuid import UUID
+
+from atlas_core.ids import new_id
+from atlas_core.serve.loadgen import feedback_bodies, run_http_single
+from atlas_core.serve.pipeline import IngestResult
 
 
-def serve(db: str) -> None:
+class NullPipeline:
+    """A measurement stand-in: every submit is acknowledged at once, nothing is stored."""
+
+    ready = True
+    pending_events = 0
+
+    def submit(
+        self,
+        tenant_id: str,
+        *,
+        rate_key: str,
+        interactions: Sequence[Mapping[str, Any]] = (),
+        feedback: Sequence[Mapping[str, Any]] = (),
+    ) -> Future[IngestResult]:
+        done: Future[IngestResult] = Future()
+        ids = tuple(new_id() for _ in feedback)
+        done.set_result(IngestResult(len(feedback), 0, (), (), ids))
+        return done
+
+    def close(self, timeout: float | None = None) -> bool:
+        return True
+
+
+def serve(db: str, null_pipeline: bool) -> None:
     """Child process: the API over a fresh store; prints one JSON line with what to call."""
     from atlas_core.auth import FeedbackTokens, KeyVerifier
     from atlas_core.config import ServeConfig
@@ -47,7 +77,7 @@ def serve(db: str) -> None:
     store.write_interactions([target])
     config = ServeConfig()
     metrics = ServeMetrics()
-    pipeline = IngestPipeline(store, config, metrics)
+    pipeline: Any = NullPipeline() if null_pipeline else IngestPipeline(store, config, metrics)
     tokens = FeedbackTokens(["bench-secret-0123456789abcdef-0123456789"])
     app = create_app(pipeline, store, KeyVerifier(store), tokens, metrics, config)
     server = HttpServer(app, "127.0.0.1", 0, log_level="error")
@@ -56,91 +86,28 @@ def serve(db: str) -> None:
         json.dumps({"port": port, "secret": secret, "interaction_id": str(target.id)}), flush=True
     )
     try:
-        sys.stdin.read()  # until the parent closes our stdin
+        sys.stdin.readline()  # until the parent asks for the count (or goes away)
     finally:
         server.stop()
         pipeline.close(timeout=10)
+        print(json.dumps({"stored_feedback": store.feedback("bench").height}), flush=True)
         store.close()
 
 
-async def _connection(
-    port: int, request: bytes, until: float, latencies: list[float], statuses: Counter[int]
-) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        while time.perf_counter() < until:
-            start = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.lower() == b"content-length":
-                    length = int(value)
-            if length:
-                await reader.readexactly(length)
-            latencies.append(time.perf_counter() - start)
-            statuses[int(head[9:12])] += 1
-    finally:
-        writer.close()
-
-
-def _request(port: int, secret: str, interaction_id: str) -> bytes:
-    body = json.dumps(
-        {"interaction_id": interaction_id, "kind": "signal", "name": "copy", "value": 1.0}
-    ).encode()
-    head = (
-        f"POST /v1/feedback HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Authorization: Bearer {secret}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-async def load(
-    port: int, secret: str, interaction_id: str, seconds: float, connections: int
-) -> dict[str, Any]:
-    """Runs the load and returns the figures."""
-    request = _request(port, secret, interaction_id)
-    warm: list[float] = []
-    await _connection(port, request, time.perf_counter() + 0.5, warm, Counter())
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    start = time.perf_counter()
-    until = start + seconds
-    await asyncio.gather(
-        *(_connection(port, request, until, latencies, statuses) for _ in range(connections))
-    )
-    elapsed = time.perf_counter() - start
-    latencies.sort()
-
-    def pct(q: float) -> float:
-        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
-
-    return {
-        "requests": len(latencies),
-        "seconds": round(elapsed, 2),
-        "requests_per_s": round(len(latencies) / elapsed),
-        "p50_ms": round(pct(0.50), 2),
-        "p99_ms": round(pct(0.99), 2),
-        "max_ms": round(latencies[-1] * 1000, 2),
-        "statuses": dict(statuses),
-        "connections": connections,
-    }
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--null-pipeline", action="store_true", help="measure HTTP alone")
     parser.add_argument("--serve", metavar="DB", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, args.null_pipeline)
         return
     with tempfile.TemporaryDirectory() as tmp:
         child = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(Path(tmp) / "bench.db")],
+            [sys.executable, __file__, "--serve", str(Path(tmp) / "bench.db")]
+            + (["--null-pipeline"] if args.null_pipeline else []),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -150,17 +117,19 @@ def main() -> None:
         try:
             info = json.loads(child.stdout.readline())
             print(f"server pid {child.pid} on port {info['port']}", file=sys.stderr, flush=True)
-            import uvloop
-
-            figures = uvloop.run(
-                load(
-                    info["port"],
-                    info["secret"],
-                    info["interaction_id"],
-                    args.seconds,
-                    args.connections,
-                )
+            target = [UUID(info["interaction_id"])]
+            warm = feedback_bodies(target, 500, seed=1)
+            run_http_single("127.0.0.1", info["port"], info["secret"], warm, concurrency=8)
+            bodies = feedback_bodies(target, args.requests)
+            report = run_http_single(
+                "127.0.0.1", info["port"], info["secret"], bodies, concurrency=args.connections
             )
+            child.stdin.write("done\n")
+            child.stdin.flush()
+            stored = json.loads(child.stdout.readline())["stored_feedback"]
+            figures = {**report.summary(), "stored": stored, "warm_up": len(warm)}
+            if not args.null_pipeline:
+                figures["lost"] = report.acknowledged + len(warm) - stored
             figures["cpus"] = os.cpu_count()
             print(json.dumps(figures))
         finally:
