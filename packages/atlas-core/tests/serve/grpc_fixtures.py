@@ -30,7 +30,8 @@ def make_pipeline(store: Store, config: ServeConfig, metrics: ServeMetrics) -> A
         import importlib.util
 
         spec = importlib.util.spec_from_file_location("fake_pipeline", fake)
-        assert spec is not None and spec.loader is not None
+        assert spec is not None
+        assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module.FakePipeline(store, config, metrics)

@@ -202,7 +202,7 @@ class BufferedTransport:
             return None
         with self._cond:
             self._retries += 1
-        delay = min(self._retry_max, self._retry_base * 2 ** (attempt - 1))
+        delay: float = min(self._retry_max, self._retry_base * 2.0 ** (attempt - 1))
         return delay * (0.5 + random.random() / 2)  # jitter spreads the clients' retries
 
     def _sleep(self, seconds: float) -> None:

@@ -94,10 +94,11 @@ def _json(text: str, field: str, kind: Literal["interaction", "feedback"], index
     try:
         return _loads(text)
     except ValueError as err:  # both decoders raise a ValueError subclass
-        raise _EventRejected(EventError(kind, index, field, f"not valid JSON text ({err})")) from None
+        reason = f"not valid JSON text ({err})"
+        raise _EventRejectedError(EventError(kind, index, field, reason)) from None
 
 
-class _EventRejected(Exception):
+class _EventRejectedError(Exception):
     def __init__(self, error: EventError) -> None:
         self.error = error
 
@@ -114,7 +115,7 @@ def _created_at(message: pb.Interaction | pb.Feedback) -> str | int | None:
 def _interaction(message: pb.Interaction, index: int) -> dict[str, Any]:
     event: dict[str, Any] = {"learning_key": message.learning_key, "output": message.output}
     for name in _INTERACTION_SCALARS:
-        if message.HasField(name):
+        if message.HasField(name):  # type: ignore[arg-type]  # names of optional fields
             event[name] = getattr(message, name)
     which = message.WhichOneof("input")
     if which == "input_text":
@@ -132,7 +133,7 @@ def _interaction(message: pb.Interaction, index: int) -> dict[str, Any]:
 def _feedback(message: pb.Feedback, index: int) -> dict[str, Any]:
     event: dict[str, Any] = {"interaction_id": message.interaction_id, "kind": message.kind}
     for name in _FEEDBACK_SCALARS:
-        if message.HasField(name):
+        if message.HasField(name):  # type: ignore[arg-type]  # names of optional fields
             event[name] = getattr(message, name)
     if message.metadata_json:
         event["metadata"] = _json(message.metadata_json, "metadata", "feedback", index)
@@ -151,13 +152,13 @@ def decode_events(request: pb.IngestRequest) -> DecodedEvents:
         try:
             out.interactions.append(_interaction(interaction, i))
             out.interaction_index.append(i)
-        except _EventRejected as rejected:
+        except _EventRejectedError as rejected:
             out.errors.append(rejected.error)
     for i, feedback in enumerate(request.feedback):
         try:
             out.feedback.append(_feedback(feedback, i))
             out.feedback_index.append(i)
-        except _EventRejected as rejected:
+        except _EventRejectedError as rejected:
             out.errors.append(rejected.error)
     return out
 
@@ -262,8 +263,7 @@ def columns_from_batch(batch: pb.ColumnBatch) -> EventColumns:
         raise InvalidArgumentError("payload_offsets: must not decrease")
     if offsets[-1] != len(data):
         raise InvalidArgumentError(
-            f"payload_offsets: must end at len(payload_data) = {len(data)}, "
-            f"got {int(offsets[-1])}"
+            f"payload_offsets: must end at len(payload_data) = {len(data)}, got {int(offsets[-1])}"
         )
     return EventColumns(
         event_id=event_id,

@@ -92,7 +92,7 @@ def _parsed(request: M | _Undecodable) -> M:
     return request
 
 
-class _Status(Exception):
+class _EndCallError(Exception):
     """Ends a call with ``code`` and ``message`` (and binary trailing metadata)."""
 
     def __init__(
@@ -129,7 +129,7 @@ class _Calls:
         status = "OK"
         try:
             return body()
-        except _Status as ended:
+        except _EndCallError as ended:
             status = ended.code.name
             if ended.trailing:
                 context.set_trailing_metadata(ended.trailing)
@@ -178,7 +178,7 @@ def _wait(future: Future[IngestResult], context: grpc.ServicerContext) -> Ingest
 
 def _checked(response: pb.IngestResponse) -> pb.IngestResponse:
     if response.rejected and response.accepted == 0:
-        raise _Status(
+        raise _EndCallError(
             grpc.StatusCode.INVALID_ARGUMENT,
             _rejected_summary(response),
             ((RESULT_METADATA, response.SerializeToString()),),
@@ -253,8 +253,8 @@ class IngestServicer:
                     )
                     pending.append((number, future, None))
                 else:
-                    decoded = decode_events(message.events)
-                    pending.append((number, self._submit_events(principal, decoded), decoded))
+                    events = decode_events(message.events)
+                    pending.append((number, self._submit_events(principal, events), events))
             total = pb.IngestResponse()
             for number, future, decoded in pending:
                 result = _EMPTY if future is None else _wait(future, context)
@@ -331,7 +331,7 @@ class ReadsServicer:
             found = _find_interaction(self._store, principal.tenant_id, wanted)
             if found is None:
                 missing = uuid.UUID(bytes=wanted)
-                raise _Status(grpc.StatusCode.NOT_FOUND, f"id: no interaction {missing}")
+                raise _EndCallError(grpc.StatusCode.NOT_FOUND, f"id: no interaction {missing}")
             return found
 
         return self._calls.run("GetInteraction", context, body)
@@ -400,7 +400,7 @@ class _Health(health.HealthServicer):
 
 def _handlers(ingest: IngestServicer, reads: ReadsServicer) -> list[grpc.GenericRpcHandler]:
     serialize = pb.IngestResponse.SerializeToString
-    ingest_methods = {
+    ingest_methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
         "Ingest": grpc.unary_unary_rpc_method_handler(
             ingest.Ingest, _deserializer(pb.IngestRequest), serialize
         ),
@@ -412,7 +412,7 @@ def _handlers(ingest: IngestServicer, reads: ReadsServicer) -> list[grpc.Generic
         ),
     }
     list_request = _deserializer(pb.ListRequest)
-    read_methods = {
+    read_methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
         "ListInteractions": grpc.unary_unary_rpc_method_handler(
             reads.ListInteractions, list_request, pb.InteractionList.SerializeToString
         ),
