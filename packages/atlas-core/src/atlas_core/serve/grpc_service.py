@@ -17,7 +17,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -445,6 +445,7 @@ def create_grpc_server(
     host: str | None = None,
     max_workers: int = 32,
     max_concurrent_rpcs: int | None = 1_024,
+    interceptors: Sequence[grpc.ServerInterceptor] = (),
 ) -> tuple[grpc.Server, int]:
     """A started gRPC server with the ingest, reads and health services; returns it and the
     bound port (``port=0`` picks a free one). ``host`` defaults to ``config.host``.
@@ -452,6 +453,7 @@ def create_grpc_server(
     ``max_workers`` threads serve calls (an ingest call holds its thread until the commit);
     beyond ``max_concurrent_rpcs`` calls in flight grpcio itself answers RESOURCE_EXHAUSTED.
     Requests above ``config.max_request_bytes`` are refused by grpcio (RESOURCE_EXHAUSTED).
+    ``interceptors`` wrap every call (logging, tracing, fault injection in tests).
     Stop it with ``server.stop(grace)``.
     """
     calls = _Calls(verifier, metrics)
@@ -463,6 +465,7 @@ def create_grpc_server(
             ("grpc.so_reuseport", 0),  # a second server on the same port must fail, not share
         ],
         maximum_concurrent_rpcs=max_concurrent_rpcs,
+        interceptors=list(interceptors),
     )
     health_servicer = _Health(pipeline)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
