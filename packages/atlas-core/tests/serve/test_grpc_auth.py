@@ -13,10 +13,10 @@ import grpc
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from grpc_fixtures import Served, bearer, interaction, open_served  # noqa: E402
+from grpc_fixtures import Served, bearer, interaction, open_served
 
-from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb  # noqa: E402
-from atlas_core.serve.grpc_service import RESULT_METADATA  # noqa: E402
+from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
+from atlas_core.serve.grpc_service import RESULT_METADATA
 
 
 @pytest.fixture
@@ -96,9 +96,7 @@ def test_a_tenant_cannot_read_another_tenants_data(served: Served) -> None:
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     got = served.reads.GetInteraction(pb.GetInteractionRequest(id=a_id), metadata=a_read)
     assert got.output == "a's answer"
-    b_listed = served.reads.ListInteractions(
-        pb.ListRequest(), metadata=bearer(served.keys.b_admin)
-    )
+    b_listed = served.reads.ListInteractions(pb.ListRequest(), metadata=bearer(served.keys.b_admin))
     assert [i.id for i in b_listed.interactions] == [b_id]
 
 
@@ -148,9 +146,7 @@ def test_list_feedback_and_rewards(served: Served) -> None:
     target = _ingest_one(served, secret)
     served.ingest.Ingest(
         pb.IngestRequest(
-            feedback=[
-                pb.Feedback(interaction_id=target, kind="comment", text="nice", user_id="u9")
-            ]
+            feedback=[pb.Feedback(interaction_id=target, kind="comment", text="nice", user_id="u9")]
         ),
         metadata=bearer(secret),
     )

@@ -13,18 +13,18 @@ import grpc
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from grpc_fixtures import Served, bearer, interaction, open_served  # noqa: E402
+from grpc_fixtures import Served, bearer, interaction, open_served
 
-from atlas_core.ids import new_id  # noqa: E402
-from atlas_core.kernels.buffer import EventKind, FeedbackBuffer  # noqa: E402
-from atlas_core.sdk.events import (  # noqa: E402
+from atlas_core.ids import new_id
+from atlas_core.kernels.buffer import EventKind, FeedbackBuffer
+from atlas_core.sdk.events import (
     NO_INTERACTION,
     feedback_payload,
     interaction_payload,
 )
-from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb  # noqa: E402
-from atlas_core.serve.grpc_codec import columns_to_batch  # noqa: E402
-from atlas_core.serve.grpc_service import RESULT_METADATA  # noqa: E402
+from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
+from atlas_core.serve.grpc_codec import columns_to_batch
+from atlas_core.serve.grpc_service import RESULT_METADATA
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_columnar_ingest_lands_in_the_callers_tenant(served: Served) -> None:
 
 
 def test_streaming_ingest_commits_every_message(served: Served) -> None:
-    batch, ids = _sdk_batch(10)
+    batch, _ = _sdk_batch(10)
     typed = [
         pb.IngestStreamMessage(events=pb.IngestRequest(interactions=[interaction()] * 3))
         for _ in range(4)

@@ -15,10 +15,10 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).parent))
-from grpc_fixtures import Served, bearer, interaction, open_served  # noqa: E402
+from grpc_fixtures import Served, bearer, interaction, open_served
 
-from atlas_core.config import ServeConfig  # noqa: E402
-from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb  # noqa: E402
+from atlas_core.config import ServeConfig
+from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
 
 
 @pytest.fixture
