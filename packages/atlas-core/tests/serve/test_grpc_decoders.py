@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -141,7 +140,6 @@ def test_columns_round_trip_through_the_message() -> None:
     assert np.array_equal(back.value, drained.value, equal_nan=True)
 
 
-@pytest.mark.slow
 def test_committed_generated_code_matches_a_fresh_generation(tmp_path: Path) -> None:
     out = tmp_path / "_generated"
     subprocess.run(

@@ -10,8 +10,8 @@ Delivery rules:
   batch is resent with THE SAME event ids (the server stores an id once, so a retry of a
   committed batch whose answer was lost never duplicates), after capped exponential
   back-off with jitter, or after the server's ``retry-after-ms`` hint when it sent one.
-- RESOURCE_EXHAUSTED without a hint is grpcio refusing a message above the server's size
-  limit: the batch is split in halves and each half sent on its own.
+- RESOURCE_EXHAUSTED "message larger than max" is grpcio refusing a message above the
+  server's size limit: the batch is split in halves and each half sent on its own.
 - INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED (and any other code) are permanent:
   the batch is counted as failed and logged (rate-limited). Events the server rejected one
   by one (``IngestResponse.rejected``) are counted as failed; the rest as delivered.
@@ -161,7 +161,7 @@ class RemoteTransport(BufferedTransport):
                     if rejected is not None:  # every event rejected, one by one
                         self._log_rejected(n, _first_reason(rejected))
                         return 0, 0, n
-                if code == grpc.StatusCode.RESOURCE_EXHAUSTED and hint is None and n > 1:
+                if code == grpc.StatusCode.RESOURCE_EXHAUSTED and _too_large(err) and n > 1:
                     return self._send_halves(columns)
                 if code not in _TRANSIENT:
                     self._log_rejected(n, f"{code.name if code else 'unknown'}: {_details(err)}")
@@ -206,6 +206,11 @@ def _code(err: grpc.RpcError) -> grpc.StatusCode | None:
 def _details(err: grpc.RpcError) -> str:
     details = getattr(err, "details", None)
     return str(details()) if callable(details) else repr(err)
+
+
+def _too_large(err: grpc.RpcError) -> bool:
+    # grpcio's own refusal of an oversize message; no status detail marks it otherwise.
+    return "larger than max" in _details(err)
 
 
 def _trailing(err: grpc.RpcError) -> dict[str, Any]:

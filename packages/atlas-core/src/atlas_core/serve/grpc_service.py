@@ -17,6 +17,7 @@ import logging
 import math
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
@@ -239,7 +240,21 @@ class IngestServicer:
     ) -> pb.IngestResponse:
         def body() -> pb.IngestResponse:
             principal = self._calls.principal(context, "ingest")
-            pending: list[tuple[int, Future[IngestResult] | None, DecodedEvents | None]] = []
+            pending: deque[tuple[int, Future[IngestResult] | None, DecodedEvents | None]]
+            pending = deque()
+            total = pb.IngestResponse()
+
+            def fold(number: int, future: Future[IngestResult] | None, decoded: Any) -> None:
+                result = _EMPTY if future is None else _wait(future, context)
+                part = response_from_result(
+                    result, decoded, message=number, with_ids=decoded is not None
+                )
+                total.accepted += part.accepted
+                total.duplicates += part.duplicates
+                total.rejected.extend(part.rejected)
+                total.interaction_ids.extend(part.interaction_ids)
+                total.feedback_ids.extend(part.feedback_ids)
+
             for number, request in enumerate(requests):
                 message = _parsed(request)
                 if message.WhichOneof("batch") == "columns":
@@ -255,17 +270,12 @@ class IngestServicer:
                 else:
                     events = decode_events(message.events)
                     pending.append((number, self._submit_events(principal, events), events))
-            total = pb.IngestResponse()
-            for number, future, decoded in pending:
-                result = _EMPTY if future is None else _wait(future, context)
-                part = response_from_result(
-                    result, decoded, message=number, with_ids=decoded is not None
-                )
-                total.accepted += part.accepted
-                total.duplicates += part.duplicates
-                total.rejected.extend(part.rejected)
-                total.interaction_ids.extend(part.interaction_ids)
-                total.feedback_ids.extend(part.feedback_ids)
+                # Fold what is committed already, so a long stream holds only its
+                # uncommitted messages, not all of them.
+                while pending and (pending[0][1] is None or pending[0][1].done()):
+                    fold(*pending.popleft())
+            while pending:
+                fold(*pending.popleft())
             return _checked(total)
 
         return self._calls.run("IngestStream", context, body)
