@@ -201,3 +201,22 @@ def test_metrics_count_requests_by_status(served: Served) -> None:
         'atlas_requests_total{method="Ingest",status="UNAUTHENTICATED",transport="grpc"} 1.0'
         in text
     )
+
+
+def test_a_stream_that_breaks_midway_keeps_what_came_before(served: Served) -> None:
+    first = pb.IngestStreamMessage(events=pb.IngestRequest(interactions=[interaction()] * 2))
+    garbage = served.channel.stream_unary("/atlas.v1.Ingest/IngestStream")
+    with pytest.raises(grpc.RpcError) as caught:
+        garbage(
+            iter([first.SerializeToString(), b"\x0a\x05\xff"]),
+            metadata=bearer(served.keys.a_ingest),
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "IngestStreamMessage" in caught.value.details()
+    served.pipeline.close(timeout=10)  # commit whatever was submitted
+    assert served.store.interactions("tenant-a").height == 2
+
+
+def test_an_empty_stream_is_ok(served: Served) -> None:
+    response = served.ingest.IngestStream(iter([]), metadata=bearer(served.keys.a_ingest))
+    assert (response.accepted, len(response.rejected)) == (0, 0)

@@ -98,3 +98,12 @@ def test_overload_answers_resource_exhausted_with_pushback(tmp_path: Path) -> No
         assert trailing["grpc-retry-pushback-ms"] == trailing["retry-after-ms"]
         assert served.store.interactions("tenant-a").height == 0  # nothing of it was taken
         assert _ingest(served, 2).accepted == 2  # and smaller requests still go through
+
+
+def test_health_watch_follows_the_pipeline(served: Served) -> None:
+    stub = health_pb2_grpc.HealthStub(served.channel)
+    stream = stub.Watch(health_pb2.HealthCheckRequest(service="atlas.v1.Ingest"), timeout=10)
+    assert next(stream).status == health_pb2.HealthCheckResponse.SERVING
+    served.pipeline.close(timeout=5)  # the writer stops: not ready any more
+    assert next(stream).status == health_pb2.HealthCheckResponse.NOT_SERVING
+    stream.cancel()

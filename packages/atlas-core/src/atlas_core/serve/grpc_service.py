@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 import uuid
 from collections import deque
@@ -61,6 +62,7 @@ RESULT_METADATA = "atlas-ingest-response-bin"
 SERVICE_NAMES = ("atlas.v1.Ingest", "atlas.v1.Reads")
 DEFAULT_LIST_LIMIT = 1_000
 MAX_LIST_LIMIT = 10_000
+_HEALTH_PERIOD_S = 1.0
 _COMMIT_TIMEOUT_S = 60.0  # when the client set no deadline: never hold a worker forever
 
 M = TypeVar("M")
@@ -387,18 +389,26 @@ def _query(request: pb.ListRequest) -> Query:
 
 
 class _Health(health.HealthServicer):
-    """``grpc.health.v1``: SERVING while the pipeline is ready, re-checked on every Check."""
+    """``grpc.health.v1``: SERVING while the pipeline is ready. Re-checked on every Check
+    and every ``_HEALTH_PERIOD_S`` (so Watch streams see changes) until the server stops."""
 
     def __init__(self, pipeline: IngestPipeline) -> None:
         super().__init__()
         self._pipeline = pipeline
+        self._status: int | None = None
+        self._refresh_lock = threading.Lock()
         self.refresh()
 
     def refresh(self) -> None:
         serving = health_pb2.HealthCheckResponse.SERVING
-        status = serving if self._pipeline.ready else health_pb2.HealthCheckResponse.NOT_SERVING
-        for service in ("", *SERVICE_NAMES):
-            self.set(service, status)
+        with self._refresh_lock:
+            ready = self._pipeline.ready
+            status = serving if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+            if status == self._status:
+                return  # set() notifies every Watch stream: only on a change
+            self._status = status
+            for service in ("", *SERVICE_NAMES):
+                self.set(service, status)
 
     def Check(  # noqa: N802
         self, request: health_pb2.HealthCheckRequest, context: grpc.ServicerContext
@@ -406,6 +416,14 @@ class _Health(health.HealthServicer):
         self.refresh()
         response: health_pb2.HealthCheckResponse = super().Check(request, context)
         return response
+
+
+def _watch_health(server: grpc.Server, servicer: _Health) -> None:
+    while server.wait_for_termination(timeout=_HEALTH_PERIOD_S):  # True: still running
+        try:
+            servicer.refresh()
+        except Exception:  # a failing readiness probe must not kill the watcher
+            log.exception("grpc health refresh failed")
 
 
 def _handlers(ingest: IngestServicer, reads: ReadsServicer) -> list[grpc.GenericRpcHandler]:
@@ -487,4 +505,7 @@ def create_grpc_server(
     if bound == 0:
         raise InvalidArgumentError(f"grpc_port: cannot bind {address}")
     server.start()
+    threading.Thread(
+        target=_watch_health, args=(server, health_servicer), name="atlas-grpc-health", daemon=True
+    ).start()
     return server, bound
