@@ -3,6 +3,7 @@ the same ids across a restart and a lost answer, pushback, size splitting, perma
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 import time
@@ -280,3 +281,17 @@ def test_grpc_targets(target: str, expected: tuple[str, bool]) -> None:
 def test_bad_grpc_targets_name_the_argument(target: str) -> None:
     with pytest.raises(InvalidArgumentError, match="target"):
         parse_grpc_target(target)
+
+
+def test_close_gives_up_in_time_when_no_server_answers() -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    rec = _remote(port, "atlas_unused", retry_max=5.0, max_retries=100)
+    _record(rec, 4)
+    started = time.monotonic()
+    assert rec.close(0.5) is False
+    assert time.monotonic() - started < 5.0
+    stats = rec.transport.stats()
+    assert stats.delivered == 0
+    assert stats.retries >= 1
