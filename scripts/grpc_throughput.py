@@ -66,7 +66,7 @@ def _serve(db: str, secret_out: Any, port_out: Any, pipeline_kind: str, stop: An
 def _batches(n_batches: int, batch: int) -> list[bytes]:
     from atlas_core.kernels.buffer import EventKind, FeedbackBuffer
     from atlas_core.sdk.events import NO_INTERACTION, interaction_payload
-    from atlas_core.serve.grpc_codec import columns_to_batch
+    from atlas_core.serve.grpc_columns import columns_to_batch
 
     buffer = FeedbackBuffer(n_batches * batch)
     payload = interaction_payload(

@@ -15,16 +15,17 @@ from hypothesis import strategies as st
 
 from atlas_core.errors import InvalidArgumentError
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
-from atlas_core.serve.grpc_codec import columns_from_batch, columns_to_batch, decode_events
-from atlas_core.serve.grpc_service import _deserializer, _Undecodable
+from atlas_core.serve.grpc_calls import Undecodable, deserializer
+from atlas_core.serve.grpc_codec import decode_events
+from atlas_core.serve.grpc_columns import columns_from_batch, columns_to_batch
 
 ROOT = Path(__file__).resolve().parents[4]
 GENERATED = ROOT / "packages/atlas-core/src/atlas_core/serve/_generated"
 
 
 def _decode_request(data: bytes) -> None:
-    parsed = _deserializer(pb.IngestRequest)(data)
-    if isinstance(parsed, _Undecodable):
+    parsed = deserializer(pb.IngestRequest)(data)
+    if isinstance(parsed, Undecodable):
         assert parsed.reason.startswith("request: not a valid IngestRequest")
         return
     decoded = decode_events(parsed)
@@ -36,8 +37,8 @@ _COLUMNS = {"event_id", "interaction_id", "value", "key", "ts_ns", "payload_offs
 
 
 def _decode_columns(data: bytes) -> None:
-    parsed = _deserializer(pb.ColumnBatch)(data)
-    if isinstance(parsed, _Undecodable):
+    parsed = deserializer(pb.ColumnBatch)(data)
+    if isinstance(parsed, Undecodable):
         return
     try:
         columns = columns_from_batch(parsed)
@@ -58,8 +59,8 @@ def _decode_columns(data: bytes) -> None:
 def test_random_bytes_into_the_request_decoders(data: bytes) -> None:
     _decode_request(data)
     _decode_columns(data)
-    parsed = _deserializer(pb.IngestStreamMessage)(data)
-    assert isinstance(parsed, pb.IngestStreamMessage | _Undecodable)
+    parsed = deserializer(pb.IngestStreamMessage)(data)
+    assert isinstance(parsed, pb.IngestStreamMessage | Undecodable)
 
 
 @st.composite

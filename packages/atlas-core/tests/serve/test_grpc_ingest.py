@@ -23,7 +23,7 @@ from atlas_core.sdk.events import (
     interaction_payload,
 )
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
-from atlas_core.serve.grpc_codec import columns_to_batch
+from atlas_core.serve.grpc_columns import columns_to_batch
 from atlas_core.serve.grpc_service import RESULT_METADATA
 
 

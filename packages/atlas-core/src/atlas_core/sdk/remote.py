@@ -34,7 +34,7 @@ from atlas_core.kernels.buffer import EventColumns
 from atlas_core.sdk.flusher import BufferedTransport
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2_grpc as pb_grpc
-from atlas_core.serve.grpc_codec import columns_to_batch
+from atlas_core.serve.grpc_columns import columns_to_batch
 
 __all__ = ["RemoteTransport"]
 

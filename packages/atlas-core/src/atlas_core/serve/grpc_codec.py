@@ -1,10 +1,9 @@
-"""Conversions between the gRPC messages (``atlas/v1/ingest.proto``) and what the pipeline
-and the store speak: typed event dicts, :class:`EventColumns`, :class:`IngestResult`, read
-frames.
+"""Typed ingest messages (``atlas/v1/ingest.proto``) <-> what the pipeline speaks: event
+dicts in, :class:`IngestResult` out.
 
-Decoding is defensive: whatever bytes a client sent, the functions here raise only
-:class:`InvalidArgumentError` naming the field (request-level problems) or report an
-:class:`EventError` for the one event (per-event problems).
+Decoding is defensive: a parsed message never makes these functions raise; an event
+whose JSON text does not parse is reported as an :class:`EventError` naming the field,
+and the others go on.
 """
 
 from __future__ import annotations
@@ -12,28 +11,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-import numpy as np
-
-from atlas_core.errors import InvalidArgumentError
-from atlas_core.kernels.buffer import EventColumns
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
 from atlas_core.serve.pipeline import EventError, IngestResult
 
-if TYPE_CHECKING:
-    import polars as pl
-
-__all__ = [
-    "DecodedEvents",
-    "columns_from_batch",
-    "columns_to_batch",
-    "decode_events",
-    "feedback_messages",
-    "interaction_messages",
-    "response_from_result",
-    "reward_messages",
-]
+__all__ = ["DecodedEvents", "decode_events", "response_from_result"]
 
 # Optional scalar fields copied as they are when present (proto3 `optional`: HasField).
 _INTERACTION_SCALARS = (
@@ -47,8 +30,6 @@ _INTERACTION_SCALARS = (
     "completion_tokens",
 )
 _FEEDBACK_SCALARS = ("id", "name", "value", "scale_min", "scale_max", "text", "user_id", "source")
-
-_LE = {"u8": np.dtype("<u8"), "i8": np.dtype("<i8"), "f8": np.dtype("<f8")}
 
 
 class DecodedEvents:
@@ -226,136 +207,3 @@ def response_from_result(
                 _ids_text(result.feedback_ids, decoded.feedback_index, decoded.n_feedback)
             )
     return response
-
-
-# -- the columnar batch --------------------------------------------------------------------
-def _array(
-    batch: pb.ColumnBatch, field: str, dtype: np.dtype[Any], n: int, per_event: int = 1
-) -> np.ndarray[Any, Any]:
-    raw: bytes = getattr(batch, field)
-    expected = (n * per_event + (field == "payload_offsets")) * dtype.itemsize
-    if len(raw) != expected:
-        raise InvalidArgumentError(
-            f"{field}: expected {expected} bytes for {n} events (len(kind)), got {len(raw)}"
-        )
-    return np.frombuffer(raw, dtype=dtype)
-
-
-def columns_from_batch(batch: pb.ColumnBatch) -> EventColumns:
-    """The batch as :class:`EventColumns` over the message's bytes (no per-event Python).
-
-    The event count is ``len(kind)``; every other column must match it. Raises
-    InvalidArgumentError naming the column at fault (wrong length, payload offsets that do
-    not start at 0, decrease, or end past ``payload_data``).
-    """
-    n = len(batch.kind)
-    event_id = _array(batch, "event_id", np.dtype(np.uint8), n, 16).reshape(n, 16)
-    interaction_id = _array(batch, "interaction_id", np.dtype(np.uint8), n, 16).reshape(n, 16)
-    kind = np.frombuffer(batch.kind, dtype=np.uint8)
-    value = _array(batch, "value", _LE["f8"], n)
-    key = _array(batch, "key", _LE["u8"], n)
-    ts_ns = _array(batch, "ts_ns", _LE["i8"], n)
-    offsets = _array(batch, "payload_offsets", _LE["i8"], n)
-    data = np.frombuffer(batch.payload_data, dtype=np.uint8)
-    if offsets[0] != 0:
-        raise InvalidArgumentError(f"payload_offsets: must start at 0, got {int(offsets[0])}")
-    if n and (np.diff(offsets) < 0).any():
-        raise InvalidArgumentError("payload_offsets: must not decrease")
-    if offsets[-1] != len(data):
-        raise InvalidArgumentError(
-            f"payload_offsets: must end at len(payload_data) = {len(data)}, got {int(offsets[-1])}"
-        )
-    return EventColumns(
-        event_id=event_id,
-        interaction_id=interaction_id,
-        kind=kind,
-        key=key.astype(np.uint64, copy=False),
-        value=value.astype(np.float64, copy=False),
-        ts_ns=ts_ns.astype(np.int64, copy=False),
-        payload_offsets=offsets.astype(np.int64, copy=False),
-        payload_data=data,
-    )
-
-
-def columns_to_batch(columns: EventColumns) -> pb.ColumnBatch:
-    """The SDK side of :func:`columns_from_batch`: drained columns as one message."""
-    return pb.ColumnBatch(
-        event_id=columns.event_id.tobytes(),
-        interaction_id=columns.interaction_id.tobytes(),
-        kind=columns.kind.astype(np.uint8, copy=False).tobytes(),
-        value=columns.value.astype(_LE["f8"], copy=False).tobytes(),
-        key=columns.key.astype(_LE["u8"], copy=False).tobytes(),
-        ts_ns=columns.ts_ns.astype(_LE["i8"], copy=False).tobytes(),
-        payload_data=columns.payload_data.tobytes(),
-        payload_offsets=columns.payload_offsets.astype(_LE["i8"], copy=False).tobytes(),
-    )
-
-
-# -- reads ---------------------------------------------------------------------------------
-def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    import polars as pl
-
-    # Datetimes as Unix ns and ids as bytes, in one columnar pass before the row loop.
-    times = [c for c, t in frame.schema.items() if isinstance(t, pl.Datetime)]
-    return frame.with_columns(pl.col(c).dt.epoch("ns") for c in times).to_dicts()
-
-
-def _id_text(value: bytes | None) -> str:
-    return "" if value is None else str(uuid.UUID(bytes=value))
-
-
-def _set_optional(message: Any, row: dict[str, Any], names: Iterable[str]) -> None:
-    for name in names:
-        value = row.get(name)
-        if value is not None:
-            setattr(message, name, value)
-
-
-def interaction_messages(frame: pl.DataFrame) -> list[pb.Interaction]:
-    """Stored interaction rows as messages (``input_json``, ``created_at_ns`` set)."""
-    out = []
-    for row in _rows(frame):
-        message = pb.Interaction(
-            id=_id_text(row["id"]),
-            learning_key=row["learning_key"],
-            input_json=row["input"],
-            output=row["output"],
-            metadata_json=row["metadata"] or "{}",
-            created_at_ns=row["created_at"],
-        )
-        _set_optional(message, row, _INTERACTION_SCALARS[1:])
-        out.append(message)
-    return out
-
-
-def feedback_messages(frame: pl.DataFrame) -> list[pb.Feedback]:
-    """Stored feedback rows as messages."""
-    out = []
-    for row in _rows(frame):
-        message = pb.Feedback(
-            id=_id_text(row["id"]),
-            interaction_id=_id_text(row["interaction_id"]),
-            kind=row["kind"],
-            metadata_json=row["metadata"] or "{}",
-            created_at_ns=row["created_at"],
-        )
-        _set_optional(message, row, _FEEDBACK_SCALARS[1:])
-        out.append(message)
-    return out
-
-
-def reward_messages(frame: pl.DataFrame) -> list[pb.Reward]:
-    """Stored reward rows as messages."""
-    out = []
-    for row in _rows(frame):
-        message = pb.Reward(
-            id=_id_text(row["id"]),
-            interaction_id=_id_text(row["interaction_id"]),
-            score=row["score"],
-            components_json=row["components"] or "{}",
-            escalated=bool(row["escalated"]),
-            created_at_ns=row["created_at"],
-        )
-        _set_optional(message, row, ("rationale", "uncertainty", "reward_model"))
-        out.append(message)
-    return out
