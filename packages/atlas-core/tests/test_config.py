@@ -90,7 +90,7 @@ def test_unknown_key_names_field_and_file(tmp_path: Path) -> None:
     [
         ("serve:\n  http_port: -1\n", "serve.http_port"),
         ("serve:\n  grpc_port: 70000\n", "serve.grpc_port"),
-        ("serve:\n  flush_interval_s: fast\n", "serve.flush_interval_s"),
+        ("serve:\n  commit_max_events: many\n", "serve.commit_max_events"),
         ("sdk:\n  buffer_policy: spill\n", "sdk.buffer_policy"),
         ("feedback_tokens:\n  ttl_s: 0\n", "feedback_tokens.ttl_s"),
     ],

@@ -9,6 +9,7 @@ from rich.table import Table
 from atlas_core import __version__, plugins
 from atlas_core.cli_config import config_app
 from atlas_core.cli_keys import keys_app, tenants_app
+from atlas_core.cli_serve import serve
 
 app = typer.Typer(
     name="atlas",
@@ -20,6 +21,7 @@ console = Console()
 app.add_typer(keys_app, name="keys")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(config_app, name="config")
+app.command("serve")(serve)
 
 
 @app.command()

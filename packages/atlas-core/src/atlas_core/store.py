@@ -150,6 +150,14 @@ class Store(Protocol):
         """Interactions with their latest reward (``reward``, null when none), oldest first."""
         ...
 
+    def known_interactions(self, tenant: str, ids: Sequence[bytes]) -> set[bytes]:
+        """Which of ``ids`` (16-byte interaction ids; repeats allowed) the tenant has stored.
+
+        Another tenant's interaction is not known. Raises ``InvalidArgumentError`` naming
+        ``ids`` when an item is not 16 bytes.
+        """
+        ...
+
     # -- versions and aliases ---------------------------------------------------------
     def put_version(self, version: Version) -> None:
         """Stores a new version; its (tenant, kind, name, number) must be new."""

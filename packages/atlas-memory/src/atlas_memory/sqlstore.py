@@ -27,7 +27,10 @@ from atlas_memory.tx import ConflictError, Tx
 from atlas_memory.tx import check_tenant as _tenant
 from atlas_memory.validate import prepare
 
-__all__ = ["ConflictError", "FrameRead", "SqlStore", "Tx"]
+__all__ = ["ID_CHUNK", "ConflictError", "FrameRead", "SqlStore", "Tx"]
+
+ID_CHUNK = 10_000
+"""Most ids one lookup statement carries: bounds the statement, not the call."""
 
 FrameRead = tuple[str, str, Sequence[Any], Callable[[pl.DataFrame], pl.DataFrame]]
 """One frame read: table, SQL, parameters, and what to do with the frame once read."""
@@ -56,6 +59,11 @@ class SqlStore(RegistrySql):
         """Several ``_read_frame`` calls, each followed by its ``then``; a back-end may run
         them concurrently."""
         return [then(self._read_frame(table, sql, params)) for table, sql, params, then in reads]
+
+    @abstractmethod
+    def _known_ids(self, tenant: str, ids: Sequence[bytes]) -> set[bytes]:
+        """Which of at most ``ID_CHUNK`` distinct, checked 16-byte ids the tenant has
+        as interactions; looked up through the primary key."""
 
     @abstractmethod
     def close(self) -> None:
@@ -138,6 +146,15 @@ class SqlStore(RegistrySql):
             joined = joined.head(query.limit)
         return joined.collect()
 
+    def known_interactions(self, tenant: str, ids: Sequence[bytes]) -> set[bytes]:
+        """Which of ``ids`` (16-byte interaction ids; repeats allowed) the tenant has stored."""
+        tenant = _tenant(tenant)
+        wanted = _distinct_ids(ids)
+        known: set[bytes] = set()
+        for start in range(0, len(wanted), ID_CHUNK):
+            known |= self._known_ids(tenant, wanted[start : start + ID_CHUNK])
+        return known
+
     # -- maintenance ------------------------------------------------------------------------
     def _delete_interaction_data(
         self, tx: Tx, cond: str, params: tuple[Any, ...], own: dict[str, str]
@@ -185,6 +202,18 @@ class SqlStore(RegistrySql):
                 (_tenant(tenant), to_ns(cutoff)),
                 {"feedback": "created_at < ?", "rewards": "created_at < ?"},
             )
+
+
+def _distinct_ids(ids: Sequence[object]) -> list[bytes]:
+    """``ids`` without repeats, in order; refused (naming ``ids``) unless all are 16 bytes."""
+    if isinstance(ids, bytes | str):
+        raise InvalidArgumentError("ids: a sequence of 16-byte ids, not a single bytes/str value")
+    checked: list[bytes] = []
+    for value in ids:
+        if not isinstance(value, bytes) or len(value) != 16:
+            raise InvalidArgumentError(f"ids: every id is 16 bytes, got {value!r:.60}")
+        checked.append(value)
+    return list(dict.fromkeys(checked))
 
 
 def _keyed_oldest_first(interactions: pl.DataFrame) -> pl.DataFrame:

@@ -74,11 +74,15 @@ class ServeConfig(_Section):
     buffer_capacity: int = Field(
         default=1_000_000, ge=1, description="Events the server buffers before answering overload."
     )
-    flush_interval_s: float = Field(
-        default=0.02,
-        gt=0,
-        allow_inf_nan=False,
-        description="Longest an accepted event waits in the buffer before a store write.",
+    buffer_max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="Bytes of accepted events the server holds before answering overload.",
+    )
+    commit_max_events: int = Field(
+        default=20_000,
+        ge=1,
+        description="Most events written in one group commit (one store transaction).",
     )
     key_cache_ttl_s: float = Field(
         default=5.0,

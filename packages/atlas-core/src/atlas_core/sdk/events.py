@@ -201,9 +201,12 @@ def _ids(column: np.ndarray[Any, np.dtype[np.uint8]]) -> list[bytes]:
     return [raw[i : i + 16] for i in range(0, len(raw), 16)]
 
 
-def decode(columns: EventColumns) -> DecodedBatch:
+def decode(columns: EventColumns, *, keep_rows: bool = False) -> DecodedBatch:
     """Turns drained columns into the frames ``Store.write_interactions`` / ``write_feedback``
     take, in one columnar pass (no object per row).
+
+    ``keep_rows`` adds a last column ``row``: each event's position in ``columns`` (the
+    server uses it to name rejected events).
 
     Raises InvalidArgumentError when a payload is not one NDJSON line (an event the SDK did
     not encode); the caller treats that batch as undeliverable.
@@ -235,6 +238,7 @@ def decode(columns: EventColumns) -> DecodedBatch:
         # The buffer uses NaN for "absent"; the store wants null.
         value.fill_nan(None),
         pl.Series("created_at", columns.ts_ns),
+        pl.int_range(n, dtype=pl.Int64).alias("row"),
     )
     # Fields the SDK always writes; a row without them was not encoded here. Filtering them
     # out in one pass keeps foreign events from reaching the store's row-by-row rejection.
@@ -247,6 +251,7 @@ def decode(columns: EventColumns) -> DecodedBatch:
     is_feedback = (
         pl.col("kind_code").is_in(list(FEEDBACK_KINDS)) & common & pl.col("source").is_not_null()
     )
+    extra = ["row"] if keep_rows else []
     interactions = frame.filter(is_interaction).select(
         pl.col("event_id").alias("id"),
         "tenant_id",
@@ -262,6 +267,7 @@ def decode(columns: EventColumns) -> DecodedBatch:
         "completion_tokens",
         "metadata",
         "created_at",
+        *extra,
     )
     kind_text = pl.col("kind_code").replace_strict(
         list(FEEDBACK_KINDS), list(FEEDBACK_KINDS.values()), default=None, return_dtype=pl.String
@@ -280,6 +286,7 @@ def decode(columns: EventColumns) -> DecodedBatch:
         "source",
         "metadata",
         "created_at",
+        *extra,
     )
     invalid = n - interactions.height - feedback.height
     return DecodedBatch(interactions, feedback, invalid)

@@ -19,6 +19,7 @@ __all__ = [
     "OverloadedError",
     "RateLimitedError",
     "ShuttingDownError",
+    "StoreUnavailableError",
     "grpc_status_name",
     "http_status",
 ]
@@ -47,6 +48,11 @@ class ShuttingDownError(AtlasError):
     UNAVAILABLE): retry against another instance or after the restart."""
 
 
+class StoreUnavailableError(AtlasError):
+    """The store kept failing; nothing of the request was committed (HTTP 503, gRPC
+    UNAVAILABLE): retry with the same ids."""
+
+
 def grpc_status_name(err: BaseException) -> str:
     """The ``grpc.StatusCode`` member name that answers ``err``."""
     if isinstance(err, OverloadedError):
@@ -57,7 +63,7 @@ def grpc_status_name(err: BaseException) -> str:
         return "UNAUTHENTICATED"
     if isinstance(err, InvalidArgumentError):
         return "INVALID_ARGUMENT"
-    if isinstance(err, ShuttingDownError):
+    if isinstance(err, ShuttingDownError | StoreUnavailableError):
         return "UNAVAILABLE"
     return "INTERNAL"
 
@@ -74,6 +80,6 @@ def http_status(err: BaseException) -> int:
         return 413
     if isinstance(err, InvalidArgumentError):
         return 422
-    if isinstance(err, ShuttingDownError):
+    if isinstance(err, ShuttingDownError | StoreUnavailableError):
         return 503
     return 500

@@ -1,0 +1,158 @@
+"""One ``atlas serve`` process: the gRPC server and the HTTP server over one ingest pipeline.
+
+gRPC runs on grpcio's thread pool; HTTP on uvicorn in its own thread (its event loop);
+both hand events to the same :class:`~atlas_core.serve.pipeline.IngestPipeline`, whose one
+writer group-commits to the store.
+
+Shutdown (SIGTERM or SIGINT, or :meth:`AtlasServer.stop`) is graceful: readiness turns
+false at once, both servers stop taking new requests and finish the ones in flight (each
+waits for its commit), the pipeline commits everything it accepted, and only then is the
+store closed — all within ``serve.shutdown_grace_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+import time
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from atlas_core.auth import FeedbackTokens, KeyVerifier
+from atlas_core.serve.grpc_service import create_grpc_server
+from atlas_core.serve.http_app import create_app
+from atlas_core.serve.metrics import ServeMetrics
+from atlas_core.serve.pipeline import IngestPipeline
+from atlas_core.store import open_store
+
+if TYPE_CHECKING:
+    import grpc
+
+    from atlas_core.config import AtlasConfig
+    from atlas_core.store import Store
+
+__all__ = ["AtlasServer", "serve_forever"]
+
+log = logging.getLogger("atlas_core.serve")
+
+
+class AtlasServer:
+    """Both servers and the pipeline, started by :meth:`start` and stopped by :meth:`stop`.
+
+    ``store``: serve this store (not closed on stop); by default the one ``config.store.url``
+    names is opened (and closed on stop).
+    """
+
+    def __init__(self, config: AtlasConfig, store: Store | None = None) -> None:
+        self.config = config
+        self._owns_store = store is None
+        self.store = store if store is not None else open_store(config.store.url)
+        self.metrics = ServeMetrics()
+        self.pipeline = IngestPipeline(self.store, config.serve, self.metrics)
+        self.verifier = KeyVerifier.from_config(self.store, config)
+        self.tokens = FeedbackTokens.from_config(config)
+        self.grpc_port = 0
+        self.http_port = 0
+        self._grpc: grpc.Server | None = None
+        self._http: uvicorn.Server | None = None
+        self._http_thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+
+    def start(self) -> None:
+        """Binds both ports (0: a free one; see ``grpc_port``/``http_port``) and serves."""
+        serve = self.config.serve
+        self._grpc, self.grpc_port = create_grpc_server(
+            self.pipeline, self.store, self.verifier, self.metrics, serve, port=serve.grpc_port
+        )
+        app = create_app(self.pipeline, self.store, self.verifier, self.tokens, self.metrics, serve)
+        sock = socket.socket(socket.AF_INET6 if ":" in serve.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((serve.host, serve.http_port))
+        sock.listen(2048)
+        self.http_port = sock.getsockname()[1]
+        http = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=max(1, int(serve.shutdown_grace_s)),
+                limit_concurrency=4096,
+                backlog=2048,
+            )
+        )
+        self._http = http
+        # Not the main thread: uvicorn leaves signal handling to us.
+        self._http_thread = threading.Thread(
+            target=http.run, kwargs={"sockets": [sock]}, name="atlas-serve-http", daemon=True
+        )
+        self._http_thread.start()
+        deadline = time.monotonic() + 10
+        while not http.started and self._http_thread.is_alive():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the HTTP server did not start within 10 s")
+            time.sleep(0.01)
+        log.info(
+            "atlas serve: gRPC on %s:%d, HTTP on %s:%d, store %s",
+            serve.host,
+            self.grpc_port,
+            serve.host,
+            self.http_port,
+            self.store.url,
+        )
+
+    def stop(self, grace: float | None = None) -> bool:
+        """Graceful stop (see the module docstring); True when every accepted event was
+        committed. Idempotent."""
+        with self._stop_lock:
+            if self._stopped.is_set():
+                return True
+            grace = self.config.serve.shutdown_grace_s if grace is None else grace
+            deadline = time.monotonic() + grace
+            # The pipeline first: it refuses new events at once (readiness turns false) and
+            # commits what it took, which resolves every in-flight request; then the servers
+            # stop with nothing left to wait for.
+            drained = self.pipeline.close(grace)
+            left = max(0.5, deadline - time.monotonic())
+            if self._grpc is not None:
+                self._grpc.stop(left).wait(left)
+            if self._http is not None and self._http_thread is not None:
+                self._http.should_exit = True
+                self._http_thread.join(left)
+            if self._owns_store:
+                self.store.close()
+            self._stopped.set()
+            return drained
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Blocks until the server has stopped; False on timeout."""
+        return self._stopped.wait(timeout)
+
+
+def serve_forever(config: AtlasConfig) -> int:
+    """Runs ``atlas serve`` in the foreground until SIGTERM/SIGINT; the exit status."""
+    server = AtlasServer(config)
+    server.start()
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("atlas serve: %s received, draining", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(
+        f"atlas serve: gRPC {config.serve.host}:{server.grpc_port}  "
+        f"HTTP http://{config.serve.host}:{server.http_port}  store {server.store.url}",
+        flush=True,
+    )
+    while not stopping.wait(0.5):
+        pass
+    drained = server.stop()
+    print(f"atlas serve: stopped ({'drained' if drained else 'NOT drained'})", flush=True)
+    return 0 if drained else 1

@@ -1,0 +1,316 @@
+"""The ingest pipeline over a real SQLite store: validation, tenancy, group commit, limits."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from atlas_core.config import ServeConfig
+from atlas_core.kernels.buffer import EventColumns, FeedbackBuffer
+from atlas_core.sdk import Recorder
+from atlas_core.serve.errors import (
+    LimitExceededError,
+    OverloadedError,
+    RateLimitedError,
+    ShuttingDownError,
+    StoreUnavailableError,
+)
+from atlas_core.serve.metrics import ServeMetrics
+from atlas_core.serve.pipeline import IngestPipeline
+from atlas_core.store import Store, open_store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(f"sqlite:///{tmp_path / 'atlas.db'}")
+    yield opened
+    opened.close()
+
+
+def _pipeline(store: Store, **limits: Any) -> IngestPipeline:
+    return IngestPipeline(store, ServeConfig(**limits), ServeMetrics())
+
+
+@pytest.fixture
+def pipeline(store: Store) -> Iterator[IngestPipeline]:
+    p = _pipeline(store)
+    yield p
+    p.close(10)
+
+
+def _interaction(**fields: Any) -> dict[str, Any]:
+    return {"learning_key": "qa", "input": "hi", "output": "hello", **fields}
+
+
+def _rating(interaction_id: uuid.UUID, value: float = 4, **fields: Any) -> dict[str, Any]:
+    return {"interaction_id": str(interaction_id), "kind": "rating", "value": value, **fields}
+
+
+def test_typed_events_are_committed_with_the_callers_tenant(
+    pipeline: IngestPipeline, store: Store
+) -> None:
+    result = pipeline.submit(
+        "acme", rate_key="k", interactions=[_interaction(), _interaction(user_id="u")]
+    ).result(10)
+    assert result.accepted == 2
+    assert result.rejected == ()
+    first = result.interaction_ids[0]
+    fb = pipeline.submit("acme", rate_key="k", feedback=[_rating(first)]).result(10)
+    assert fb.accepted == 1
+    stored = store.interactions("acme")
+    assert stored.height == 2
+    assert set(stored["id"].to_list()) == set(result.interaction_ids)
+    assert store.interactions("default").height == 0
+    rating = store.feedback("acme").row(0, named=True)
+    assert rating["interaction_id"] == first
+    assert (rating["value"], rating["scale_min"], rating["scale_max"]) == (4.0, 1.0, 5.0)
+    assert rating["source"] == "api"
+
+
+def test_bad_events_are_named_and_their_neighbours_committed(
+    pipeline: IngestPipeline, store: Store
+) -> None:
+    good = uuid.uuid4()
+    events = [
+        _interaction(id=str(good)),
+        _interaction(latency_ms="slow"),
+        {"input": "x", "output": "y"},  # no learning key
+        _interaction(prompt_tokens=-3),
+        _interaction(surprise=1),
+        _interaction(output="\ud800"),
+        _interaction(created_at="yesterday"),
+        _interaction(tenant_id="other"),
+        "not an object",
+    ]
+    result = pipeline.submit("acme", rate_key="k", interactions=events).result(10)  # type: ignore[list-item]
+    assert result.accepted == 1
+    got = {(e.index, e.field) for e in result.rejected}
+    assert got == {
+        (1, "latency_ms"),
+        (2, "learning_key"),
+        (3, "prompt_tokens"),
+        (4, "surprise"),
+        (5, "output"),
+        (6, "created_at"),
+        (7, "tenant_id"),
+        (8, "interaction"),
+    }
+    assert all(e.kind == "interaction" and e.reason for e in result.rejected)
+    assert store.interactions("acme")["id"].to_list() == [good]
+
+
+def test_feedback_value_rules(pipeline: IngestPipeline) -> None:
+    iid = pipeline.submit("acme", rate_key="k", interactions=[_interaction()]).result(10)
+    target = iid.interaction_ids[0]
+    feedback = [
+        _rating(target, 9),  # off its 1..5 scale
+        _rating(target, float("nan")),
+        {"interaction_id": str(target), "kind": "signal", "name": "copy"},
+        {"interaction_id": str(target), "kind": "edit"},  # no text
+        {"interaction_id": str(target), "kind": "applause"},
+        {"interaction_id": "not-a-uuid", "kind": "signal", "name": "copy"},
+        _rating(target, 0.5, scale_min=0, scale_max=1),
+    ]
+    result = pipeline.submit("acme", rate_key="k", feedback=feedback).result(10)
+    assert result.accepted == 2
+    assert {(e.index, e.field) for e in result.rejected} == {
+        (0, "value"),
+        (1, "value"),
+        (3, "text"),
+        (4, "kind"),
+        (5, "interaction_id"),
+    }
+
+
+def test_feedback_must_be_about_an_interaction_of_the_same_tenant(
+    pipeline: IngestPipeline, store: Store
+) -> None:
+    theirs = pipeline.submit("globex", rate_key="g", interactions=[_interaction()]).result(10)
+    other = theirs.interaction_ids[0]
+    result = pipeline.submit(
+        "acme", rate_key="a", feedback=[_rating(other), _rating(uuid.uuid4())]
+    ).result(10)
+    assert result.accepted == 0
+    assert [(e.index, e.field) for e in result.rejected] == [
+        (0, "interaction_id"),
+        (1, "interaction_id"),
+    ]
+    assert "unknown interaction" in result.rejected[0].reason
+    assert store.feedback("globex").height == 0
+    assert store.feedback("acme").height == 0
+
+
+def test_feedback_may_ride_with_its_interaction_or_follow_a_stored_one(
+    tmp_path: Path, store: Store
+) -> None:
+    own = uuid.uuid4()
+    pipeline = _pipeline(store)
+    both = pipeline.submit(
+        "acme",
+        rate_key="k",
+        interactions=[_interaction(id=str(own))],
+        feedback=[_rating(own)],
+    ).result(10)
+    assert both.accepted == 2
+    pipeline.close(10)
+    # A fresh pipeline has no memory of it: the store answers.
+    fresh = _pipeline(store)
+    later = fresh.submit("acme", rate_key="k", feedback=[_rating(own, 2)]).result(10)
+    fresh.close(10)
+    assert later.accepted == 1
+    assert store.feedback("acme").height == 2
+
+
+def test_a_retry_with_the_same_ids_is_stored_once_and_counted(
+    pipeline: IngestPipeline, store: Store
+) -> None:
+    events = [_interaction(id=str(uuid.uuid4())) for _ in range(5)]
+    first = pipeline.submit("acme", rate_key="k", interactions=events).result(10)
+    again = pipeline.submit("acme", rate_key="k", interactions=events).result(10)
+    assert (first.accepted, first.duplicates) == (5, 0)
+    assert (again.accepted, again.duplicates) == (5, 5)
+    assert again.interaction_ids == first.interaction_ids
+    assert store.interactions("acme").height == 5
+
+
+def _sdk_columns(tenant: str, n: int) -> tuple[EventColumns, list[uuid.UUID]]:
+    """Events encoded by the real SDK recorder, as its buffer drains them."""
+    buffer = FeedbackBuffer(10_000, "reject", None)
+
+    class Capture:
+        def send(self, *args: Any, **kwargs: Any) -> bytes:
+            return buffer.push(*args, **kwargs)
+
+        def flush(self, timeout: float | None = None) -> bool:
+            return True
+
+        def close(self, timeout: float | None = None) -> bool:
+            return True
+
+        def has_room(self) -> bool:
+            return True
+
+        def stats(self) -> Any:
+            return None
+
+    recorder = Recorder(Capture(), tenant_id=tenant)  # type: ignore[arg-type]
+    ids = []
+    for i in range(n):
+        iid = recorder.record_interaction(input={"q": i}, output=f"a{i}", learning_key="qa")
+        recorder.rate(iid, 5)
+        ids.append(iid)
+    return buffer.drain_columns(10_000), ids
+
+
+def test_sdk_columns_are_committed_under_the_callers_tenant(
+    pipeline: IngestPipeline, store: Store
+) -> None:
+    columns, ids = _sdk_columns("claimed-by-payload", 20)
+    result = pipeline.submit_columns("acme", rate_key="k", columns=columns).result(10)
+    assert (result.accepted, result.rejected) == (40, ())
+    assert list(result.interaction_ids) == ids
+    assert store.interactions("acme").height == 20
+    assert store.feedback("acme").height == 20
+    assert store.interactions("claimed-by-payload").height == 0
+
+
+def test_limits_refuse_the_whole_request(store: Store) -> None:
+    small = _pipeline(store, max_batch_events=3)
+    with pytest.raises(LimitExceededError, match="max_batch_events"):
+        small.submit("acme", rate_key="k", interactions=[_interaction()] * 4)
+    small.close(10)
+    limited = _pipeline(store, rate_limit_events_per_s=1.0, rate_limit_burst=5)
+    limited.submit("acme", rate_key="k", interactions=[_interaction()] * 5).result(10)
+    with pytest.raises(RateLimitedError) as info:
+        limited.submit("acme", rate_key="k", interactions=[_interaction()])
+    assert 0 < info.value.retry_after_s <= 1.0
+    # Another key has its own bucket.
+    limited.submit("acme", rate_key="other", interactions=[_interaction()]).result(10)
+    limited.close(10)
+    assert store.interactions("acme").height == 6
+
+
+class _SlowStore:
+    """The real store, with writes held until released (to fill the queue)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.gate = threading.Event()
+        self.failures = 0
+
+    def write_interactions(self, frame: pl.DataFrame) -> Any:
+        self.gate.wait(10)
+        if self.failures:
+            self.failures -= 1
+            raise OSError("disk unplugged")
+        return self._store.write_interactions(frame)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_overload_answers_with_a_retry_hint_and_loses_nothing_taken(store: Store) -> None:
+    slow = _SlowStore(store)
+    pipeline = IngestPipeline(slow, ServeConfig(buffer_capacity=10), ServeMetrics())  # type: ignore[arg-type]
+    taken = [pipeline.submit("acme", rate_key="k", interactions=[_interaction()] * 5)]
+    taken.append(pipeline.submit("acme", rate_key="k", interactions=[_interaction()] * 5))
+    with pytest.raises(OverloadedError) as info:
+        pipeline.submit("acme", rate_key="k", interactions=[_interaction()] * 5)
+    assert info.value.retry_after_s > 0
+    slow.gate.set()
+    assert sum(f.result(10).accepted for f in taken) == 10
+    assert pipeline.close(10)
+    assert store.interactions("acme").height == 10
+
+
+def test_a_failing_store_is_retried_then_reported_unavailable(store: Store) -> None:
+    slow = _SlowStore(store)
+    slow.gate.set()
+    pipeline = IngestPipeline(slow, ServeConfig(), ServeMetrics())  # type: ignore[arg-type]
+    slow.failures = 2  # transient: retried inside the pipeline
+    ok = pipeline.submit("acme", rate_key="k", interactions=[_interaction()]).result(10)
+    assert ok.accepted == 1
+    assert pipeline.ready
+    slow.failures = 100  # persistent: the request fails, the client retries later
+    with pytest.raises(StoreUnavailableError):
+        pipeline.submit("acme", rate_key="k", interactions=[_interaction()]).result(30)
+    assert not pipeline.ready
+    slow.failures = 0
+    pipeline.submit("acme", rate_key="k", interactions=[_interaction()]).result(10)
+    assert pipeline.ready
+    pipeline.close(10)
+    assert store.interactions("acme").height == 2
+
+
+def test_concurrent_requests_share_commits_and_close_drains(store: Store) -> None:
+    metrics = ServeMetrics()
+    pipeline = IngestPipeline(store, ServeConfig(), metrics)
+    futures = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        for _ in range(50):
+            f = pipeline.submit("acme", rate_key="k", interactions=[_interaction()] * 4)
+            with lock:
+                futures.append(f)
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert pipeline.close(30)
+    assert all(f.done() for f in futures)
+    assert sum(f.result().accepted for f in futures) == 800
+    assert store.interactions("acme").height == 800
+    commits = metrics.commit_events.collect()[0]
+    count = next(s.value for s in commits.samples if s.name.endswith("_count"))
+    assert count < 200  # group commit: fewer transactions than requests
+    with pytest.raises(ShuttingDownError):
+        pipeline.submit("acme", rate_key="k", interactions=[_interaction()])
