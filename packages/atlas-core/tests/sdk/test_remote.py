@@ -25,7 +25,7 @@ from atlas_core.sdk import Recorder, RemoteTransport
 from atlas_core.sdk.recorder import parse_grpc_target
 from atlas_core.store import Store, open_store
 
-CONFIG = ServeConfig(flush_interval_s=0.005)
+CONFIG = ServeConfig()
 
 
 @pytest.fixture
@@ -208,7 +208,7 @@ def test_overload_pushback_is_honoured(store: Store, keys: Keys) -> None:
 
 
 def test_a_batch_above_the_servers_size_limit_is_split(store: Store, keys: Keys) -> None:
-    served = serve_on(store, keys, ServeConfig(flush_interval_s=0.005, max_request_bytes=4096))
+    served = serve_on(store, keys, ServeConfig(max_request_bytes=4096))
     rec = _remote(served.port, keys.a_ingest, batch_size=200, flush_interval=0.2)
     try:
         ids = _record(rec, 100, output="x" * 150)  # ~25 KB in one batch

@@ -123,7 +123,7 @@ def open_served(tmp_path: Path, config: ServeConfig | None = None) -> Iterator[S
     """Fixture body: a served SQLite store with the test keys; stopped afterwards."""
     store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
     keys = issue_keys(store)
-    served = serve_on(store, keys, config or ServeConfig(flush_interval_s=0.005))
+    served = serve_on(store, keys, config or ServeConfig())
     try:
         yield served
     finally:

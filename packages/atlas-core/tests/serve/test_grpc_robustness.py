@@ -23,7 +23,7 @@ from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    yield from open_served(tmp_path, ServeConfig(flush_interval_s=0.005, max_request_bytes=4096))
+    yield from open_served(tmp_path, ServeConfig(max_request_bytes=4096))
 
 
 def _ingest(served: Served, n: int, output: str = "x") -> pb.IngestResponse:
@@ -87,7 +87,7 @@ def test_garbage_on_the_port_leaves_the_server_serving(served: Served, garbage: 
 
 
 def test_overload_answers_resource_exhausted_with_pushback(tmp_path: Path) -> None:
-    config = ServeConfig(flush_interval_s=0.005, buffer_capacity=4, max_batch_events=100)
+    config = ServeConfig(buffer_capacity=4, max_batch_events=100)
     for served in open_served(tmp_path, config):
         with pytest.raises(grpc.RpcError) as caught:
             _ingest(served, 10)  # more than the pipeline may hold at once
