@@ -3,7 +3,6 @@ real server on 127.0.0.1, and a real channel to it."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,26 +16,15 @@ from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2_grpc as pb_grpc
 from atlas_core.serve.grpc_service import create_grpc_server
 from atlas_core.serve.metrics import ServeMetrics
+from atlas_core.serve.pipeline import IngestPipeline
 from atlas_core.store import Store, open_store
 from atlas_core.types import ApiKey, Tenant
 
 __all__ = ["Keys", "Served", "bearer", "make_pipeline", "open_served", "serve_on"]
 
 
-def make_pipeline(store: Store, config: ServeConfig, metrics: ServeMetrics) -> Any:
-    """The real pipeline (main's); the dev stand-in only where ATLAS_FAKE_PIPELINE is set."""
-    fake = os.environ.get("ATLAS_FAKE_PIPELINE")
-    if fake:
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("fake_pipeline", fake)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.FakePipeline(store, config, metrics)
-    from atlas_core.serve.pipeline import IngestPipeline
-
+def make_pipeline(store: Store, config: ServeConfig, metrics: ServeMetrics) -> IngestPipeline:
+    """The real ingest pipeline over ``store``."""
     return IngestPipeline(store, config, metrics)
 
 
@@ -49,7 +37,6 @@ class Keys:
     a_read: str
     b_admin: str
     revoked: str
-    revoked_id: Any = None
 
 
 def issue_keys(store: Store) -> Keys:
@@ -81,7 +68,7 @@ class Served:
     """A running server and what it was built from."""
 
     store: Store
-    pipeline: Any
+    pipeline: IngestPipeline
     metrics: ServeMetrics
     config: ServeConfig
     server: grpc.Server

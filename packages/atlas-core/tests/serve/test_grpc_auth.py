@@ -164,3 +164,17 @@ def test_get_with_a_malformed_id_is_invalid_argument(served: Served) -> None:
         pb.GetInteractionRequest(id="nope"), metadata=bearer(served.keys.a_read)
     )
     assert _code(call) == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_get_finds_an_interaction_whose_time_is_far_from_its_ids(served: Served) -> None:
+    old = _ingest_one(served, served.keys.a_ingest, created_at_ns=1_000_000_000_000_000_000)
+    recent = _ingest_one(served, served.keys.a_ingest)
+    auth = bearer(served.keys.a_read)
+    for wanted in (old, recent):
+        got = served.reads.GetInteraction(pb.GetInteractionRequest(id=wanted), metadata=auth)
+        assert got.id == wanted
+    assert got.created_at_ns > 1_000_000_000_000_000_000
+    missing = pb.GetInteractionRequest(id=str(uuid.uuid4()))
+    assert _code(lambda: served.reads.GetInteraction(missing, metadata=auth)) == (
+        grpc.StatusCode.NOT_FOUND
+    )

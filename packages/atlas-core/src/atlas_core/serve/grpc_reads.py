@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from atlas_core.errors import InvalidArgumentError
-from atlas_core.ids import parse_id
+from atlas_core.ids import id_time_ns, parse_id
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
 from atlas_core.serve.grpc_calls import Calls, EndCallError, Undecodable, parsed
 from atlas_core.store import Query
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     import polars as pl
 
     from atlas_core.store import Store
@@ -45,6 +44,7 @@ _INTERACTION_OPTIONALS = (
     "prompt_tokens",
     "completion_tokens",
 )
+_ID_WINDOW = timedelta(days=1)
 _FEEDBACK_OPTIONALS = ("name", "value", "scale_min", "scale_max", "text", "user_id", "source")
 
 
@@ -119,17 +119,26 @@ def _interaction_id(text: str) -> bytes:
 
 
 def _find_interaction(store: Store, tenant: str, wanted: bytes) -> pb.Interaction | None:
+    """The tenant's interaction ``wanted``, or None.
+
+    The Store protocol reads by filters, not by id. A primary-key probe answers "absent"
+    cheaply (so unknown ids cannot force scans); a present one is read first in a window
+    around the time its UUIDv7 carries (ids are minted when the event is recorded), and
+    only if it is not there (a client-chosen ``created_at``) from the whole tenant.
+    """
     import polars as pl
 
-    # The Store protocol has no lookup by id; the read is tenant-scoped, then filtered.
-    frame = store.interactions(tenant, Query()).filter(pl.col("id") == wanted)
-    rows = interaction_messages(frame.head(1))
-    return rows[0] if rows else None
+    if not store.known_interactions(tenant, [wanted]):
+        return None
+    minted = _datetime_ns("id", id_time_ns(wanted))
+    for query in (Query(since=minted - _ID_WINDOW, until=minted + _ID_WINDOW), Query()):
+        frame = store.interactions(tenant, query).filter(pl.col("id") == wanted)
+        if frame.height:
+            return interaction_messages(frame.head(1))[0]
+    return None
 
 
 def _datetime_ns(field: str, ns: int) -> datetime:
-    from datetime import UTC, datetime, timedelta
-
     try:
         return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ns // 1_000)
     except OverflowError:
