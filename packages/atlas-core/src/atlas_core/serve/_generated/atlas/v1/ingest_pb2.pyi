@@ -471,11 +471,14 @@ class IngestResponse(_message.Message):
     def rejected(self) -> _containers.RepeatedCompositeFieldContainer[Global___EventError]: ...
     @_builtins.property
     def interaction_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """The id of every interaction of the request, in order (given or minted)."""
+        """The id of every interaction of the request, in order (given or minted; "" for an
+        event that could not be decoded). Empty for columnar batches: the client minted
+        every id (they are its event ids).
+        """
 
     @_builtins.property
     def feedback_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """The id of every feedback event of the request, in order."""
+        """The id of every feedback event of the request, in order (as interaction_ids)."""
 
     def __init__(
         self,
