@@ -207,14 +207,21 @@ def test_overload_pushback_is_honoured(store: Store, keys: Keys) -> None:
         served.stop()
 
 
-def test_a_batch_above_the_servers_size_limit_is_split(store: Store, keys: Keys) -> None:
+@pytest.mark.parametrize("client_limit", [4 * 1024 * 1024, 4096], ids=["server", "client"])
+def test_a_batch_above_the_size_limit_is_split(store: Store, keys: Keys, client_limit: int) -> None:
     served = serve_on(store, keys, ServeConfig(max_request_bytes=4096))
-    rec = _remote(served.port, keys.a_ingest, batch_size=200, flush_interval=0.2)
+    rec = _remote(
+        served.port,
+        keys.a_ingest,
+        batch_size=200,
+        flush_interval=0.2,
+        max_message_bytes=client_limit,
+    )
     try:
-        ids = _record(rec, 100, output="x" * 150)  # ~25 KB in one batch
+        ids = _record(rec, 40, output="x" * 150)  # ~10 KB in one batch
         assert rec.flush(20)
         stats = rec.transport.stats()
-        assert (stats.delivered, stats.failed) == (100, 0)
+        assert (stats.delivered, stats.failed, stats.retries) == (40, 0, 0)
         assert sorted(_stored_ids(store)) == sorted(i.bytes for i in ids)
     finally:
         rec.close(5)

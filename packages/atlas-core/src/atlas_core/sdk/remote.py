@@ -10,8 +10,9 @@ Delivery rules:
   batch is resent with THE SAME event ids (the server stores an id once, so a retry of a
   committed batch whose answer was lost never duplicates), after capped exponential
   back-off with jitter, or after the server's ``retry-after-ms`` hint when it sent one.
-- RESOURCE_EXHAUSTED "message larger than max" is grpcio refusing a message above the
-  server's size limit: the batch is split in halves and each half sent on its own.
+- A batch above ``max_message_bytes`` is split in halves before it is sent; and a
+  RESOURCE_EXHAUSTED "message larger than max" (grpcio refusing a message above the
+  server's limit) splits it the same way.
 - INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED (and any other code) are permanent:
   the batch is counted as failed and logged (rate-limited). Events the server rejected one
   by one (``IngestResponse.rejected``) are counted as failed; the rest as delivered.
@@ -57,7 +58,10 @@ class RemoteTransport(BufferedTransport):
     ``target`` is ``host:port``; ``api_key`` an ``atlas_...`` secret with the ``ingest``
     scope (the server takes the tenant from it). ``credentials``: TLS channel credentials
     (None: plaintext). ``timeout`` is the deadline of one call; ``max_in_flight`` bounds
-    the calls awaiting the server's commit at once. Buffer and retry options as in
+    the calls awaiting the server's commit at once. ``max_message_bytes`` should match the
+    server's ``serve.max_request_bytes``: larger batches are split before sending (a
+    server with a lower limit refuses them, and they are split then, one round trip
+    later). Buffer and retry options as in
     :class:`~atlas_core.sdk.flusher.BufferedTransport`.
     """
 
@@ -79,6 +83,7 @@ class RemoteTransport(BufferedTransport):
         exit_timeout: float = 10.0,
         timeout: float = 10.0,
         max_in_flight: int = 4,
+        max_message_bytes: int = 4 * 1024 * 1024,
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         if not isinstance(target, str) or not target:
@@ -87,6 +92,10 @@ class RemoteTransport(BufferedTransport):
             raise InvalidArgumentError("invalid argument `api_key`: must be a non-empty str")
         if not timeout > 0:
             raise InvalidArgumentError(f"invalid argument `timeout`: must be > 0, got {timeout}")
+        if max_message_bytes < 1024:
+            raise InvalidArgumentError(
+                f"invalid argument `max_message_bytes`: must be >= 1024, got {max_message_bytes}"
+            )
         if max_in_flight < 1:
             raise InvalidArgumentError(
                 f"invalid argument `max_in_flight`: must be >= 1, got {max_in_flight}"
@@ -108,6 +117,7 @@ class RemoteTransport(BufferedTransport):
             ("grpc.initial_reconnect_backoff_ms", 100),
             ("grpc.min_reconnect_backoff_ms", 100),
             ("grpc.max_reconnect_backoff_ms", int(retry_max * 1000)),
+            ("grpc.max_send_message_length", max_message_bytes),
         ]
         self._channel = (
             grpc.insecure_channel(target, options=options)
@@ -117,6 +127,7 @@ class RemoteTransport(BufferedTransport):
         self._call = pb_grpc.IngestStub(self._channel).IngestColumns
         self._metadata = (("authorization", f"Bearer {api_key.strip()}"),)
         self._timeout = timeout
+        self._max_message_bytes = max_message_bytes
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._senders = ThreadPoolExecutor(max_in_flight, thread_name_prefix="atlas-sdk-sender")
         self._start()
@@ -147,6 +158,8 @@ class RemoteTransport(BufferedTransport):
         """(delivered, duplicates, failed) of one batch, retrying transient errors."""
         n = len(columns)
         request = columns_to_batch(columns)
+        if n > 1 and request.ByteSize() > self._max_message_bytes:
+            return self._send_halves(columns)  # split here: no round trip to be refused
         attempt = 0
         while True:
             try:
