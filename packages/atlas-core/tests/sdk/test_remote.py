@@ -4,7 +4,9 @@ the same ids across a restart and a lost answer, pushback, size splitting, perma
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 import uuid
@@ -302,3 +304,18 @@ def test_close_gives_up_in_time_when_no_server_answers() -> None:
     stats = rec.transport.stats()
     assert stats.delivered == 0
     assert stats.retries >= 1
+
+
+def test_events_are_flushed_at_interpreter_exit(served: Served) -> None:
+    code = textwrap.dedent(
+        f"""
+        from atlas_core.sdk import Recorder
+        rec = Recorder.remote("grpc://127.0.0.1:{served.port}", {served.keys.a_ingest!r},
+                              flush_interval=5.0)
+        for i in range(25):
+            rec.record_interaction(input="q", output=f"a{{i}}")
+        # no flush, no close: the atexit hook must ship them
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert served.store.interactions("tenant-a").height == 25

@@ -1,8 +1,9 @@
 """The remote transport: native FeedbackBuffer → ``atlas serve`` over gRPC (``IngestColumns``).
 
 The agent's thread only pushes to the bounded native buffer. The flusher thread drains
-batches and hands each to one of ``max_in_flight`` sender threads, which sends it as one
-columnar ``IngestColumns`` call and waits for the server's commit.
+batches and hands each to one of ``max_in_flight`` sender threads (through a queue of at
+most ``max_in_flight`` batches), which sends it as one columnar ``IngestColumns`` call and
+waits for the server's commit.
 
 Delivery rules:
 
@@ -23,8 +24,8 @@ Delivery rules:
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -128,31 +129,50 @@ class RemoteTransport(BufferedTransport):
         self._metadata = (("authorization", f"Bearer {api_key.strip()}"),)
         self._timeout = timeout
         self._max_message_bytes = max_message_bytes
-        self._slots = threading.BoundedSemaphore(max_in_flight)
-        self._senders = ThreadPoolExecutor(max_in_flight, thread_name_prefix="atlas-sdk-sender")
+        # Own threads, not a ThreadPoolExecutor: an executor refuses work once interpreter
+        # shutdown begins, before atexit handlers run, and the exit flush needs them.
+        self._batches: queue.Queue[EventColumns] = queue.Queue(maxsize=max_in_flight)
+        self._stopping = threading.Event()
+        self._senders = [
+            threading.Thread(target=self._send_loop, name=f"atlas-sdk-sender-{i}", daemon=True)
+            for i in range(max_in_flight)
+        ]
+        for sender in self._senders:
+            sender.start()
         self._start()
 
     # -- delivery ------------------------------------------------------------------------
     def _deliver(self, columns: EventColumns) -> None:
-        # Waiting for a free slot here stops the flusher, so a slow server fills the buffer
-        # and the declared policy applies, instead of an unbounded queue of batches.
-        self._slots.acquire()
-        try:
-            self._senders.submit(self._send_and_settle, columns)
-        except RuntimeError:  # the pool is shut down: close() abandoned the backlog
-            self._slots.release()
-            self._settle(len(columns), failed=len(columns))
+        # A bounded hand-off: with every sender busy and the queue full the flusher waits,
+        # so a slow server fills the buffer and the declared policy applies, instead of
+        # an unbounded queue of batches.
+        while True:
+            try:
+                self._batches.put(columns, timeout=0.1)
+                return
+            except queue.Full:
+                if self._abandoned.is_set():  # close() gave up on the backlog
+                    self._settle(len(columns), failed=len(columns))
+                    return
 
-    def _send_and_settle(self, columns: EventColumns) -> None:
-        n = len(columns)
-        try:
-            delivered, duplicates, failed = self._send(columns)
-        except Exception:  # a bug must not lose the count: flush() would wait forever
-            log.exception("atlas sdk: sending a batch of %d failed", n)
-            delivered, duplicates, failed = 0, 0, n
-        finally:
-            self._slots.release()
-        self._settle(n, delivered=delivered, duplicates=duplicates, failed=failed)
+    def _drained(self) -> None:
+        self._stopping.set()  # the senders finish what is queued, then exit
+
+    def _send_loop(self) -> None:
+        while True:
+            try:
+                columns = self._batches.get(timeout=0.1)
+            except queue.Empty:
+                if self._stopping.is_set():
+                    return
+                continue
+            n = len(columns)
+            try:
+                delivered, duplicates, failed = self._send(columns)
+            except Exception:  # a bug must not lose the count: flush() would wait forever
+                log.exception("atlas sdk: sending a batch of %d failed", n)
+                delivered, duplicates, failed = 0, 0, n
+            self._settle(n, delivered=delivered, duplicates=duplicates, failed=failed)
 
     def _send(self, columns: EventColumns) -> tuple[int, int, int]:
         """(delivered, duplicates, failed) of one batch, retrying transient errors."""
@@ -207,7 +227,9 @@ class RemoteTransport(BufferedTransport):
         return first[0] + second[0], first[1] + second[1], first[2] + second[2]
 
     def _release(self, stopped: bool) -> None:
-        self._senders.shutdown(wait=stopped, cancel_futures=not stopped)
+        self._stopping.set()
+        for sender in self._senders:
+            sender.join(timeout=1.0 if stopped else 0.2)
         self._channel.close()
 
 
