@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 
-def _serve(db: str, secret_out: Any, port_out: Any, pipeline_kind: str, stop: Any) -> None:
+def _serve(
+    db: str, secret_out: Any, port_out: Any, pipeline_kind: str, stop: Any, workers: int
+) -> None:
     from atlas_core.auth import KeyVerifier
     from atlas_core.config import ServeConfig
     from atlas_core.serve.grpc_service import create_grpc_server
@@ -50,7 +52,14 @@ def _serve(db: str, secret_out: Any, port_out: Any, pipeline_kind: str, stop: An
 
         pipeline = IngestPipeline(store, config, metrics)
     server, port = create_grpc_server(
-        pipeline, store, KeyVerifier(store), metrics, config, port=0, host="127.0.0.1"
+        pipeline,
+        store,
+        KeyVerifier(store),
+        metrics,
+        config,
+        port=0,
+        host="127.0.0.1",
+        max_workers=workers,
     )
     secret_out.put(secret)
     port_out.put(port)
@@ -89,6 +98,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--in-flight", type=int, default=32)
     parser.add_argument("--pipeline", choices=("real", "null"), default="real")
+    parser.add_argument("--workers", type=int, default=32, help="server thread pool size")
     args = parser.parse_args()
 
     import grpc
@@ -97,7 +107,9 @@ def main() -> None:
     secret_q, port_q, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "bench.db")
-        server = ctx.Process(target=_serve, args=(db, secret_q, port_q, args.pipeline, stop))
+        server = ctx.Process(
+            target=_serve, args=(db, secret_q, port_q, args.pipeline, stop, args.workers)
+        )
         server.start()
         secret, port = secret_q.get(timeout=60), port_q.get(timeout=60)
         # Distinct ids per batch: a pool large enough that no id is sent twice.
@@ -147,6 +159,7 @@ def main() -> None:
         "pipeline": args.pipeline,
         "batch": args.batch,
         "in_flight": args.in_flight,
+        "workers": args.workers,
         "calls": sent,
         "errors": len(errors),
         "events_per_s": round(ok * args.batch / elapsed),
