@@ -63,12 +63,14 @@ def _serve(
     )
     secret_out.put(secret)
     port_out.put(port)
+    cpu = time.process_time()
     stop.wait()
+    cpu = time.process_time() - cpu
     server.stop(1).wait()
     if pipeline_kind != "null":
         pipeline.close(30)
     count = store.interactions("bench").height
-    port_out.put(count)
+    port_out.put((count, cpu))
     store.close()
 
 
@@ -119,6 +121,7 @@ def main() -> None:
         call = channel.unary_unary("/atlas.v1.Ingest/IngestColumns")
         metadata = (("authorization", f"Bearer {secret}"),)
         call(payloads.pop(), metadata=metadata, timeout=30)  # warm-up (connection, caches)
+        client_cpu = time.process_time()
 
         latencies: list[float] = []
         errors: list[str] = []
@@ -148,9 +151,10 @@ def main() -> None:
         for _ in range(args.in_flight):
             slots.acquire()
         elapsed = time.perf_counter() - start
+        client_cpu = time.process_time() - client_cpu
         channel.close()
         stop.set()
-        stored = port_q.get(timeout=60)
+        stored, server_cpu = port_q.get(timeout=60)
         server.join(60)
 
     latencies.sort()
@@ -165,6 +169,8 @@ def main() -> None:
         "events_per_s": round(ok * args.batch / elapsed),
         "p50_ms": round(1000 * latencies[ok // 2], 2) if ok else None,
         "p99_ms": round(1000 * latencies[min(ok - 1, int(ok * 0.99))], 2) if ok else None,
+        "server_cpu_us_per_call": round(1e6 * server_cpu / max(1, sent)),
+        "client_cpu_us_per_call": round(1e6 * client_cpu / max(1, sent)),
         "stored": stored,
         "expected_stored": (ok + 1) * args.batch if args.pipeline == "real" else None,
     }
