@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import queue
 import threading
 import time
 from collections import OrderedDict, deque
@@ -82,6 +83,8 @@ class _Request(PendingRequest):
     def __init__(self, tenant_id: str, **fields: Any) -> None:
         super().__init__(tenant_id, **fields)
         self.future: Future[IngestResult] = Future()
+        self.reserved_events = self.nevents  # what it holds of the queue's bound
+        self.typed_errors = list(self.errors)  # the conversion's verdicts, kept for a redo
 
     def result(self) -> IngestResult:
         typed = self.typed or {}
@@ -93,6 +96,27 @@ class _Request(PendingRequest):
             interaction_ids=tuple(UUID(bytes=i) for i in ids["interaction"]),
             feedback_ids=tuple(UUID(bytes=i) for i in ids["feedback"]),
         )
+
+
+_EMPTY = pl.DataFrame()
+
+
+class _Prepared:
+    """A group ready to write: its valid, referenced, de-duplicated frames."""
+
+    __slots__ = ("error", "feedback", "group", "interactions")
+
+    def __init__(
+        self,
+        group: list[_Request],
+        interactions: pl.DataFrame,
+        feedback: pl.DataFrame,
+        error: BaseException | None = None,
+    ) -> None:
+        self.group = group
+        self.interactions = interactions
+        self.feedback = feedback
+        self.error = error
 
 
 class IngestPipeline:
@@ -122,7 +146,17 @@ class IngestPipeline:
         # Interaction ids committed lately, per tenant: most feedback is about a recent
         # interaction, so this spares a store lookup. Insertion-ordered for eviction.
         self._known: OrderedDict[tuple[str, bytes], None] = OrderedDict()
-        self._writer = threading.Thread(target=self._run, name="atlas-serve-writer", daemon=True)
+        self._known_lock = threading.Lock()
+        # Two stages, so that preparing one group (polars) overlaps writing the one before
+        # (the store): both release the GIL for their heavy part.
+        self._prepared: queue.Queue[_Prepared | None] = queue.Queue(maxsize=2)
+        self._preparer = threading.Thread(
+            target=self._prepare_loop, name="atlas-serve-prepare", daemon=True
+        )
+        self._writer = threading.Thread(
+            target=self._write_loop, name="atlas-serve-writer", daemon=True
+        )
+        self._preparer.start()
         self._writer.start()
 
     # -- submitting --------------------------------------------------------------------
@@ -232,7 +266,8 @@ class IngestPipeline:
     @property
     def ready(self) -> bool:
         """Whether new requests are taken, the writer runs and the store answered last."""
-        return not self._closing and self._writer.is_alive() and self._healthy
+        alive = self._writer.is_alive() and self._preparer.is_alive()
+        return not self._closing and alive and self._healthy
 
     @property
     def pending_events(self) -> int:
@@ -245,58 +280,90 @@ class IngestPipeline:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
-        self._writer.join(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._preparer.join(timeout)
+        self._writer.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         drained = not self._writer.is_alive()
         if not drained:
             log.error("atlas serve: %d event(s) not committed at shutdown", self._pending_events)
         return drained
 
     # -- the writer ------------------------------------------------------------------------
-    def _run(self) -> None:
+    def _prepare_loop(self) -> None:
+        """Stage 1: takes queued requests as a group and prepares their frames."""
         limit = self._config.commit_max_events
         while True:
             with self._cond:
                 while not self._queue and not self._closing:
                     self._cond.wait()
-                if not self._queue:
-                    return  # closing and drained
+                drained = not self._queue
                 group: list[_Request] = []
-                events = nbytes = 0
+                events = 0
                 while self._queue and (not group or events + self._queue[0].nevents <= limit):
                     request = self._queue.popleft()
                     group.append(request)
                     events += request.nevents
-                    nbytes += request.nbytes
+            if drained:  # closing and nothing left: the writer may stop (put outside the lock:
+                self._prepared.put(None)  # the writer takes the lock to settle its counts)
+                return
             try:
-                self._commit(group)
+                prepared = self._prepare(group)
+            except Exception as err:  # a bug must not kill the stage and hang every client
+                log.exception("atlas serve: preparing %d request(s) failed", len(group))
+                prepared = _Prepared(group, _EMPTY, _EMPTY, error=err)
+            self._prepared.put(prepared)
+
+    def _write_loop(self) -> None:
+        """Stage 2: writes prepared groups in order and answers their requests."""
+        while (prepared := self._prepared.get()) is not None:
+            try:
+                self._commit(prepared)
             except Exception as err:  # a bug must not kill the writer and hang every client
-                log.exception("atlas serve: commit of %d request(s) failed", len(group))
-                for request in group:
+                log.exception("atlas serve: commit of %d request(s) failed", len(prepared.group))
+                for request in prepared.group:
                     if not request.future.done():
                         request.future.set_exception(err)
             finally:
                 with self._cond:
-                    self._pending_events -= events
-                    self._pending_bytes -= nbytes
+                    self._pending_events -= sum(r.reserved_events for r in prepared.group)
+                    self._pending_bytes -= sum(r.nbytes for r in prepared.group)
                 self._gauge()
 
-    def _commit(self, group: list[_Request]) -> None:
+    def _prepare(self, group: list[_Request]) -> _Prepared:
+        """Frames, value rules, references and repeats for a whole group, before writing."""
+        frames = commit_frames(group)
+        interactions = self._valid(group, "interaction", frames["interaction"])
+        feedback = self._valid(group, "feedback", frames["feedback"])
+        feedback = self._about_known_interactions(group, interactions, feedback)
+        interactions = self._without_repeats(group, interactions)
+        feedback = self._without_repeats(group, feedback)
+        # Remembered before the write, so that the next group (prepared while this one is
+        # written) accepts feedback about them; forgotten again if the write fails.
+        self._remember(interactions)
+        return _Prepared(group, interactions, feedback)
+
+    def _commit(self, prepared: _Prepared) -> None:
+        group = prepared.group
+        if prepared.error is not None:
+            raise prepared.error
         started = time.perf_counter()
-        base = [list(r.errors) for r in group]  # the conversion's verdicts, kept for a redo
         try:
-            self._commit_group(group)
+            self._write(prepared)
         except BatchValidationError:
             # The store refused a row the rules let through: commit each request on its
             # own so that only the request holding it fails.
+            self._forget(prepared.interactions)
             if len(group) == 1:
                 raise
-            for request, errors in zip(group, base, strict=True):
-                request.errors, request.accepted, request.duplicates = list(errors), 0, 0
+            for request in group:
+                request.errors = list(request.typed_errors)
+                request.accepted = request.duplicates = 0
                 try:
-                    self._commit_group([request])
+                    self._write(self._prepare([request]))
                 except BatchValidationError as err:
                     request.failure = err
         except StoreUnavailableError as err:
+            self._forget(prepared.interactions)
             for request in group:
                 request.future.set_exception(err)
             return
@@ -316,25 +383,19 @@ class IngestPipeline:
         if committed and elapsed > 0:
             self._commit_rate = 0.8 * self._commit_rate + 0.2 * max(1000.0, committed / elapsed)
 
-    def _commit_group(self, group: list[_Request]) -> None:
-        frames = commit_frames(group)
-        interactions = self._valid(group, "interaction", frames["interaction"])
-        feedback = self._valid(group, "feedback", frames["feedback"])
-        feedback = self._about_known_interactions(group, interactions, feedback)
-        for kind, frame, write in (
-            ("interaction", interactions, self._store.write_interactions),
-            ("feedback", feedback, self._store.write_feedback),
+    def _write(self, prepared: _Prepared) -> None:
+        group = prepared.group
+        for frame, write in (
+            (prepared.interactions, self._store.write_interactions),
+            (prepared.feedback, self._store.write_feedback),
         ):
             if not frame.height:
                 continue
-            frame = self._without_repeats(group, frame)
             written = self._with_retries(functools.partial(write, storage_part(frame)))
             reqs = frame["req"].to_numpy()
             for i, n in enumerate(np.bincount(reqs, minlength=len(group))):
                 group[i].accepted += int(n)
             self._attribute_skipped(group, reqs, written.skipped)
-            if kind == "interaction":
-                self._remember(frame)
 
     def _valid(
         self, group: list[_Request], kind: EventKindName, frame: pl.DataFrame
@@ -397,6 +458,8 @@ class IngestPipeline:
     def _without_repeats(group: list[_Request], frame: pl.DataFrame) -> pl.DataFrame:
         """Drops repeats of one id within the commit (a client's retry racing its original,
         or one id twice in a request): the first is written, the others are duplicates."""
+        if not frame.height:
+            return frame
         first = frame["id"].is_first_distinct()
         if first.all():
             return frame
@@ -448,11 +511,22 @@ class IngestPipeline:
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _remember(self, interactions: pl.DataFrame) -> None:
+        if not interactions.height:
+            return
         known = self._known
         tenants, ids = interactions["tenant_id"].to_list(), interactions["id"].to_list()
-        known.update(dict.fromkeys(zip(tenants, ids, strict=True)))
-        for _ in range(max(0, len(known) - _KNOWN_CACHE)):
-            known.popitem(last=False)
+        with self._known_lock:
+            known.update(dict.fromkeys(zip(tenants, ids, strict=True)))
+            for _ in range(max(0, len(known) - _KNOWN_CACHE)):
+                known.popitem(last=False)
+
+    def _forget(self, interactions: pl.DataFrame) -> None:
+        if not interactions.height:
+            return
+        tenants, ids = interactions["tenant_id"].to_list(), interactions["id"].to_list()
+        with self._known_lock:
+            for key in zip(tenants, ids, strict=True):
+                self._known.pop(key, None)
 
     # -- metrics ---------------------------------------------------------------------------
     def _count(self, outcome: str, n: int) -> None:
