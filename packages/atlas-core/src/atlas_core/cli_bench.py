@@ -28,7 +28,7 @@ _out = Console()
 def ingest(
     events: Annotated[int, typer.Option(help="Events sent over gRPC in all.")] = 200_000,
     batch: Annotated[int, typer.Option(help="Events per gRPC request.")] = 100,
-    grpc_concurrency: Annotated[int, typer.Option(help="Concurrent gRPC calls.")] = 16,
+    grpc_concurrency: Annotated[int, typer.Option(help="Concurrent gRPC calls.")] = 64,
     http_requests: Annotated[
         int, typer.Option(help="Single-event HTTP requests in all (0: skip).")
     ] = 20_000,

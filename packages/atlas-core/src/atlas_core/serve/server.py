@@ -67,7 +67,13 @@ class AtlasServer:
         """Binds both ports (0: a free one; see ``grpc_port``/``http_port``) and serves."""
         serve = self.config.serve
         self._grpc, self.grpc_port = create_grpc_server(
-            self.pipeline, self.store, self.verifier, self.metrics, serve, port=serve.grpc_port
+            self.pipeline,
+            self.store,
+            self.verifier,
+            self.metrics,
+            serve,
+            port=serve.grpc_port,
+            max_workers=serve.grpc_workers,
         )
         app = create_app(self.pipeline, self.store, self.verifier, self.tokens, self.metrics, serve)
         sock = socket.socket(socket.AF_INET6 if ":" in serve.host else socket.AF_INET)
