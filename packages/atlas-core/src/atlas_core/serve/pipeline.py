@@ -145,7 +145,9 @@ class IngestPipeline:
         self._healthy = True
         # Interaction ids committed lately, per tenant: most feedback is about a recent
         # interaction, so this spares a store lookup. Insertion-ordered for eviction.
-        self._known: OrderedDict[tuple[str, bytes], None] = OrderedDict()
+        # Keys are bytes (tenant, NUL, id): not tracked by the garbage collector, so a big
+        # cache costs the collector nothing.
+        self._known: OrderedDict[bytes, None] = OrderedDict()
         self._known_lock = threading.Lock()
         # Two stages, so that preparing one group (polars) overlaps writing the one before
         # (the store): both release the GIL for their heavy part.
@@ -421,29 +423,26 @@ class IngestPipeline:
         committed lately (remembered), or one the store has."""
         if not feedback.height:
             return feedback
-        here: set[tuple[str, bytes]] = set()
+        here: set[bytes] = set()
         if interactions.height:
-            here = set(
-                zip(interactions["tenant_id"].to_list(), interactions["id"].to_list(), strict=True)
-            )
+            here = set(_keys(interactions["tenant_id"].to_list(), interactions["id"].to_list()))
         tenants = feedback["tenant_id"].to_list()
         targets = feedback["interaction_id"].to_list()
+        keys = _keys(tenants, targets)
         known = self._known
         unsure: dict[str, set[bytes]] = {}
-        for tenant, target in zip(tenants, targets, strict=True):
-            key = (tenant, target)
+        for key, tenant, target in zip(keys, tenants, targets, strict=True):
             if key not in here and key not in known:
                 unsure.setdefault(tenant, set()).add(target)
         if not unsure:
             return feedback
-        found = {
-            (tenant, i)
-            for tenant, ids in unsure.items()
-            for i in self._store.known_interactions(tenant, list(ids))
-        }
+        found: set[bytes] = set()
+        for tenant, ids in unsure.items():
+            stored = list(self._store.known_interactions(tenant, list(ids)))
+            found.update(_keys([tenant] * len(stored), stored))
         missing = [
-            t in unsure and (t, i) not in found and i in unsure[t]
-            for t, i in zip(tenants, targets, strict=True)
+            t in unsure and key not in found and i in unsure[t]
+            for key, t, i in zip(keys, tenants, targets, strict=True)
         ]
         if not any(missing):
             return feedback
@@ -516,7 +515,7 @@ class IngestPipeline:
         known = self._known
         tenants, ids = interactions["tenant_id"].to_list(), interactions["id"].to_list()
         with self._known_lock:
-            known.update(dict.fromkeys(zip(tenants, ids, strict=True)))
+            known.update(dict.fromkeys(_keys(tenants, ids)))
             for _ in range(max(0, len(known) - _KNOWN_CACHE)):
                 known.popitem(last=False)
 
@@ -525,7 +524,7 @@ class IngestPipeline:
             return
         tenants, ids = interactions["tenant_id"].to_list(), interactions["id"].to_list()
         with self._known_lock:
-            for key in zip(tenants, ids, strict=True):
+            for key in _keys(tenants, ids):
                 self._known.pop(key, None)
 
     # -- metrics ---------------------------------------------------------------------------
@@ -536,3 +535,15 @@ class IngestPipeline:
     def _gauge(self) -> None:
         if self._metrics is not None:
             self._metrics.pending.set(self._pending_events)
+
+
+def _keys(tenants: Sequence[str], ids: Sequence[bytes]) -> list[bytes]:
+    """``tenant NUL id`` per row: one flat bytes key per (tenant, interaction)."""
+    prefix: dict[str, bytes] = {}
+    out = []
+    for tenant, i in zip(tenants, ids, strict=True):
+        p = prefix.get(tenant)
+        if p is None:
+            p = prefix[tenant] = tenant.encode() + b"\x00"
+        out.append(p + i)
+    return out
