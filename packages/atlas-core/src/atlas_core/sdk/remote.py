@@ -59,7 +59,11 @@ class RemoteTransport(BufferedTransport):
     ``target`` is ``host:port``; ``api_key`` an ``atlas_...`` secret with the ``ingest``
     scope (the server takes the tenant from it). ``credentials``: TLS channel credentials
     (None: plaintext). ``timeout`` is the deadline of one call; ``max_in_flight`` bounds
-    the calls awaiting the server's commit at once. ``max_message_bytes`` should match the
+    the calls awaiting the server's commit at once. It is 1 by default, which keeps
+    delivery in order: the server refuses feedback about an interaction it does not have
+    yet, so a feedback batch must not overtake (or be retried past) the batch holding its
+    interaction. Raise it only for streams where that cannot happen (e.g. interactions
+    only). ``max_message_bytes`` should match the
     server's ``serve.max_request_bytes``: larger batches are split before sending (a
     server with a lower limit refuses them, and they are split then, one round trip
     later). Buffer and retry options as in
@@ -83,7 +87,7 @@ class RemoteTransport(BufferedTransport):
         retry_max: float = 5.0,
         exit_timeout: float = 10.0,
         timeout: float = 10.0,
-        max_in_flight: int = 4,
+        max_in_flight: int = 1,
         max_message_bytes: int = 4 * 1024 * 1024,
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
