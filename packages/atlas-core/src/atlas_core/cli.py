@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from atlas_core import __version__, plugins
+from atlas_core.cli_bench import bench_app
 from atlas_core.cli_config import config_app
 from atlas_core.cli_keys import keys_app, tenants_app
 from atlas_core.cli_serve import serve
@@ -22,6 +23,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(config_app, name="config")
 app.command("serve")(serve)
+app.add_typer(bench_app, name="bench")
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import polars as pl
 import pytest
 
 from atlas_core.config import ServeConfig
+from atlas_core.errors import InvalidArgumentError
 from atlas_core.kernels.buffer import EventColumns, FeedbackBuffer
 from atlas_core.sdk import Recorder
 from atlas_core.serve.errors import (
@@ -65,10 +67,10 @@ def test_typed_events_are_committed_with_the_callers_tenant(
     assert fb.accepted == 1
     stored = store.interactions("acme")
     assert stored.height == 2
-    assert set(stored["id"].to_list()) == set(result.interaction_ids)
+    assert set(stored["id"].to_list()) == {i.bytes for i in result.interaction_ids}
     assert store.interactions("default").height == 0
     rating = store.feedback("acme").row(0, named=True)
-    assert rating["interaction_id"] == first
+    assert rating["interaction_id"] == first.bytes
     assert (rating["value"], rating["scale_min"], rating["scale_max"]) == (4.0, 1.0, 5.0)
     assert rating["source"] == "api"
 
@@ -102,7 +104,7 @@ def test_bad_events_are_named_and_their_neighbours_committed(
         (8, "interaction"),
     }
     assert all(e.kind == "interaction" and e.reason for e in result.rejected)
-    assert store.interactions("acme")["id"].to_list() == [good]
+    assert store.interactions("acme")["id"].to_list() == [good.bytes]
 
 
 def test_feedback_value_rules(pipeline: IngestPipeline) -> None:
@@ -214,7 +216,8 @@ def test_sdk_columns_are_committed_under_the_callers_tenant(
     columns, ids = _sdk_columns("claimed-by-payload", 20)
     result = pipeline.submit_columns("acme", rate_key="k", columns=columns).result(10)
     assert (result.accepted, result.rejected) == (40, ())
-    assert list(result.interaction_ids) == ids
+    assert result.interaction_ids == ()  # the client minted them all
+    assert set(store.interactions("acme")["id"].to_list()) == {i.bytes for i in ids}
     assert store.interactions("acme").height == 20
     assert store.feedback("acme").height == 20
     assert store.interactions("claimed-by-payload").height == 0
@@ -314,3 +317,28 @@ def test_concurrent_requests_share_commits_and_close_drains(store: Store) -> Non
     assert count < 200  # group commit: fewer transactions than requests
     with pytest.raises(ShuttingDownError):
         pipeline.submit("acme", rate_key="k", interactions=[_interaction()])
+
+
+def test_a_broken_column_batch_fails_alone_in_its_commit(store: Store) -> None:
+    slow = _SlowStore(store)  # hold the writer so that both requests share one commit
+    pipeline = IngestPipeline(slow, ServeConfig(), ServeMetrics())  # type: ignore[arg-type]
+    holder = pipeline.submit("acme", rate_key="k", interactions=[_interaction()])
+    good, _ = _sdk_columns("acme", 3)
+    bad, _ = _sdk_columns("acme", 3)
+    data = bad.payload_data.copy()
+    data[1] = ord("!")  # still one line per event, but not JSON
+    bad = dataclasses.replace(bad, payload_data=data)
+    with pytest.raises(InvalidArgumentError, match="payload_offsets"):
+        pipeline.submit_columns(
+            "acme",
+            rate_key="k",
+            columns=dataclasses.replace(good, payload_offsets=good.payload_offsets[:-1]),
+        )
+    futures = [pipeline.submit_columns("acme", rate_key="k", columns=c) for c in (good, bad)]
+    slow.gate.set()
+    assert holder.result(10).accepted == 1
+    assert futures[0].result(10).accepted == 6
+    with pytest.raises(InvalidArgumentError, match="payload"):
+        futures[1].result(10)
+    pipeline.close(10)
+    assert store.interactions("acme").height == 4

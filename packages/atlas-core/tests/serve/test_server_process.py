@@ -87,7 +87,7 @@ class Client(threading.Thread):
 def _stored_ids(url: str) -> list[str]:
     store: Store
     with open_store(url) as store:
-        return [str(i) for i in store.interactions("acme")["id"].to_list()]
+        return [str(uuid.UUID(bytes=i)) for i in store.interactions("acme")["id"].to_list()]
 
 
 def _storm(

@@ -54,6 +54,14 @@ class ServeConfig(_Section):
     http_port: int = Field(
         default=8080, ge=0, le=65535, description="HTTP port (0: pick a free one)."
     )
+    grpc_workers: int = Field(
+        default=128,
+        ge=1,
+        description=(
+            "gRPC handler threads; an ingest call holds one until its commit, so this caps "
+            "the calls in flight (Little's law: throughput = calls in flight / latency)."
+        ),
+    )
     max_request_bytes: int = Field(
         default=4 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."
     )

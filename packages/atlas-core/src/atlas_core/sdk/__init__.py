@@ -14,10 +14,13 @@ Quick use::
     atlas.signal(atlas.last_interaction_id(), "copy")
 
 Recording only validates, encodes and pushes to a bounded native buffer; a transport ships
-the events (:class:`EmbeddedTransport`: to a Store in this process).
+the events (:class:`EmbeddedTransport`: to a Store in this process; :class:`RemoteTransport`:
+to ``atlas serve`` over gRPC, e.g. ``atlas.configure("grpc://host:50051", api_key=...)``).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from atlas_core.sdk.api import (
     acomment,
@@ -36,6 +39,9 @@ from atlas_core.sdk.api import (
 from atlas_core.sdk.embedded import EmbeddedTransport
 from atlas_core.sdk.recorder import Recorder, configure, get_recorder, reset_default
 from atlas_core.sdk.transport import Transport, TransportStats
+
+if TYPE_CHECKING:
+    from atlas_core.sdk.remote import RemoteTransport
 from atlas_core.sdk.wrapping import (
     AsyncWrapped,
     Recorded,
@@ -50,6 +56,7 @@ __all__ = [
     "EmbeddedTransport",
     "Recorded",
     "Recorder",
+    "RemoteTransport",
     "Transport",
     "TransportStats",
     "Wrapped",
@@ -72,3 +79,12 @@ __all__ = [
     "signal",
     "wrap",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # grpcio loads only when the remote transport is asked for.
+    if name == "RemoteTransport":
+        from atlas_core.sdk.remote import RemoteTransport
+
+        return RemoteTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import threading
 import time
 import uuid
@@ -30,7 +31,15 @@ from atlas_core.sdk.events import (
 from atlas_core.sdk.transport import Transport
 from atlas_core.store import Store
 
-__all__ = ["Recorder", "configure", "get_recorder", "input_json", "output_text", "reset_default"]
+__all__ = [
+    "Recorder",
+    "configure",
+    "get_recorder",
+    "input_json",
+    "output_text",
+    "parse_grpc_target",
+    "reset_default",
+]
 
 _NAN = math.nan
 
@@ -98,6 +107,35 @@ class Recorder:
                 opened.close()  # bad options: do not leak the connection we opened
                 raise
         return cls(transport, tenant_id=tenant_id)
+
+    @classmethod
+    def remote(
+        cls,
+        target: str,
+        api_key: str | None = None,
+        *,
+        tenant_id: str = "default",
+        **options: Any,
+    ) -> Recorder:
+        """A recorder shipping to ``atlas serve`` over gRPC. ``target``: ``host:port``,
+        ``grpc://host:port`` (plaintext) or ``grpcs://host:port`` (TLS, system roots);
+        ``api_key`` defaults to the ``ATLAS_API_KEY`` environment variable. The server
+        takes the tenant from the key (``tenant_id`` only labels local payloads).
+        ``options`` go to :class:`~atlas_core.sdk.remote.RemoteTransport`."""
+        from atlas_core.sdk.remote import RemoteTransport
+
+        address, secure = parse_grpc_target(target)
+        key = api_key if api_key is not None else os.environ.get("ATLAS_API_KEY")
+        if not key:
+            raise InvalidArgumentError(
+                "invalid argument `api_key`: give it or set ATLAS_API_KEY (an 'atlas_...' "
+                "secret with the ingest scope)"
+            )
+        if secure and "credentials" not in options:
+            import grpc
+
+            options["credentials"] = grpc.ssl_channel_credentials()
+        return cls(RemoteTransport(address, key, **options), tenant_id=tenant_id)
 
     # -- interactions ------------------------------------------------------------------------
     def record_interaction(
@@ -290,6 +328,26 @@ class Recorder:
         return self.transport.close(timeout)
 
 
+def parse_grpc_target(target: str) -> tuple[str, bool]:
+    """``(host:port, tls)`` of ``host:port``, ``grpc://host:port`` or ``grpcs://host:port``."""
+    if not isinstance(target, str):
+        raise InvalidArgumentError(f"invalid argument `target`: expected str, got {target!r}")
+    scheme, sep, rest = target.partition("://")
+    if not sep:
+        scheme, rest = "grpc", target
+    if scheme not in _GRPC_SCHEMES:
+        raise InvalidArgumentError(
+            f"invalid argument `target`: scheme must be grpc:// or grpcs://, got {target!r}"
+        )
+    address = rest.rstrip("/")
+    host, colon, port = address.rpartition(":")
+    if not colon or not host or not port.isdigit():
+        raise InvalidArgumentError(f"invalid argument `target`: expected host:port, got {target!r}")
+    return address, scheme == "grpcs"
+
+
+_GRPC_SCHEMES = ("grpc", "grpcs")
+
 _default: Recorder | None = None
 _default_lock = threading.Lock()
 
@@ -297,7 +355,9 @@ _default_lock = threading.Lock()
 def configure(
     recorder: Recorder | Store | str | None = None, /, **embedded_options: Any
 ) -> Recorder:
-    """Sets the process-wide default recorder: ``recorder``, or a new embedded one built with
+    """Sets the process-wide default recorder: ``recorder``; a remote one built with
+    ``Recorder.remote(url, **options)`` when given a ``grpc://`` or ``grpcs://`` URL
+    (``api_key=`` or ``ATLAS_API_KEY``); else a new embedded one built with
     ``Recorder.embedded(store, **embedded_options)`` when given a Store or a store URL (or
     nothing: the default store). The previous default, if any, is flushed and closed."""
     global _default
@@ -308,6 +368,8 @@ def configure(
                 f"{sorted(embedded_options)}"
             )
         new = recorder
+    elif isinstance(recorder, str) and recorder.startswith(("grpc://", "grpcs://")):
+        new = Recorder.remote(recorder, **embedded_options)
     elif recorder is None:
         new = Recorder.embedded(**embedded_options)  # `store=` may be among the options
     elif isinstance(recorder, str | Store):

@@ -29,7 +29,13 @@ import numpy as np
 
 from atlas_core.sdk.events import dumps
 
-__all__ = ["LoadReport", "run_http_single"]
+__all__ = [
+    "LoadReport",
+    "feedback_bodies",
+    "run_grpc_batches",
+    "run_http_single",
+    "sdk_batches",
+]
 
 
 @dataclass
@@ -168,4 +174,110 @@ def run_http_single(
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
         runner = asyncio.run
     report: LoadReport = runner(_run_http(host, port, path, api_key, bodies, concurrency))
+    return report
+
+
+def sdk_batches(tenant_id: str, batches: int, batch: int) -> list[bytes]:
+    """``batches`` serialized ``ColumnBatch`` messages of ``batch`` events each, encoded
+    by the real SDK recorder: half interactions, half ratings of them (in the same batch,
+    so every rating's interaction exists)."""
+    from atlas_core.kernels.buffer import FeedbackBuffer
+    from atlas_core.sdk.recorder import Recorder
+    from atlas_core.serve.grpc_columns import columns_to_batch
+
+    buffer = FeedbackBuffer(max(2, batch), "reject", None)
+    recorder = Recorder(_BufferTransport(buffer), tenant_id=tenant_id)
+    out = []
+    for b in range(batches):
+        for i in range(batch // 2):
+            iid = recorder.record_interaction(
+                input=[{"role": "user", "content": f"question {b}-{i}"}],
+                output=f"answer {b}-{i}",
+                learning_key="bench",
+                latency_ms=12.5,
+            )
+            recorder.rate(iid, 1 + (b + i) % 5)
+        out.append(columns_to_batch(buffer.drain_columns(batch)).SerializeToString())
+    return out
+
+
+class _BufferTransport:
+    """Hands the recorder's events to a buffer we drain ourselves (no flusher)."""
+
+    def __init__(self, buffer: Any) -> None:
+        self._buffer = buffer
+
+    def send(self, *args: Any, **kwargs: Any) -> bytes:
+        event_id: bytes = self._buffer.push(*args, **kwargs)
+        return event_id
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return True
+
+    def close(self, timeout: float | None = None) -> bool:
+        return True
+
+    def has_room(self) -> bool:
+        return True
+
+    def stats(self) -> Any:
+        return None
+
+
+async def _run_grpc(
+    target: str, api_key: str, messages: list[bytes], events_per_message: int, concurrency: int
+) -> LoadReport:
+    import grpc
+
+    latencies: list[float] = []
+    errors: Counter[str] = Counter()
+    metadata = (("authorization", f"Bearer {api_key}"),)
+    acked = 0
+    async with grpc.aio.insecure_channel(target) as channel:
+        # Pre-serialized requests: the generator measures the server, not protobuf encoding.
+        call = channel.unary_unary(
+            "/atlas.v1.Ingest/IngestColumns",
+            request_serializer=lambda b: b,
+            response_deserializer=lambda b: b,
+        )
+        queue = iter(messages)
+
+        async def worker() -> None:
+            nonlocal acked
+            for message in queue:
+                started = time.perf_counter()
+                try:
+                    await call(message, metadata=metadata, timeout=30)
+                except grpc.aio.AioRpcError as err:
+                    errors[str(err.code().name)] += 1
+                else:
+                    acked += events_per_message
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        seconds = time.perf_counter() - started
+    return LoadReport(
+        workload=f"grpc IngestColumns batches of {events_per_message} x{concurrency}",
+        requests=len(messages),
+        events=len(messages) * events_per_message,
+        seconds=seconds,
+        latencies_s=np.asarray(latencies),
+        errors=errors,
+        acknowledged=acked,
+    )
+
+
+def run_grpc_batches(
+    target: str,
+    api_key: str,
+    messages: list[bytes],
+    events_per_message: int,
+    *,
+    concurrency: int = 8,
+) -> LoadReport:
+    """Sends every pre-serialized ``ColumnBatch``; see the module docstring."""
+    report: LoadReport = asyncio.run(
+        _run_grpc(target, api_key, messages, events_per_message, concurrency)
+    )
     return report

@@ -25,7 +25,7 @@ from atlas_core.sdk.events import dumps
 from atlas_core.serve.results import EventError, EventKindName
 from atlas_core.types import to_ns
 
-__all__ = ["Converted", "convert"]
+__all__ = ["Converted", "convert", "empty_columns", "frame_of"]
 
 _INT64_MAX = 2**63 - 1
 
@@ -203,17 +203,25 @@ _KNOWN: dict[EventKindName, frozenset[str]] = {
 
 
 class Converted:
-    """The storage frame of the well-typed events, and what happened to every event."""
+    """The well-typed events of one request as column lists, and what became of the rest.
 
-    __slots__ = ("errors", "frame", "ids", "rows")
+    Plain lists, not a frame: the pipeline's writer builds one frame for every request of
+    a commit (:func:`frame_of`), so a one-event request costs no frame of its own.
+    """
+
+    __slots__ = ("columns", "errors", "ids", "rows")
 
     def __init__(
-        self, frame: pl.DataFrame, rows: list[int], ids: list[bytes], errors: list[EventError]
+        self,
+        columns: dict[str, list[Any]],
+        rows: list[int],
+        ids: list[bytes],
+        errors: list[EventError],
     ) -> None:
-        self.frame = frame
-        """Storage columns (tenant_id included) of the events that converted."""
+        self.columns = columns
+        """Storage column -> values of the events that converted (no ``tenant_id``)."""
         self.rows = rows
-        """For each frame row, the event's index in the request."""
+        """For each converted event, its index in the request."""
         self.ids = ids
         """Every event's id (given or minted; 16 zero bytes where the id itself was bad)."""
         self.errors = errors
@@ -240,12 +248,24 @@ def convert(kind: EventKindName, tenant_id: str, events: Sequence[Mapping[str, A
         rows.append(index)
         ids.append(values[0])
     data = {name: column for (name, _, _), column in zip(fields, columns, strict=True)}
+    return Converted(data, rows, ids, errors)
+
+
+def empty_columns(kind: EventKindName) -> dict[str, list[Any]]:
+    """Column lists with no events, to extend with several requests' columns."""
+    return {name: [] for name, _, _ in _FIELDS[kind]}
+
+
+def frame_of(
+    kind: EventKindName, columns: dict[str, list[Any]], tenants: list[str]
+) -> pl.DataFrame:
+    """The storage frame of converted column lists (``tenants``: each row's tenant)."""
+    fields = _FIELDS[kind]
     schema = {name: dtype for name, _, dtype in fields}
-    frame = pl.DataFrame(data, schema=schema).with_columns(
-        pl.lit(tenant_id, dtype=pl.String).alias("tenant_id")
+    frame = pl.DataFrame(columns, schema=schema).with_columns(
+        pl.Series("tenant_id", tenants, dtype=pl.String)
     )
-    order = ["id", "tenant_id"] + [name for name, _, _ in fields if name != "id"]
-    return Converted(frame.select(order), rows, ids, errors)
+    return frame.select(["id", "tenant_id"] + [name for name, _, _ in fields if name != "id"])
 
 
 def _convert_one(

@@ -35,7 +35,9 @@ class IngestResult:
     accepted: int
     """Events of the request that are now stored (new ones and ones already stored)."""
     duplicates: int
-    """Of ``accepted``, events whose id was already stored (a client's retry)."""
+    """Of ``accepted``, events whose id was already stored (a client's retry). Exact when
+    the request was alone in its commit, or nothing in the commit was a duplicate; see
+    ``IngestPipeline._attribute_skipped`` for the rare shared case."""
     rejected: tuple[EventError, ...]
     """Events left out, each with the field at fault."""
     interaction_ids: tuple[UUID, ...]

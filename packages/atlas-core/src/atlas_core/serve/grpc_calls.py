@@ -1,0 +1,156 @@
+"""What every gRPC call of ``atlas serve`` does around its body: deserialize defensively,
+authenticate, time and count it, and map errors to status codes (with retry hints).
+
+Requests are deserialized here (not by grpcio), so bytes that are not a valid message
+answer INVALID_ARGUMENT instead of grpcio's generic INTERNAL, which clients would retry
+forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from typing import TYPE_CHECKING, NoReturn, TypeVar
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from atlas_core.auth import KeyVerifier, Principal, bearer_secret
+from atlas_core.errors import AtlasError, InvalidArgumentError
+from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
+from atlas_core.serve.errors import OverloadedError, grpc_status_name
+
+if TYPE_CHECKING:
+    from atlas_core.serve.metrics import ServeMetrics
+
+__all__ = [
+    "RESULT_METADATA",
+    "Calls",
+    "EndCallError",
+    "Undecodable",
+    "deserializer",
+    "parsed",
+    "rejected_summary",
+]
+
+log = logging.getLogger("atlas_core.serve")
+
+RESULT_METADATA = "atlas-ingest-response-bin"
+"""Trailing metadata holding the serialized IngestResponse when every event was rejected."""
+
+M = TypeVar("M")
+
+
+class Undecodable:
+    """What the deserializer returns for bytes that are not the expected message."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def deserializer(message: type[M]) -> Callable[[bytes], M | Undecodable]:
+    """A grpcio request deserializer that never raises: bytes that do not parse as
+    ``message`` become an :class:`Undecodable` the handler answers INVALID_ARGUMENT."""
+    name = message.__name__
+
+    def parse(data: bytes) -> M | Undecodable:
+        try:
+            return message.FromString(data)  # type: ignore[attr-defined,no-any-return]
+        except (DecodeError, ValueError, RuntimeError) as err:  # upb raises DecodeError
+            return Undecodable(f"request: not a valid {name} message ({err})")
+
+    return parse
+
+
+def parsed(request: M | Undecodable) -> M:
+    """The message, or InvalidArgumentError saying why the bytes did not parse."""
+    if isinstance(request, Undecodable):
+        raise InvalidArgumentError(request.reason)
+    return request
+
+
+class EndCallError(Exception):
+    """Ends a call with ``code`` and ``message`` (and binary trailing metadata)."""
+
+    def __init__(
+        self, code: grpc.StatusCode, message: str, trailing: tuple[tuple[str, bytes], ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.trailing = trailing
+
+
+class Calls:
+    """What every call does around its body: authenticate, time, count, map errors."""
+
+    def __init__(self, verifier: KeyVerifier, metrics: ServeMetrics | None) -> None:
+        self._verifier = verifier
+        self._metrics = metrics
+
+    def principal(self, context: grpc.ServicerContext, scope: str) -> Principal:
+        """The caller's principal from the ``authorization`` metadata, holding ``scope``;
+        AuthenticationError / PermissionDeniedError otherwise."""
+        authorization = None
+        for key, value in context.invocation_metadata():
+            if key == "authorization":
+                authorization = value if isinstance(value, str) else value.decode("latin-1")
+                break
+        return self._verifier.authenticate(bearer_secret(authorization), scope)
+
+    def run(
+        self,
+        method: str,
+        context: grpc.ServicerContext,
+        body: Callable[[], M],
+    ) -> M:
+        """``body()``'s answer; any error it raises ends the call with the mapped status
+        (and retry hint), and the call is counted in the metrics either way."""
+        start = time.perf_counter()
+        status = "OK"
+        try:
+            return body()
+        except EndCallError as ended:
+            status = ended.code.name
+            if ended.trailing:
+                context.set_trailing_metadata(ended.trailing)
+            _abort(context, ended.code, ended.message)
+        except AtlasError as err:
+            status = grpc_status_name(err)
+            if isinstance(err, OverloadedError):
+                ms = str(max(1, math.ceil(err.retry_after_s * 1000)))
+                context.set_trailing_metadata(
+                    (("retry-after-ms", ms), ("grpc-retry-pushback-ms", ms))
+                )
+            _abort(context, grpc.StatusCode[status], str(err))
+        except FutureTimeoutError:
+            status = "DEADLINE_EXCEEDED"
+            _abort(context, grpc.StatusCode.DEADLINE_EXCEEDED, "commit: not confirmed in time")
+        except Exception as err:
+            status = "INTERNAL"
+            log.exception("grpc %s failed", method)
+            _abort(context, grpc.StatusCode.INTERNAL, f"internal error ({type(err).__name__})")
+        finally:
+            if self._metrics is not None:
+                self._metrics.requests.labels("grpc", method, status).inc()
+                self._metrics.request_seconds.labels("grpc", method).observe(
+                    time.perf_counter() - start
+                )
+
+
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
+    context.abort(code, message)
+    raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
+
+
+def rejected_summary(response: pb.IngestResponse) -> str:
+    """The status message when every event was rejected: the first few, by field."""
+    shown = [f"{e.kind}[{e.index}].{e.field}: {e.reason}" for e in response.rejected[:5]]
+    more = len(response.rejected) - len(shown)
+    tail = f"; and {more} more (see trailing metadata {RESULT_METADATA})" if more > 0 else ""
+    return f"every event was rejected: {'; '.join(shown)}{tail}"

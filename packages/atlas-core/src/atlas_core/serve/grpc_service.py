@@ -1,0 +1,289 @@
+"""The gRPC service of ``atlas serve``: ingest (unary, columnar, client-streaming), reads and
+the standard ``grpc.health.v1`` health service, on a sync grpcio server with a thread pool.
+
+Every call authenticates from the ``authorization`` metadata; the tenant is the key's.
+Ingest hands events to the shared :class:`IngestPipeline` and answers only once they are
+committed. Errors are mapped with :func:`grpc_status_name`; an overload carries its retry
+hint in the trailing metadata ``retry-after-ms`` and ``grpc-retry-pushback-ms``; when every
+event is rejected the IngestResponse rides in ``atlas-ingest-response-bin``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from atlas_core.auth import KeyVerifier, Principal
+from atlas_core.errors import InvalidArgumentError
+from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
+from atlas_core.serve.grpc_calls import (
+    RESULT_METADATA,
+    Calls,
+    EndCallError,
+    Undecodable,
+    deserializer,
+    parsed,
+    rejected_summary,
+)
+from atlas_core.serve.grpc_codec import DecodedEvents, decode_events, response_from_result
+from atlas_core.serve.grpc_columns import columns_from_batch
+from atlas_core.serve.grpc_reads import ReadsServicer
+from atlas_core.serve.pipeline import IngestResult
+
+if TYPE_CHECKING:
+    from atlas_core.config import ServeConfig
+    from atlas_core.serve.metrics import ServeMetrics
+    from atlas_core.serve.pipeline import IngestPipeline
+    from atlas_core.store import Store
+
+__all__ = ["RESULT_METADATA", "SERVICE_NAMES", "IngestServicer", "create_grpc_server"]
+
+log = logging.getLogger("atlas_core.serve")
+
+SERVICE_NAMES = ("atlas.v1.Ingest", "atlas.v1.Reads")
+_HEALTH_PERIOD_S = 1.0
+_COMMIT_TIMEOUT_S = 60.0  # without a client deadline: never hold a worker forever
+
+
+def _wait(future: Future[IngestResult], context: grpc.ServicerContext) -> IngestResult:
+    # Without a client deadline grpcio reports a huge time remaining: cap it.
+    remaining = context.time_remaining()
+    timeout = _COMMIT_TIMEOUT_S if remaining is None else min(_COMMIT_TIMEOUT_S, remaining)
+    return future.result(timeout=max(0.0, timeout))
+
+
+def _checked(response: pb.IngestResponse) -> pb.IngestResponse:
+    if response.rejected and response.accepted == 0:
+        raise EndCallError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            rejected_summary(response),
+            ((RESULT_METADATA, response.SerializeToString()),),
+        )
+    return response
+
+
+class IngestServicer:
+    """``atlas.v1.Ingest``: hands events to the pipeline, answers once committed."""
+
+    def __init__(self, pipeline: IngestPipeline, calls: Calls) -> None:
+        self._pipeline = pipeline
+        self._calls = calls
+
+    def _submit_events(
+        self, principal: Principal, decoded: DecodedEvents
+    ) -> Future[IngestResult] | None:
+        if not decoded.interactions and not decoded.feedback:
+            return None  # nothing reached the pipeline (empty, or every event undecodable)
+        return self._pipeline.submit(
+            principal.tenant_id,
+            rate_key=str(principal.key_id),
+            interactions=decoded.interactions,
+            feedback=decoded.feedback,
+        )
+
+    def Ingest(  # noqa: N802 - gRPC method names are CamelCase
+        self, request: pb.IngestRequest | Undecodable, context: grpc.ServicerContext
+    ) -> pb.IngestResponse:
+        def body() -> pb.IngestResponse:
+            principal = self._calls.principal(context, "ingest")
+            decoded = decode_events(parsed(request))
+            future = self._submit_events(principal, decoded)
+            result = _EMPTY if future is None else _wait(future, context)
+            return _checked(response_from_result(result, decoded))
+
+        return self._calls.run("Ingest", context, body)
+
+    def IngestColumns(  # noqa: N802
+        self, request: pb.ColumnBatch | Undecodable, context: grpc.ServicerContext
+    ) -> pb.IngestResponse:
+        def body() -> pb.IngestResponse:
+            principal = self._calls.principal(context, "ingest")
+            columns = columns_from_batch(parsed(request))
+            if not len(columns):
+                return pb.IngestResponse()
+            future = self._pipeline.submit_columns(
+                principal.tenant_id, rate_key=str(principal.key_id), columns=columns
+            )
+            return _checked(response_from_result(_wait(future, context), with_ids=False))
+
+        return self._calls.run("IngestColumns", context, body)
+
+    def IngestStream(  # noqa: N802
+        self,
+        requests: Iterator[pb.IngestStreamMessage | Undecodable],
+        context: grpc.ServicerContext,
+    ) -> pb.IngestResponse:
+        def body() -> pb.IngestResponse:
+            principal = self._calls.principal(context, "ingest")
+            pending: deque[tuple[int, Future[IngestResult] | None, DecodedEvents | None]]
+            pending = deque()
+            total = pb.IngestResponse()
+
+            def fold(number: int, future: Future[IngestResult] | None, decoded: Any) -> None:
+                result = _EMPTY if future is None else _wait(future, context)
+                part = response_from_result(
+                    result, decoded, message=number, with_ids=decoded is not None
+                )
+                total.accepted += part.accepted
+                total.duplicates += part.duplicates
+                total.rejected.extend(part.rejected)
+                total.interaction_ids.extend(part.interaction_ids)
+                total.feedback_ids.extend(part.feedback_ids)
+
+            for number, request in enumerate(requests):
+                message = parsed(request)
+                if message.WhichOneof("batch") == "columns":
+                    columns = columns_from_batch(message.columns)
+                    future = (
+                        self._pipeline.submit_columns(
+                            principal.tenant_id, rate_key=str(principal.key_id), columns=columns
+                        )
+                        if len(columns)
+                        else None
+                    )
+                    pending.append((number, future, None))
+                else:
+                    events = decode_events(message.events)
+                    pending.append((number, self._submit_events(principal, events), events))
+                # Fold what is committed already, so a long stream holds only its
+                # uncommitted messages, not all of them.
+                while pending and (pending[0][1] is None or pending[0][1].done()):
+                    fold(*pending.popleft())
+            while pending:
+                fold(*pending.popleft())
+            return _checked(total)
+
+        return self._calls.run("IngestStream", context, body)
+
+
+_EMPTY = IngestResult(0, 0, (), (), ())
+
+
+class _Health(health.HealthServicer):
+    """``grpc.health.v1``: SERVING while the pipeline is ready. Re-checked on every Check
+    and every ``_HEALTH_PERIOD_S`` (so Watch streams see changes) until the server stops."""
+
+    def __init__(self, pipeline: IngestPipeline) -> None:
+        super().__init__()
+        self._pipeline = pipeline
+        self._status: int | None = None
+        self._refresh_lock = threading.Lock()
+        self.refresh()
+
+    def refresh(self) -> None:
+        serving = health_pb2.HealthCheckResponse.SERVING
+        with self._refresh_lock:
+            ready = self._pipeline.ready
+            status = serving if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+            if status == self._status:
+                return  # set() notifies every Watch stream: only on a change
+            self._status = status
+            for service in ("", *SERVICE_NAMES):
+                self.set(service, status)
+
+    def Check(  # noqa: N802
+        self, request: health_pb2.HealthCheckRequest, context: grpc.ServicerContext
+    ) -> health_pb2.HealthCheckResponse:
+        self.refresh()
+        response: health_pb2.HealthCheckResponse = super().Check(request, context)
+        return response
+
+
+def _watch_health(server: grpc.Server, servicer: _Health) -> None:
+    while server.wait_for_termination(timeout=_HEALTH_PERIOD_S):  # True: still running
+        try:
+            servicer.refresh()
+        except Exception:  # a failing readiness probe must not kill the watcher
+            log.exception("grpc health refresh failed")
+
+
+def _handlers(ingest: IngestServicer, reads: ReadsServicer) -> list[grpc.GenericRpcHandler]:
+    serialize = pb.IngestResponse.SerializeToString
+    ingest_methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
+        "Ingest": grpc.unary_unary_rpc_method_handler(
+            ingest.Ingest, deserializer(pb.IngestRequest), serialize
+        ),
+        "IngestColumns": grpc.unary_unary_rpc_method_handler(
+            ingest.IngestColumns, deserializer(pb.ColumnBatch), serialize
+        ),
+        "IngestStream": grpc.stream_unary_rpc_method_handler(
+            ingest.IngestStream, deserializer(pb.IngestStreamMessage), serialize
+        ),
+    }
+    list_request = deserializer(pb.ListRequest)
+    read_methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
+        "ListInteractions": grpc.unary_unary_rpc_method_handler(
+            reads.ListInteractions, list_request, pb.InteractionList.SerializeToString
+        ),
+        "ListFeedback": grpc.unary_unary_rpc_method_handler(
+            reads.ListFeedback, list_request, pb.FeedbackList.SerializeToString
+        ),
+        "ListRewards": grpc.unary_unary_rpc_method_handler(
+            reads.ListRewards, list_request, pb.RewardList.SerializeToString
+        ),
+        "GetInteraction": grpc.unary_unary_rpc_method_handler(
+            reads.GetInteraction,
+            deserializer(pb.GetInteractionRequest),
+            pb.Interaction.SerializeToString,
+        ),
+    }
+    return [
+        grpc.method_handlers_generic_handler("atlas.v1.Ingest", ingest_methods),
+        grpc.method_handlers_generic_handler("atlas.v1.Reads", read_methods),
+    ]
+
+
+def create_grpc_server(
+    pipeline: IngestPipeline,
+    store: Store,
+    verifier: KeyVerifier,
+    metrics: ServeMetrics | None,
+    config: ServeConfig,
+    *,
+    port: int,
+    host: str | None = None,
+    max_workers: int = 32,
+    max_concurrent_rpcs: int | None = 1_024,
+    interceptors: Sequence[grpc.ServerInterceptor] = (),
+) -> tuple[grpc.Server, int]:
+    """A started gRPC server with the ingest, reads and health services; returns it and the
+    bound port (``port=0`` picks a free one). ``host`` defaults to ``config.host``.
+
+    ``max_workers`` threads serve calls (an ingest call holds its thread until the commit);
+    beyond ``max_concurrent_rpcs`` calls in flight grpcio itself answers RESOURCE_EXHAUSTED.
+    Requests above ``config.max_request_bytes`` are refused by grpcio (RESOURCE_EXHAUSTED).
+    ``interceptors`` wrap every call (logging, tracing, fault injection in tests).
+    Stop it with ``server.stop(grace)``.
+    """
+    calls = Calls(verifier, metrics)
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="atlas-grpc"),
+        handlers=_handlers(IngestServicer(pipeline, calls), ReadsServicer(store, calls)),
+        options=[
+            ("grpc.max_receive_message_length", config.max_request_bytes),
+            ("grpc.so_reuseport", 0),  # a second server on the same port must fail, not share
+        ],
+        maximum_concurrent_rpcs=max_concurrent_rpcs,
+        interceptors=list(interceptors),
+    )
+    health_servicer = _Health(pipeline)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    address = f"{host or config.host}:{port}"
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError as err:
+        raise InvalidArgumentError(f"grpc_port: cannot bind {address} ({err})") from err
+    if bound == 0:
+        raise InvalidArgumentError(f"grpc_port: cannot bind {address}")
+    server.start()
+    threading.Thread(
+        target=_watch_health, args=(server, health_servicer), name="atlas-grpc-health", daemon=True
+    ).start()
+    return server, bound
