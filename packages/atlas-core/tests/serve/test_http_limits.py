@@ -119,3 +119,19 @@ def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
         assert body["retry_after_s"] > 0
         assert other.status_code == 200
         assert len(stored_ids(api.store, "acme")) == 4
+
+
+def test_overload_answers_429_and_takes_nothing_of_the_request(tmp_path: Path) -> None:
+    # A buffer of 3 events: a request of 4 cannot be queued, so the server answers
+    # overload (with a retry hint) and stores none of it; smaller requests still go in.
+    with running_api(tmp_path, buffer_capacity=3) as api, api.client() as http:
+        headers = api.auth("acme", "ingest")
+        body = {"interactions": [interaction() for _ in range(4)]}
+        refused = http.post("/v1/ingest", json=body, headers=headers)
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert refused.json()["error"]["code"] == "RESOURCE_EXHAUSTED"
+        assert stored_ids(api.store, "acme") == set()
+        body = {"interactions": [interaction() for _ in range(3)]}
+        assert http.post("/v1/ingest", json=body, headers=headers).status_code == 200
+        assert len(stored_ids(api.store, "acme")) == 3
