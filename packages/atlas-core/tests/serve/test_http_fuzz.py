@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from hypothesis import HealthCheck, given, settings
@@ -135,3 +136,49 @@ def test_random_bodies_never_get_a_5xx_nor_lose_accepted_events(tmp_path: Path) 
         assert stored_ids(api.store, "acme", "feedback") >= kept_feedback
         assert stored_ids(api.store, "globex") == set()
         assert http.get("/healthz").status_code == 200
+
+
+READ_PARAMS = [
+    "learning_key",
+    "since",
+    "until",
+    "user_id",
+    "session_id",
+    "limit",
+    "kind",
+    "min_reward",
+    "max_reward",
+]
+param_values = st.one_of(
+    st.text(max_size=30),
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.floats().map(str),
+    st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+    st.sampled_from(["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "nan", "rating", ""]),
+)
+
+
+def test_random_read_parameters_never_get_a_5xx(tmp_path: Path) -> None:
+    with running_api(tmp_path) as api, api.client() as http:
+        assert (
+            http.post(
+                "/v1/interactions", json=interaction(), headers=api.auth("acme", "ingest")
+            ).status_code
+            == 200
+        )
+
+        @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(
+            path=st.sampled_from(["/v1/interactions", "/v1/feedback", "/v1/rewards"]),
+            params=st.dictionaries(st.sampled_from(READ_PARAMS), param_values, max_size=4),
+            item=st.text(max_size=40),
+        )
+        def fuzz(path: str, params: dict[str, str], item: str) -> None:
+            answer = http.get(path, params=params, headers=api.auth("acme", "read"))
+            assert answer.status_code < 500, (path, params, answer.text)
+            by_id = http.get(
+                f"/v1/interactions/{quote(item, safe='')}", headers=api.auth("acme", "read")
+            )
+            assert by_id.status_code < 500, (item, by_id.text)
+
+        fuzz()

@@ -70,6 +70,9 @@ _JSON_COLUMNS = ("input", "metadata", "components")
 # minted, and clients mint them when the interaction happens, so created_at is near.
 _ID_TIME_WINDOW = timedelta(seconds=5)
 _SCAN_PAGE = 5_000
+# Stored times are signed 64-bit Unix nanoseconds: this is the range they can express.
+_EARLIEST = datetime(1677, 9, 22, tzinfo=UTC)
+_LATEST = datetime(2262, 4, 11, tzinfo=UTC)
 
 
 def parse_time(name: str, value: datetime | None) -> datetime | None:
@@ -78,7 +81,12 @@ def parse_time(name: str, value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None:
         raise FieldError(name, "give a timezone (RFC 3339, e.g. 2025-01-31T12:00:00Z)")
-    return value.astimezone(UTC)
+    value = value.astimezone(UTC)
+    if not _EARLIEST <= value <= _LATEST:
+        raise FieldError(
+            name, f"must be between {_EARLIEST.isoformat()} and {_LATEST.isoformat()}"
+        )
+    return value
 
 
 def _uuid_text(column: str) -> pl.Expr:
