@@ -90,6 +90,7 @@ def create_app(
         "/readyz",
         tags=["health"],
         summary="Readiness: the pipeline runs and the store answers (503 otherwise)",
+        responses={503: {"description": "Not ready: draining, or the store does not answer."}},
     )
     async def readyz() -> Response:
         pipeline_ok = pipeline.ready

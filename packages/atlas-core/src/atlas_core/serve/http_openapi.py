@@ -54,7 +54,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         "tags": ["ingest"],
         "summary": endpoint.summary,
         "description": endpoint.description,
-        "operationId": endpoint.path.strip("/").replace("/", "_").replace("-", "_"),
+        "operationId": f"{endpoint.path.strip('/').replace('/', '_').replace('-', '_')}"
+        f"_{endpoint.method.lower()}",
         "requestBody": {"required": True, "content": json(endpoint.body)},
         "responses": responses,
         "security": [{BEARER: []}],

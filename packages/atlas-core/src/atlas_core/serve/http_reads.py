@@ -83,9 +83,7 @@ def parse_time(name: str, value: datetime | None) -> datetime | None:
         raise FieldError(name, "give a timezone (RFC 3339, e.g. 2025-01-31T12:00:00Z)")
     value = value.astimezone(UTC)
     if not _EARLIEST <= value <= _LATEST:
-        raise FieldError(
-            name, f"must be between {_EARLIEST.isoformat()} and {_LATEST.isoformat()}"
-        )
+        raise FieldError(name, f"must be between {_EARLIEST.isoformat()} and {_LATEST.isoformat()}")
     return value
 
 
