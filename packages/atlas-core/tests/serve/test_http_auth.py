@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
@@ -11,6 +13,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from http_fixtures import Harness, interaction, rating, running_api, stored_ids
+
+from atlas_core.auth import KeyVerifier
+from atlas_core.errors import AuthenticationError
+from atlas_core.serve.http_request import LoopAuthenticator
+from atlas_core.store import open_store
+from atlas_core.types import ApiKey, Tenant
 
 
 @pytest.fixture
@@ -132,3 +140,41 @@ def test_tenants_cannot_write_to_each_other(api: Harness) -> None:
     assert api.store.feedback("acme").height == 0
     assert api.store.feedback("globex").height == 0
     assert stored_ids(api.store, "acme") == {UUID(iid)}
+
+
+def test_unseen_keys_are_verified_off_the_event_loop(tmp_path: Path) -> None:
+    """A store lookup must not run on the event loop; the verifier still decides every time."""
+    with open_store(f"sqlite:///{tmp_path / 'keys.db'}") as store:
+        store.put_tenant(Tenant(id="acme"))
+        key, secret = ApiKey.issue("acme", ("ingest",))
+        store.put_api_key(key)
+        lookups: list[str] = []
+
+        class Recording:
+            def find_api_key(self, key_hash: str) -> ApiKey | None:
+                lookups.append(threading.current_thread().name)
+                return store.find_api_key(key_hash)
+
+        verifier = KeyVerifier(Recording(), ttl_s=60.0)  # type: ignore[arg-type]
+        auth = LoopAuthenticator(verifier)
+        header = f"Bearer {secret}"
+
+        async def scenario() -> None:
+            loop_thread = threading.current_thread().name
+            assert (await auth.principal(header, "ingest")).tenant_id == "acme"
+            assert lookups  # first sight: looked up in the pool
+            assert loop_thread not in lookups
+            with pytest.raises(AuthenticationError):
+                await auth.principal("Bearer atlas_unknown", "ingest")
+            assert loop_thread not in lookups
+            # seen: inline, answered from the verifier's cache (no new lookup)
+            before = len(lookups)
+            assert (await auth.principal(header, "ingest")).key_id == key.id
+            assert len(lookups) == before
+            # a revocation still wins on the inline path
+            store.revoke_api_key("acme", key.id)
+            verifier.invalidate()
+            with pytest.raises(AuthenticationError, match="revoked"):
+                await auth.principal(header, "ingest")
+
+        asyncio.run(scenario())

@@ -22,7 +22,7 @@ from atlas_core.auth import FeedbackTokens, KeyVerifier
 from atlas_core.errors import TokenMalformedError, TokenScopeError
 from atlas_core.serve.http_errors import FieldError
 from atlas_core.serve.http_fastpath import Answer, Endpoint, header
-from atlas_core.serve.http_request import json_object, json_type, parse_model, principal_of
+from atlas_core.serve.http_request import LoopAuthenticator, json_object, json_type, parse_model
 from atlas_core.serve.http_schema import (
     BrowserFeedbackRequest,
     EventAck,
@@ -121,11 +121,11 @@ class _Writes:
         self, pipeline: IngestPipeline, verifier: KeyVerifier, tokens: FeedbackTokens
     ) -> None:
         self.pipeline = pipeline
-        self.verifier = verifier
+        self.auth = LoopAuthenticator(verifier)
         self.tokens = tokens
 
     async def ingest(self, scope: Scope, raw: bytes) -> Answer:
-        principal = principal_of(self.verifier, header(scope, b"authorization"), "ingest")
+        principal = await self.auth.principal(header(scope, b"authorization"), "ingest")
         body = json_object(raw)
         for name in body:
             if name not in ("interactions", "feedback"):
@@ -153,7 +153,7 @@ class _Writes:
         return 200, answer
 
     async def interaction(self, scope: Scope, raw: bytes) -> Answer:
-        principal = principal_of(self.verifier, header(scope, b"authorization"), "ingest")
+        principal = await self.auth.principal(header(scope, b"authorization"), "ingest")
         event = json_object(raw)
         result = await _submit(
             self.pipeline, principal.tenant_id, str(principal.key_id), interactions=[event]
@@ -161,7 +161,7 @@ class _Writes:
         return _ack(result, result.interaction_ids)
 
     async def feedback(self, scope: Scope, raw: bytes) -> Answer:
-        principal = principal_of(self.verifier, header(scope, b"authorization"), "ingest")
+        principal = await self.auth.principal(header(scope, b"authorization"), "ingest")
         event = json_object(raw)
         result = await _submit(
             self.pipeline, principal.tenant_id, str(principal.key_id), feedback=[event]
@@ -169,7 +169,7 @@ class _Writes:
         return _ack(result, result.feedback_ids)
 
     async def feedback_token(self, scope: Scope, raw: bytes) -> Answer:
-        principal = principal_of(self.verifier, header(scope, b"authorization"), "ingest")
+        principal = await self.auth.principal(header(scope, b"authorization"), "ingest")
         asked = parse_model(FeedbackTokenRequest, json_object(raw))
         kinds = [k.value for k in (asked.kinds or list(FeedbackKind))]
         token = self.tokens.issue(
