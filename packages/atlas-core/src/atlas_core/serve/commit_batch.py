@@ -1,10 +1,12 @@
 """One group commit's events as one frame per table, each row tagged with its request.
 
 The pipeline's writer takes many queued requests at once. Building frames, decoding the
-SDK's payloads and checking the value rules cost a fixed overhead per call (hundreds of
-microseconds in polars), so they are done once per commit over every request's events,
-not once per request. Each row carries ``req`` (the request's position in the commit)
-and ``row`` (the event's index in that request) so that every verdict finds its way back.
+SDK's payloads and checking the value rules cost a fixed overhead per call (tens to
+hundreds of microseconds in polars), so they are done once per commit over every
+request's events, not once per request. Each row is tagged with ``req`` (the request's
+position in the commit) and ``row`` (the event's index in that request) so that every
+verdict finds its way back; the tags are NumPy arrays beside the storage frame, so the
+frame goes to the store as it is.
 """
 
 from __future__ import annotations
@@ -21,18 +23,11 @@ from atlas_core.kernels.buffer import EventColumns, EventKind
 from atlas_core.sdk.events import decode
 from atlas_core.serve.records import Converted, empty_columns, frame_of
 from atlas_core.serve.results import EventError, EventKindName
-from atlas_core.storage_schema import storage_schema
 
-__all__ = [
-    "TABLES",
-    "PendingRequest",
-    "check_payload_shape",
-    "commit_frames",
-    "storage_part",
-]
+__all__ = ["TABLES", "PendingRequest", "Tagged", "check_payload_shape", "commit_frames"]
 
 TABLES: dict[EventKindName, str] = {"interaction": "interactions", "feedback": "feedback"}
-_TAGS = ("req", "row")
+_Ints = np.ndarray[Any, np.dtype[np.int64]]
 
 
 @dataclass(eq=False)
@@ -50,6 +45,40 @@ class PendingRequest:
     duplicates: int = 0
     failure: BaseException | None = None
     """Set when the whole request is refused at commit time (its payloads undecodable)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Tagged:
+    """A storage frame and, per row, the request (``req``) and index in it (``row``)."""
+
+    frame: pl.DataFrame
+    req: _Ints
+    row: _Ints
+
+    @property
+    def height(self) -> int:
+        return self.frame.height
+
+    def keep(self, mask: np.ndarray[Any, np.dtype[np.bool_]]) -> Tagged:
+        """The rows where ``mask`` is true."""
+        return Tagged(self.frame.filter(pl.Series(mask)), self.req[mask], self.row[mask])
+
+    @staticmethod
+    def empty() -> Tagged:
+        none = np.zeros(0, dtype=np.int64)
+        return Tagged(pl.DataFrame(), none, none)
+
+    @staticmethod
+    def concat(parts: list[Tagged]) -> Tagged:
+        if not parts:
+            return Tagged.empty()
+        if len(parts) == 1:
+            return parts[0]
+        return Tagged(
+            pl.concat([p.frame for p in parts]),
+            np.concatenate([p.req for p in parts]),
+            np.concatenate([p.row for p in parts]),
+        )
 
 
 def check_payload_shape(columns: EventColumns) -> None:
@@ -76,39 +105,30 @@ def check_payload_shape(columns: EventColumns) -> None:
         raise InvalidArgumentError(f"payload: event {row} is not one JSON line")
 
 
-def commit_frames(group: Sequence[PendingRequest]) -> dict[EventKindName, pl.DataFrame]:
-    """Every request's events of each kind as one storage frame plus ``req``/``row``.
+def commit_frames(group: Sequence[PendingRequest]) -> dict[EventKindName, Tagged]:
+    """Every request's events of each kind as one tagged storage frame.
 
     Column batches whose payloads do not decode are retried one request at a time; the
     request at fault gets ``failure`` set and contributes nothing.
     """
-    parts: dict[EventKindName, list[pl.DataFrame]] = {"interaction": [], "feedback": []}
+    parts: dict[EventKindName, list[Tagged]] = {"interaction": [], "feedback": []}
     for kind in parts:
-        frame = _typed_frame(kind, group)
-        if frame is not None:
-            parts[kind].append(frame)
+        typed = _typed_frame(kind, group)
+        if typed is not None:
+            parts[kind].append(typed)
     batches = [(i, r) for i, r in enumerate(group) if r.columns is not None and len(r.columns)]
     if batches:
         try:
             decoded = _columnar_frames(group, batches)
         except InvalidArgumentError:
             decoded = _columnar_frames_one_by_one(group, batches)
-        for kind, frame in decoded.items():
-            if frame.height:
-                parts[kind].append(frame)
-    out: dict[EventKindName, pl.DataFrame] = {}
-    for kind, frames in parts.items():
-        order = [*storage_schema(TABLES[kind]).names(), *_TAGS]
-        out[kind] = pl.concat([f.select(order) for f in frames]) if frames else pl.DataFrame()
-    return out
+        for kind, tagged in decoded.items():
+            if tagged.height:
+                parts[kind].append(tagged)
+    return {kind: Tagged.concat(tagged) for kind, tagged in parts.items()}
 
 
-def storage_part(frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame without its ``req``/``row`` tags (what the store takes)."""
-    return frame.drop(_TAGS)
-
-
-def _typed_frame(kind: EventKindName, group: Sequence[PendingRequest]) -> pl.DataFrame | None:
+def _typed_frame(kind: EventKindName, group: Sequence[PendingRequest]) -> Tagged | None:
     columns = empty_columns(kind)
     tenants: list[str] = []
     reqs: list[int] = []
@@ -127,8 +147,10 @@ def _typed_frame(kind: EventKindName, group: Sequence[PendingRequest]) -> pl.Dat
         rows.extend(converted.rows)
     if not rows:
         return None
-    return frame_of(kind, columns, tenants).with_columns(
-        pl.Series("req", reqs, dtype=pl.Int64), pl.Series("row", rows, dtype=pl.Int64)
+    return Tagged(
+        frame_of(kind, columns, tenants),
+        np.array(reqs, dtype=np.int64),
+        np.array(rows, dtype=np.int64),
     )
 
 
@@ -158,48 +180,51 @@ def _concat(batches: list[EventColumns]) -> EventColumns:
 
 def _columnar_frames(
     group: Sequence[PendingRequest], batches: list[tuple[int, PendingRequest]]
-) -> dict[EventKindName, pl.DataFrame]:
+) -> dict[EventKindName, Tagged]:
     """Decodes every column batch of the commit with one ``decode`` call."""
     columns = [r.columns for _, r in batches if r.columns is not None]
     sizes = np.array([len(c) for c in columns], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     decoded = decode(_concat(columns), keep_rows=True)
-    req_of = pl.Series(np.repeat(np.array([i for i, _ in batches], dtype=np.int64), sizes))
-    start_of = pl.Series(np.repeat(starts, sizes))
-    tenant_of = pl.Series(
-        np.repeat(np.array([r.tenant_id for _, r in batches], dtype=object), sizes), dtype=pl.String
-    )
-    out: dict[EventKindName, pl.DataFrame] = {}
+    req_of = np.repeat(np.array([i for i, _ in batches], dtype=np.int64), sizes)
+    start_of = np.repeat(starts, sizes)
+    tenants = {r.tenant_id for _, r in batches}
+    tenant_of = None
+    if len(tenants) > 1:
+        tenant_of = np.repeat(np.array([r.tenant_id for _, r in batches], dtype=object), sizes)
+    out: dict[EventKindName, Tagged] = {}
     pairs: tuple[tuple[EventKindName, pl.DataFrame], ...] = (
         ("interaction", decoded.interactions),
         ("feedback", decoded.feedback),
     )
     for kind, frame in pairs:
         if not frame.height:
-            out[kind] = frame
+            out[kind] = Tagged.empty()
             continue
-        global_row = frame["row"]
-        out[kind] = frame.with_columns(
-            tenant_of.gather(global_row).alias("tenant_id"),
-            req_of.gather(global_row).alias("req"),
-            (global_row - start_of.gather(global_row)).alias("row"),
+        global_row = frame["row"].to_numpy()
+        tenant = (
+            pl.lit(next(iter(tenants)), dtype=pl.String)
+            if tenant_of is None
+            else pl.Series(tenant_of[global_row], dtype=pl.String)
         )
+        # The caller's tenant replaces whatever the payloads said, in the same pass that
+        # drops the decoder's row column.
+        storage = frame.lazy().with_columns(tenant.alias("tenant_id")).drop("row").collect()
+        out[kind] = Tagged(storage, req_of[global_row], global_row - start_of[global_row])
     if decoded.invalid:
-        _report_undecoded(group, batches, out, starts)
+        _report_undecoded(group, batches, out)
     return out
 
 
 def _report_undecoded(
     group: Sequence[PendingRequest],
     batches: list[tuple[int, PendingRequest]],
-    frames: dict[EventKindName, pl.DataFrame],
-    starts: np.ndarray[Any, np.dtype[np.int64]],
+    frames: dict[EventKindName, Tagged],
 ) -> None:
     """Names the events ``decode`` left out (a kind or shape the SDK does not write)."""
     taken: set[tuple[int, int]] = set()
-    for frame in frames.values():
-        if frame.height:
-            taken.update(zip(frame["req"].to_list(), frame["row"].to_list(), strict=True))
+    for tagged in frames.values():
+        taken.update(zip(tagged.req.tolist(), tagged.row.tolist(), strict=True))
     for i, request in batches:
         assert request.columns is not None
         for row in range(len(request.columns)):
@@ -214,18 +239,15 @@ def _report_undecoded(
 
 def _columnar_frames_one_by_one(
     group: Sequence[PendingRequest], batches: list[tuple[int, PendingRequest]]
-) -> dict[EventKindName, pl.DataFrame]:
-    parts: dict[EventKindName, list[pl.DataFrame]] = {"interaction": [], "feedback": []}
+) -> dict[EventKindName, Tagged]:
+    parts: dict[EventKindName, list[Tagged]] = {"interaction": [], "feedback": []}
     for i, request in batches:
         try:
             frames = _columnar_frames(group, [(i, request)])
         except InvalidArgumentError as err:
             request.failure = err
             continue
-        for kind, frame in frames.items():
-            if frame.height:
-                parts[kind].append(frame)
-    return {
-        kind: pl.concat([f.select(frames[0].columns) for f in frames]) if frames else pl.DataFrame()
-        for kind, frames in parts.items()
-    }
+        for kind, tagged in frames.items():
+            if tagged.height:
+                parts[kind].append(tagged)
+    return {kind: Tagged.concat(tagged) for kind, tagged in parts.items()}

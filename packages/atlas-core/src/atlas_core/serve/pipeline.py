@@ -45,9 +45,9 @@ from atlas_core.errors import InvalidArgumentError
 from atlas_core.serve.commit_batch import (
     TABLES,
     PendingRequest,
+    Tagged,
     check_payload_shape,
     commit_frames,
-    storage_part,
 )
 from atlas_core.serve.errors import (
     LimitExceededError,
@@ -98,7 +98,7 @@ class _Request(PendingRequest):
         )
 
 
-_EMPTY = pl.DataFrame()
+_EMPTY = Tagged.empty()
 
 
 class _Prepared:
@@ -109,8 +109,8 @@ class _Prepared:
     def __init__(
         self,
         group: list[_Request],
-        interactions: pl.DataFrame,
-        feedback: pl.DataFrame,
+        interactions: Tagged,
+        feedback: Tagged,
         error: BaseException | None = None,
     ) -> None:
         self.group = group
@@ -341,7 +341,7 @@ class IngestPipeline:
         feedback = self._without_repeats(group, feedback)
         # Remembered before the write, so that the next group (prepared while this one is
         # written) accepts feedback about them; forgotten again if the write fails.
-        self._remember(interactions)
+        self._remember(interactions.frame)
         return _Prepared(group, interactions, feedback)
 
     def _commit(self, prepared: _Prepared) -> None:
@@ -354,7 +354,7 @@ class IngestPipeline:
         except BatchValidationError:
             # The store refused a row the rules let through: commit each request on its
             # own so that only the request holding it fails.
-            self._forget(prepared.interactions)
+            self._forget(prepared.interactions.frame)
             if len(group) == 1:
                 raise
             for request in group:
@@ -365,7 +365,7 @@ class IngestPipeline:
                 except BatchValidationError as err:
                     request.failure = err
         except StoreUnavailableError as err:
-            self._forget(prepared.interactions)
+            self._forget(prepared.interactions.frame)
             for request in group:
                 request.future.set_exception(err)
             return
@@ -387,47 +387,44 @@ class IngestPipeline:
 
     def _write(self, prepared: _Prepared) -> None:
         group = prepared.group
-        for frame, write in (
+        for tagged, write in (
             (prepared.interactions, self._store.write_interactions),
             (prepared.feedback, self._store.write_feedback),
         ):
-            if not frame.height:
+            if not tagged.height:
                 continue
-            written = self._with_retries(functools.partial(write, storage_part(frame)))
-            reqs = frame["req"].to_numpy()
-            for i, n in enumerate(np.bincount(reqs, minlength=len(group))):
+            written = self._with_retries(functools.partial(write, tagged.frame))
+            for i, n in enumerate(np.bincount(tagged.req, minlength=len(group))):
                 group[i].accepted += int(n)
-            self._attribute_skipped(group, reqs, written.skipped)
+            self._attribute_skipped(group, tagged.req, written.skipped)
 
-    def _valid(
-        self, group: list[_Request], kind: EventKindName, frame: pl.DataFrame
-    ) -> pl.DataFrame:
+    def _valid(self, group: list[_Request], kind: EventKindName, tagged: Tagged) -> Tagged:
         """The rows that keep every value rule; the others reported on their request."""
-        if not frame.height:
-            return frame
-        bad = bad_rows(TABLES[kind], storage_part(frame))
+        if not tagged.height:
+            return tagged
+        bad = bad_rows(TABLES[kind], tagged.frame)
         if not bad:
-            return frame
-        reqs, rows = frame["req"].to_list(), frame["row"].to_list()
-        keep = np.ones(frame.height, dtype=bool)
+            return tagged
+        keep = np.ones(tagged.height, dtype=bool)
         for i, field, reason in bad:
-            group[reqs[i]].errors.append(EventError(kind, rows[i], field, reason))
+            group[tagged.req[i]].errors.append(EventError(kind, int(tagged.row[i]), field, reason))
             keep[i] = False
         self._count("rejected", len(bad))
-        return frame.filter(pl.Series(keep))
+        return tagged.keep(keep)
 
     def _about_known_interactions(
-        self, group: list[_Request], interactions: pl.DataFrame, feedback: pl.DataFrame
-    ) -> pl.DataFrame:
+        self, group: list[_Request], interactions: Tagged, feedback: Tagged
+    ) -> Tagged:
         """Feedback must be about an interaction of its own tenant: one in this commit, one
         committed lately (remembered), or one the store has."""
         if not feedback.height:
             return feedback
         here: set[bytes] = set()
         if interactions.height:
-            here = set(_keys(interactions["tenant_id"].to_list(), interactions["id"].to_list()))
-        tenants = feedback["tenant_id"].to_list()
-        targets = feedback["interaction_id"].to_list()
+            frame = interactions.frame
+            here = set(_keys(frame["tenant_id"].to_list(), frame["id"].to_list()))
+        tenants = feedback.frame["tenant_id"].to_list()
+        targets = feedback.frame["interaction_id"].to_list()
         keys = _keys(tenants, targets)
         known = self._known
         unsure: dict[str, set[bytes]] = {}
@@ -446,29 +443,31 @@ class IngestPipeline:
         ]
         if not any(missing):
             return feedback
-        reqs, rows = feedback["req"].to_list(), feedback["row"].to_list()
         for j in (j for j, bad in enumerate(missing) if bad):
             reason = f"unknown interaction {UUID(bytes=targets[j])} for this tenant"
-            group[reqs[j]].errors.append(EventError("feedback", rows[j], "interaction_id", reason))
+            error = EventError("feedback", int(feedback.row[j]), "interaction_id", reason)
+            group[feedback.req[j]].errors.append(error)
         self._count("rejected", sum(missing))
-        return feedback.filter(~pl.Series(missing))
+        return feedback.keep(~np.array(missing, dtype=bool))
 
     @staticmethod
-    def _without_repeats(group: list[_Request], frame: pl.DataFrame) -> pl.DataFrame:
+    def _without_repeats(group: list[_Request], tagged: Tagged) -> Tagged:
         """Drops repeats of one id within the commit (a client's retry racing its original,
         or one id twice in a request): the first is written, the others are duplicates."""
-        if not frame.height:
-            return frame
-        first = frame["id"].is_first_distinct()
+        if not tagged.height:
+            return tagged
+        first = tagged.frame["id"].is_first_distinct().to_numpy()
         if first.all():
-            return frame
-        for req in frame.filter(~first)["req"].to_list():
+            return tagged
+        for req in tagged.req[~first]:
             group[req].accepted += 1
             group[req].duplicates += 1
-        return frame.filter(first)
+        return tagged.keep(first)
 
     @staticmethod
-    def _attribute_skipped(group: list[_Request], reqs: Any, skipped: int) -> None:
+    def _attribute_skipped(
+        group: list[_Request], reqs: np.ndarray[Any, np.dtype[np.int64]], skipped: int
+    ) -> None:
         """Spreads the store's count of already-stored ids over the commit's requests.
 
         Exact when one request's events of this table were in the commit (the usual case
