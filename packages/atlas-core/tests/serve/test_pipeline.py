@@ -14,8 +14,6 @@ import pytest
 
 from atlas_core.config import ServeConfig
 from atlas_core.errors import InvalidArgumentError
-from atlas_core.kernels.buffer import EventColumns, FeedbackBuffer
-from atlas_core.sdk import Recorder
 from atlas_core.serve.errors import (
     LimitExceededError,
     OverloadedError,
@@ -23,6 +21,7 @@ from atlas_core.serve.errors import (
     ShuttingDownError,
     StoreUnavailableError,
 )
+from atlas_core.serve.loadgen import sdk_columns
 from atlas_core.serve.metrics import ServeMetrics
 from atlas_core.serve.pipeline import IngestPipeline
 from atlas_core.store import Store, open_store
@@ -181,39 +180,10 @@ def test_a_retry_with_the_same_ids_is_stored_once_and_counted(
     assert store.interactions("acme").height == 5
 
 
-def _sdk_columns(tenant: str, n: int) -> tuple[EventColumns, list[uuid.UUID]]:
-    """Events encoded by the real SDK recorder, as its buffer drains them."""
-    buffer = FeedbackBuffer(10_000, "reject", None)
-
-    class Capture:
-        def send(self, *args: Any, **kwargs: Any) -> bytes:
-            return buffer.push(*args, **kwargs)
-
-        def flush(self, timeout: float | None = None) -> bool:
-            return True
-
-        def close(self, timeout: float | None = None) -> bool:
-            return True
-
-        def has_room(self) -> bool:
-            return True
-
-        def stats(self) -> Any:
-            return None
-
-    recorder = Recorder(Capture(), tenant_id=tenant)  # type: ignore[arg-type]
-    ids = []
-    for i in range(n):
-        iid = recorder.record_interaction(input={"q": i}, output=f"a{i}", learning_key="qa")
-        recorder.rate(iid, 5)
-        ids.append(iid)
-    return buffer.drain_columns(10_000), ids
-
-
 def test_sdk_columns_are_committed_under_the_callers_tenant(
     pipeline: IngestPipeline, store: Store
 ) -> None:
-    columns, ids = _sdk_columns("claimed-by-payload", 20)
+    columns, ids = sdk_columns("claimed-by-payload", 20)
     result = pipeline.submit_columns("acme", rate_key="k", columns=columns).result(10)
     assert (result.accepted, result.rejected) == (40, ())
     assert result.interaction_ids == ()  # the client minted them all
@@ -323,8 +293,8 @@ def test_a_broken_column_batch_fails_alone_in_its_commit(store: Store) -> None:
     slow = _SlowStore(store)  # hold the writer so that both requests share one commit
     pipeline = IngestPipeline(slow, ServeConfig(), ServeMetrics())  # type: ignore[arg-type]
     holder = pipeline.submit("acme", rate_key="k", interactions=[_interaction()])
-    good, _ = _sdk_columns("acme", 3)
-    bad, _ = _sdk_columns("acme", 3)
+    good, _ = sdk_columns("acme", 3)
+    bad, _ = sdk_columns("acme", 3)
     data = bad.payload_data.copy()
     data[1] = ord("!")  # still one line per event, but not JSON
     bad = dataclasses.replace(bad, payload_data=data)

@@ -23,11 +23,14 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from atlas_core.sdk.events import dumps
+
+if TYPE_CHECKING:
+    from atlas_core.kernels.buffer import EventColumns
 
 __all__ = [
     "LoadReport",
@@ -35,6 +38,7 @@ __all__ = [
     "run_grpc_batches",
     "run_http_single",
     "sdk_batches",
+    "sdk_columns",
 ]
 
 
@@ -177,32 +181,42 @@ def run_http_single(
     return report
 
 
-def sdk_batches(tenant_id: str, batches: int, batch: int) -> list[bytes]:
-    """``batches`` serialized ``ColumnBatch`` messages of ``batch`` events each, encoded
-    by the real SDK recorder: half interactions, half ratings of them (in the same batch,
-    so every rating's interaction exists)."""
+def sdk_columns(
+    tenant_id: str, pairs: int, *, tag: str = ""
+) -> tuple[EventColumns, list[uuid.UUID]]:
+    """``pairs`` interactions, each with a rating, encoded by the real SDK recorder and
+    drained as one column batch; and the interactions' ids."""
     from atlas_core.kernels.buffer import FeedbackBuffer
     from atlas_core.sdk.recorder import Recorder
+
+    buffer = FeedbackBuffer(max(2, 2 * pairs), "reject", None)
+    recorder = Recorder(_BufferTransport(buffer), tenant_id=tenant_id)
+    ids = []
+    for i in range(pairs):
+        iid = recorder.record_interaction(
+            input=[{"role": "user", "content": f"question {tag}{i}"}],
+            output=f"answer {tag}{i}",
+            learning_key="bench",
+            latency_ms=12.5,
+        )
+        recorder.rate(iid, 1 + i % 5)
+        ids.append(iid)
+    return buffer.drain_columns(2 * pairs), ids
+
+
+def sdk_batches(tenant_id: str, batches: int, batch: int) -> list[bytes]:
+    """``batches`` serialized ``ColumnBatch`` messages of ``batch`` events each (see
+    :func:`sdk_columns`: every rating's interaction is in the same batch)."""
     from atlas_core.serve.grpc_columns import columns_to_batch
 
-    buffer = FeedbackBuffer(max(2, batch), "reject", None)
-    recorder = Recorder(_BufferTransport(buffer), tenant_id=tenant_id)
-    out = []
-    for b in range(batches):
-        for i in range(batch // 2):
-            iid = recorder.record_interaction(
-                input=[{"role": "user", "content": f"question {b}-{i}"}],
-                output=f"answer {b}-{i}",
-                learning_key="bench",
-                latency_ms=12.5,
-            )
-            recorder.rate(iid, 1 + (b + i) % 5)
-        out.append(columns_to_batch(buffer.drain_columns(batch)).SerializeToString())
-    return out
+    return [
+        columns_to_batch(sdk_columns(tenant_id, batch // 2, tag=f"{b}-")[0]).SerializeToString()
+        for b in range(batches)
+    ]
 
 
 class _BufferTransport:
-    """Hands the recorder's events to a buffer we drain ourselves (no flusher)."""
+    """Hands the recorder's events to a buffer drained by the caller (no flusher)."""
 
     def __init__(self, buffer: Any) -> None:
         self._buffer = buffer
