@@ -150,11 +150,12 @@ def serve_forever(config: AtlasConfig) -> int:
     # short-lived objects and few cycles), so collections do not stall in-flight requests.
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
-    stopping = threading.Event()
+    signals: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("atlas serve: %s received, draining", signal.Signals(signum).name)
-        stopping.set()
+        # Only a list append: a handler runs between two bytecodes of the main thread, so
+        # taking a lock here (Event.set) can deadlock with the main thread holding it.
+        signals.append(signum)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -163,8 +164,9 @@ def serve_forever(config: AtlasConfig) -> int:
         f"HTTP http://{config.serve.host}:{server.http_port}  store {server.store.url}",
         flush=True,
     )
-    while not stopping.wait(0.5):
-        pass
+    while not signals:
+        time.sleep(0.2)
+    log.info("atlas serve: %s received, draining", signal.Signals(signals[0]).name)
     drained = server.stop()
     print(f"atlas serve: stopped ({'drained' if drained else 'NOT drained'})", flush=True)
     return 0 if drained else 1
