@@ -33,6 +33,7 @@ def ingest(
         int, typer.Option(help="Single-event HTTP requests in all (0: skip).")
     ] = 20_000,
     http_concurrency: Annotated[int, typer.Option(help="Keep-alive HTTP connections.")] = 32,
+    workers: Annotated[int, typer.Option(help="Worker processes of the server it starts.")] = 1,
     store_url: Annotated[
         str | None, typer.Option(help="Store of the server it starts (default: temp SQLite).")
     ] = None,
@@ -67,6 +68,8 @@ def ingest(
             "1e9",
             "--rate-burst",
             str(10**9),
+            "--workers",
+            str(workers),
         )
         server.start()
         reports = []

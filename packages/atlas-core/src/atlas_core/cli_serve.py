@@ -37,6 +37,7 @@ def serve(
     max_batch_events: Annotated[int | None, typer.Option(help=_help("max_batch_events"))] = None,
     rate_limit: Annotated[float | None, typer.Option(help=_help("rate_limit_events_per_s"))] = None,
     rate_burst: Annotated[int | None, typer.Option(help=_help("rate_limit_burst"))] = None,
+    workers: Annotated[int | None, typer.Option(help=_help("workers"))] = None,
     buffer_capacity: Annotated[int | None, typer.Option(help=_help("buffer_capacity"))] = None,
     shutdown_grace: Annotated[float | None, typer.Option(help=_help("shutdown_grace_s"))] = None,
 ) -> None:
@@ -56,6 +57,7 @@ def serve(
         "max_batch_events": max_batch_events,
         "rate_limit_events_per_s": rate_limit,
         "rate_limit_burst": rate_burst,
+        "workers": workers,
         "buffer_capacity": buffer_capacity,
         "shutdown_grace_s": shutdown_grace,
     }

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from atlas_core.serve.process import ServerProcess
 from atlas_core.store import Store, open_store
@@ -25,14 +26,14 @@ from atlas_core.types import ApiKey, Tenant
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[ServerProcess, str]]:
+@pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
+def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[ServerProcess, str]]:
     url = f"sqlite:///{tmp_path / 'atlas.db'}"
     with open_store(url) as store:
         store.put_tenant(Tenant(id="acme", name="Acme"))
         key, secret = ApiKey.issue("acme", ("ingest", "read"))
         store.put_api_key(key)
-    server = ServerProcess(url, tmp_path)
+    server = ServerProcess(url, tmp_path, "--workers", str(request.param))
     server.start()
     yield server, secret
     server.stop()
@@ -144,3 +145,22 @@ def test_sigterm_drains_before_exit(served: tuple[ServerProcess, str]) -> None:
     assert len(acked) > 50
     assert set(acked) <= set(stored)
     assert len(stored) == len(set(stored))
+
+
+def test_metrics_add_up_every_worker(served: tuple[ServerProcess, str]) -> None:
+    server, secret = served
+    headers = {"Authorization": f"Bearer {secret}"}
+    for _ in range(12):  # a new connection each: the kernel spreads them over the workers
+        with httpx.Client(timeout=10) as http:
+            r = http.post(server.url("/v1/ingest"), json=_batch(5), headers=headers)
+            assert r.status_code == 200
+    for _ in range(6):  # whichever worker answers, it reports all of them
+        with httpx.Client(timeout=10) as http:
+            text = http.get(server.url("/metrics")).text
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        accepted = [
+            s.value
+            for s in families["atlas_ingest_events"].samples
+            if s.name == "atlas_ingest_events_total" and s.labels["outcome"] == "accepted"
+        ]
+        assert accepted == [60.0]

@@ -54,6 +54,16 @@ class ServeConfig(_Section):
     http_port: int = Field(
         default=8080, ge=0, le=65535, description="HTTP port (0: pick a free one)."
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "Server processes sharing both ports (SO_REUSEPORT, Linux). Python runs one "
+            "thread at a time per process, so on several cores more workers serve more; "
+            "each worker allows rate_limit_events_per_s / workers per key."
+        ),
+    )
     grpc_workers: int = Field(
         default=128,
         ge=1,

@@ -252,6 +252,7 @@ def create_grpc_server(
     max_workers: int = 32,
     max_concurrent_rpcs: int | None = 1_024,
     interceptors: Sequence[grpc.ServerInterceptor] = (),
+    reuse_port: bool = False,
 ) -> tuple[grpc.Server, int]:
     """A started gRPC server with the ingest, reads and health services; returns it and the
     bound port (``port=0`` picks a free one). ``host`` defaults to ``config.host``.
@@ -260,6 +261,7 @@ def create_grpc_server(
     beyond ``max_concurrent_rpcs`` calls in flight grpcio itself answers RESOURCE_EXHAUSTED.
     Requests above ``config.max_request_bytes`` are refused by grpcio (RESOURCE_EXHAUSTED).
     ``interceptors`` wrap every call (logging, tracing, fault injection in tests).
+    ``reuse_port``: share the port with the other workers of one ``atlas serve``.
     Stop it with ``server.stop(grace)``.
     """
     calls = Calls(verifier, metrics)
@@ -268,7 +270,8 @@ def create_grpc_server(
         handlers=_handlers(IngestServicer(pipeline, calls), ReadsServicer(store, calls)),
         options=[
             ("grpc.max_receive_message_length", config.max_request_bytes),
-            ("grpc.so_reuseport", 0),  # a second server on the same port must fail, not share
+            # Alone, a second server on the same port must fail, not share it silently.
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
         ],
         maximum_concurrent_rpcs=max_concurrent_rpcs,
         interceptors=list(interceptors),

@@ -41,6 +41,8 @@ __all__ = [
     "sdk_columns",
 ]
 
+_GRPC_CONNECTIONS = 8  # connections the gRPC workload spreads its calls over
+
 
 @dataclass
 class LoadReport:
@@ -247,30 +249,40 @@ async def _run_grpc(
     errors: Counter[str] = Counter()
     metadata = (("authorization", f"Bearer {api_key}"),)
     acked = 0
-    async with grpc.aio.insecure_channel(target) as channel:
-        # Pre-serialized requests: the generator measures the server, not protobuf encoding.
-        call = channel.unary_unary(
+    # Several connections (a channel each, not pooled), so that a server with several
+    # workers sharing the port gets calls on all of them: the kernel spreads connections.
+    channels = [
+        grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+        for _ in range(min(concurrency, _GRPC_CONNECTIONS))
+    ]
+    # Pre-serialized requests: the generator measures the server, not protobuf encoding.
+    calls = [
+        channel.unary_unary(
             "/atlas.v1.Ingest/IngestColumns",
             request_serializer=lambda b: b,
             response_deserializer=lambda b: b,
         )
-        queue = iter(messages)
+        for channel in channels
+    ]
+    queue = iter(messages)
 
-        async def worker() -> None:
-            nonlocal acked
-            for message in queue:
-                started = time.perf_counter()
-                try:
-                    await call(message, metadata=metadata, timeout=30)
-                except grpc.aio.AioRpcError as err:
-                    errors[str(err.code().name)] += 1
-                else:
-                    acked += events_per_message
-                latencies.append(time.perf_counter() - started)
+    async def worker(call: Any) -> None:
+        nonlocal acked
+        for message in queue:
+            started = time.perf_counter()
+            try:
+                await call(message, metadata=metadata, timeout=30)
+            except grpc.aio.AioRpcError as err:
+                errors[str(err.code().name)] += 1
+            else:
+                acked += events_per_message
+            latencies.append(time.perf_counter() - started)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(calls[i % len(calls)]) for i in range(concurrency)))
+    seconds = time.perf_counter() - started
+    for channel in channels:
+        await channel.close()
     return LoadReport(
         workload=f"grpc IngestColumns batches of {events_per_message} x{concurrency}",
         requests=len(messages),

@@ -6,7 +6,16 @@ renders :meth:`ServeMetrics.exposition` in the text exposition format.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import os
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE", "ServeMetrics"]
@@ -45,7 +54,10 @@ class ServeMetrics:
             registry=r,
         )
         self.pending = Gauge(
-            "atlas_ingest_pending_events", "Events accepted and not committed yet.", registry=r
+            "atlas_ingest_pending_events",
+            "Events accepted and not committed yet.",
+            registry=r,
+            multiprocess_mode="livesum",  # with several workers: the sum over live ones
         )
         self.commit_seconds = Histogram(
             "atlas_store_commit_duration_seconds",
@@ -64,5 +76,10 @@ class ServeMetrics:
         )
 
     def exposition(self) -> bytes:
-        """Every metric in the Prometheus text exposition format."""
+        """Every metric in the Prometheus text exposition format; with several workers
+        (``atlas serve --workers``), the values of all of them added up."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            combined = CollectorRegistry()
+            multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+            return generate_latest(combined)
         return generate_latest(self.registry)

@@ -18,6 +18,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from atlas_core.config import AtlasConfig
     from atlas_core.store import Store
 
-__all__ = ["AtlasServer", "serve_forever"]
+__all__ = ["AtlasServer", "run_server", "serve_forever", "wait_for_signals"]
 
 log = logging.getLogger("atlas_core.serve")
 
@@ -64,8 +65,9 @@ class AtlasServer:
         self._stopped = threading.Event()
         self._stop_lock = threading.Lock()
 
-    def start(self) -> None:
-        """Binds both ports (0: a free one; see ``grpc_port``/``http_port``) and serves."""
+    def start(self, *, reuse_port: bool = False) -> None:
+        """Binds both ports (0: a free one; see ``grpc_port``/``http_port``) and serves.
+        ``reuse_port``: share them with the other workers (SO_REUSEPORT)."""
         serve = self.config.serve
         self._grpc, self.grpc_port = create_grpc_server(
             self.pipeline,
@@ -75,10 +77,13 @@ class AtlasServer:
             serve,
             port=serve.grpc_port,
             max_workers=serve.grpc_workers,
+            reuse_port=reuse_port,
         )
         app = create_app(self.pipeline, self.store, self.verifier, self.tokens, self.metrics, serve)
         sock = socket.socket(socket.AF_INET6 if ":" in serve.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((serve.host, serve.http_port))
         sock.listen(2048)
         self.http_port = sock.getsockname()[1]
@@ -142,14 +147,44 @@ class AtlasServer:
 
 
 def serve_forever(config: AtlasConfig) -> int:
-    """Runs ``atlas serve`` in the foreground until SIGTERM/SIGINT; the exit status."""
+    """Runs ``atlas serve`` in the foreground until SIGTERM/SIGINT; the exit status.
+
+    With ``serve.workers`` > 1 this process supervises that many worker processes (see
+    :mod:`atlas_core.serve.workers`); otherwise it serves itself.
+    """
+    if config.serve.workers > 1:
+        from atlas_core.serve.workers import supervise
+
+        return supervise(config)
+    return run_server(config)
+
+
+def run_server(config: AtlasConfig, *, reuse_port: bool = False, banner: bool = True) -> int:
+    """One serving process until SIGTERM/SIGINT: starts, waits, drains; the exit status."""
     server = AtlasServer(config)
-    server.start()
+    server.start(reuse_port=reuse_port)
     # Everything built so far lives as long as the process: keep it out of the collector's
     # scans, and collect the young generation less often (a request allocates many small,
     # short-lived objects and few cycles), so collections do not stall in-flight requests.
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+    signals = wait_for_signals(
+        f"atlas serve: gRPC {config.serve.host}:{server.grpc_port}  "
+        f"HTTP http://{config.serve.host}:{server.http_port}  store {server.store.url}"
+        if banner
+        else None
+    )
+    log.info("atlas serve: %s received, draining", signal.Signals(signals[0]).name)
+    drained = server.stop()
+    print(f"atlas serve: stopped ({'drained' if drained else 'NOT drained'})", flush=True)
+    return 0 if drained else 1
+
+
+def wait_for_signals(
+    banner: str | None = None, poll: Callable[[], bool] | None = None
+) -> list[int]:
+    """Installs SIGTERM/SIGINT handlers, prints ``banner``, and blocks until a signal
+    came (or ``poll`` returned False); the signals received."""
     signals: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -159,14 +194,10 @@ def serve_forever(config: AtlasConfig) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    print(
-        f"atlas serve: gRPC {config.serve.host}:{server.grpc_port}  "
-        f"HTTP http://{config.serve.host}:{server.http_port}  store {server.store.url}",
-        flush=True,
-    )
+    if banner:
+        print(banner, flush=True)
     while not signals:
         time.sleep(0.2)
-    log.info("atlas serve: %s received, draining", signal.Signals(signals[0]).name)
-    drained = server.stop()
-    print(f"atlas serve: stopped ({'drained' if drained else 'NOT drained'})", flush=True)
-    return 0 if drained else 1
+        if poll is not None and not poll():
+            signals.append(signal.SIGTERM)
+    return signals
