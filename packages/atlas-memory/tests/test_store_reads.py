@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -38,6 +38,15 @@ def populated(store: Store) -> Store:
         ]
     )
     return store
+
+
+def test_time_bounds_beyond_the_stored_range_bound_nothing(populated: Store) -> None:
+    # Stored times are 64-bit nanoseconds (1677..2262); year 1 and year 9999 still work.
+    everything = Query(since=datetime(1, 1, 1, tzinfo=UTC), until=datetime(9999, 1, 1, tzinfo=UTC))
+    assert populated.interactions("acme", everything).height == 10
+    assert populated.feedback("acme", everything).height == populated.feedback("acme").height
+    nothing = Query(until=datetime(1, 1, 1, tzinfo=UTC))
+    assert populated.interactions("acme", nothing).height == 0
 
 
 def test_filters(populated: Store) -> None:

@@ -80,11 +80,16 @@ def _uses_interaction_attrs(query: Query) -> bool:
     )
 
 
+_NS_MIN, _NS_MAX = -(2**63), 2**63 - 1
+
+
 def _time_range(where: Where, query: Query) -> None:
+    # Times are stored as 64-bit nanoseconds (years 1677 to 2262). A bound beyond that
+    # range (since year 1, until year 9999) bounds nothing: clamp it, so that it binds.
     if query.since is not None:
-        where.add("created_at >= ?", to_ns(query.since))
+        where.add("created_at >= ?", min(max(to_ns(query.since), _NS_MIN), _NS_MAX))
     if query.until is not None:
-        where.add("created_at < ?", to_ns(query.until))
+        where.add("created_at < ?", min(max(to_ns(query.until), _NS_MIN), _NS_MAX))
 
 
 def table_filter(table: str, tenant: str, query: Query, *, reward_range: bool = True) -> Where:
