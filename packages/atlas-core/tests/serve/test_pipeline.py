@@ -312,3 +312,25 @@ def test_a_broken_column_batch_fails_alone_in_its_commit(store: Store) -> None:
         futures[1].result(10)
     pipeline.close(10)
     assert store.interactions("acme").height == 4
+
+
+def test_feedback_about_a_refused_interaction_is_refused_too(
+    pipeline: IngestPipeline, store: Store
+) -> None:
+    bad, good = uuid.uuid4(), uuid.uuid4()
+    result = pipeline.submit(
+        "acme",
+        rate_key="k",
+        interactions=[_interaction(id=str(bad), prompt_tokens=-1), _interaction(id=str(good))],
+        feedback=[_rating(bad), _rating(good)],
+    ).result(10)
+    assert result.accepted == 2
+    assert {(e.kind, e.index, e.field) for e in result.rejected} == {
+        ("interaction", 0, "prompt_tokens"),
+        ("feedback", 0, "interaction_id"),
+    }
+    assert store.interactions("acme")["id"].to_list() == [good.bytes]
+    assert store.feedback("acme")["interaction_id"].to_list() == [good.bytes]
+    # The refused interaction is not remembered as known.
+    later = pipeline.submit("acme", rate_key="k", feedback=[_rating(bad)]).result(10)
+    assert [e.field for e in later.rejected] == ["interaction_id"]

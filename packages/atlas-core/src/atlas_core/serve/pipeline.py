@@ -9,15 +9,18 @@ hands the events to :meth:`IngestPipeline.submit` (typed events as JSON-like map
    shape), setting ``tenant_id`` from the caller, never from the payload;
 3. enqueues the request in a queue bounded by event count and bytes (``OverloadedError``
    with a retry hint when full: nothing of that request is taken);
-4. one writer thread takes everything queued (many requests, up to ``commit_max_events``)
-   and, once for all of them (:mod:`atlas_core.serve.commit_batch`): decodes, checks the
-   value rules with the store's own rule set (:func:`atlas_core.validation.bad_rows`),
-   drops feedback about interactions the tenant does not have, writes each table with one
-   store call — one transaction — and then resolves every request's future. Invalid
-   events are reported per event (kind, index, field, reason) and left out; the valid
-   ones of the same request are committed. **A request is acknowledged only after the
-   commit that holds its events.** Ids are client ids, so a client's retry of an
-   acknowledged or half-written request is stored once (and counted in ``duplicates``).
+4. two threads work on groups of queued requests (up to ``commit_max_events`` events):
+   one prepares a group, once for all its requests (:mod:`atlas_core.serve.commit_batch`):
+   decodes, drops feedback about interactions the tenant does not have and repeated ids;
+   the other writes the previous group, each table with one store call — one transaction
+   — and then resolves every request's future. The store checks the value rules on
+   every write; when it refuses one, the rows at fault are found with the same rule set
+   (:func:`atlas_core.validation.bad_rows`), reported per event (kind, index, field,
+   reason) and left out, and the valid rest of the same requests is written.
+
+**A request is acknowledged only after the commit that holds its events.** Ids are client
+ids, so a client's retry of an acknowledged or half-written request is stored once (and
+counted in ``duplicates``).
 
 A store failure is retried a few times with back-off; if it persists, the requests of
 that group fail with ``StoreUnavailableError`` (UNAVAILABLE / 503: the client retries with
@@ -333,9 +336,11 @@ class IngestPipeline:
 
     def _prepare(self, group: list[_Request]) -> _Prepared:
         """Frames, value rules, references and repeats for a whole group, before writing."""
+        # The value rules are left to the store, which checks them on every write anyway
+        # (all or nothing): in the usual all-valid group that spares a second pass, and a
+        # write it refuses is retried without the bad rows (see _write).
         frames = commit_frames(group)
-        interactions = self._valid(group, "interaction", frames["interaction"])
-        feedback = self._valid(group, "feedback", frames["feedback"])
+        interactions, feedback = frames["interaction"], frames["feedback"]
         feedback = self._about_known_interactions(group, interactions, feedback)
         interactions = self._without_repeats(group, interactions)
         feedback = self._without_repeats(group, feedback)
@@ -387,16 +392,50 @@ class IngestPipeline:
 
     def _write(self, prepared: _Prepared) -> None:
         group = prepared.group
-        for tagged, write in (
-            (prepared.interactions, self._store.write_interactions),
-            (prepared.feedback, self._store.write_feedback),
-        ):
+        steps: tuple[tuple[EventKindName, Callable[[pl.DataFrame], WriteResult]], ...] = (
+            ("interaction", self._store.write_interactions),
+            ("feedback", self._store.write_feedback),
+        )
+        for kind, write in steps:
+            tagged = prepared.interactions if kind == "interaction" else prepared.feedback
             if not tagged.height:
                 continue
-            written = self._with_retries(functools.partial(write, tagged.frame))
+            try:
+                written = self._with_retries(functools.partial(write, tagged.frame))
+            except BatchValidationError:
+                # Some rows break a rule: name every one on its request, write the rest
+                # (a second refusal goes to the per-request fallback in _commit).
+                valid = self._valid(group, kind, tagged)
+                if kind == "interaction":
+                    self._drop_invalid_interactions(prepared, tagged, valid)
+                tagged = valid
+                if not tagged.height:
+                    continue
+                written = self._with_retries(functools.partial(write, tagged.frame))
             for i, n in enumerate(np.bincount(tagged.req, minlength=len(group))):
                 group[i].accepted += int(n)
             self._attribute_skipped(group, tagged.req, written.skipped)
+
+    def _drop_invalid_interactions(
+        self, prepared: _Prepared, before: Tagged, after: Tagged
+    ) -> None:
+        """Interactions the rules refused are forgotten again, and feedback of this group
+        about them is refused as about an unknown interaction."""
+        dropped = set(before.frame["id"].to_list()) - set(after.frame["id"].to_list())
+        if not dropped:
+            return
+        self._forget(before.frame.filter(pl.col("id").is_in(list(dropped))))
+        feedback = prepared.feedback
+        if not feedback.height:
+            return
+        targets = feedback.frame["interaction_id"].to_list()
+        orphan = np.array([t in dropped for t in targets], dtype=bool)
+        for j in np.flatnonzero(orphan):
+            reason = f"unknown interaction {UUID(bytes=targets[j])}: it was refused"
+            error = EventError("feedback", int(feedback.row[j]), "interaction_id", reason)
+            prepared.group[feedback.req[j]].errors.append(error)
+        self._count("rejected", int(orphan.sum()))
+        prepared.feedback = feedback.keep(~orphan)
 
     def _valid(self, group: list[_Request], kind: EventKindName, tagged: Tagged) -> Tagged:
         """The rows that keep every value rule; the others reported on their request."""
