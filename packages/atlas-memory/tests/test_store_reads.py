@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import polars as pl
 import pytest
@@ -134,3 +135,20 @@ def test_empty_reads_have_the_schema(store: Store) -> None:
     assert frame.height == 0
     assert frame.schema["id"] == pl.Binary
     assert frame.schema["created_at"] == pl.Datetime("ns", "UTC")
+
+
+def test_read_by_ids_is_tenant_scoped(populated: Store) -> None:
+    rows = populated.interactions("acme")
+    wanted = [rows["id"][3], rows["id"][7]]
+    by_bytes = populated.interactions("acme", Query(ids=wanted))
+    assert by_bytes["id"].to_list() == wanted
+    by_uuid = populated.interactions("acme", Query(ids=[UUID(bytes=wanted[0])], limit=1))
+    assert by_uuid["id"].to_list() == [wanted[0]]
+    assert populated.interactions("other", Query(ids=wanted)).height == 0
+    assert populated.interactions("acme", Query(ids=[])).height == 0
+    feedback = populated.feedback("acme")
+    assert populated.feedback("acme", Query(ids=[feedback["id"][0]])).height == 1
+    with pytest.raises(InvalidArgumentError, match=r"query\.ids"):
+        populated.interactions("acme", Query(ids=[b"short"]))
+    with pytest.raises(InvalidArgumentError, match=r"query\.ids"):
+        populated.interactions("acme", Query(ids=wanted[0]))  # type: ignore[arg-type]

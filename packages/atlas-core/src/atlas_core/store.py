@@ -109,6 +109,8 @@ class Query:
     """Rewards (or an interaction's latest reward) at or below this score."""
     feedback_kind: FeedbackKind | Sequence[FeedbackKind] | None = None
     """Feedback of these kinds (feedback reads only)."""
+    ids: Sequence[UUID | bytes] | None = None
+    """Only the rows with these ids (a read by id; another tenant's ids match nothing)."""
     limit: int | None = None
     """At most this many rows, oldest first."""
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 import polars as pl
 
@@ -21,6 +22,7 @@ from atlas_memory.migrations import Dialect
 from atlas_memory.schema import TABLES, polars_schema
 
 _INTERACTION_ATTRS = ("model_version", "prompt_version", "user_id", "session_id")
+_MAX_IDS = 10_000  # one bound parameter each; SQLite allows 32,766 per statement
 
 
 @dataclass
@@ -43,7 +45,26 @@ def _as_list(value: str | Sequence[str]) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
-def _in(column: str, values: list[str]) -> str:
+def _ids(values: Sequence[UUID | bytes]) -> list[bytes]:
+    """``query.ids`` as 16-byte values (both dialects bind those as the id column's type)."""
+    if not isinstance(values, list | tuple):  # one id (bytes, str) is not a sequence of ids
+        raise InvalidArgumentError(
+            f"query.ids: expected a list of ids, got {type(values).__name__}"
+        )
+    if len(values) > _MAX_IDS:
+        raise InvalidArgumentError(f"query.ids: at most {_MAX_IDS} ids, got {len(values)}")
+    out = []
+    for value in values:
+        if isinstance(value, UUID):
+            out.append(value.bytes)
+        elif isinstance(value, bytes) and len(value) == 16:
+            out.append(value)
+        else:
+            raise InvalidArgumentError(f"query.ids: not a UUID or 16 bytes: {value!r:.60}")
+    return out
+
+
+def _in(column: str, values: Sequence[object]) -> str:
     return f"{column} IN ({', '.join('?' * len(values))})"
 
 
@@ -114,6 +135,9 @@ def table_filter(table: str, tenant: str, query: Query, *, reward_range: bool = 
                 f"interaction_id IN (SELECT id FROM interactions WHERE {inner.sql})", *inner.params
             )
     _time_range(where, query)
+    if query.ids is not None:
+        ids = _ids(query.ids)
+        where.add(_in("id", ids) if ids else "1 = 0", *ids)
     if table == "feedback" and query.feedback_kind is not None:
         kinds = (
             [str(query.feedback_kind)]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from atlas_core.errors import InvalidArgumentError
-from atlas_core.ids import id_time_ns, parse_id
+from atlas_core.ids import parse_id
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
 from atlas_core.serve.grpc_calls import Calls, EndCallError, Undecodable, parsed
 from atlas_core.store import Query
@@ -44,7 +44,6 @@ _INTERACTION_OPTIONALS = (
     "prompt_tokens",
     "completion_tokens",
 )
-_ID_WINDOW = timedelta(days=1)
 _FEEDBACK_OPTIONALS = ("name", "value", "scale_min", "scale_max", "text", "user_id", "source")
 
 
@@ -119,23 +118,9 @@ def _interaction_id(text: str) -> bytes:
 
 
 def _find_interaction(store: Store, tenant: str, wanted: bytes) -> pb.Interaction | None:
-    """The tenant's interaction ``wanted``, or None.
-
-    The Store protocol reads by filters, not by id. A primary-key probe answers "absent"
-    cheaply (so unknown ids cannot force scans); a present one is read first in a window
-    around the time its UUIDv7 carries (ids are minted when the event is recorded), and
-    only if it is not there (a client-chosen ``created_at``) from the whole tenant.
-    """
-    import polars as pl
-
-    if not store.known_interactions(tenant, [wanted]):
-        return None
-    minted = _datetime_ns("id", id_time_ns(wanted))
-    for query in (Query(since=minted - _ID_WINDOW, until=minted + _ID_WINDOW), Query()):
-        frame = store.interactions(tenant, query).filter(pl.col("id") == wanted)
-        if frame.height:
-            return interaction_messages(frame.head(1))[0]
-    return None
+    """The tenant's interaction ``wanted``, or None (another tenant's is None)."""
+    frame = store.interactions(tenant, Query(ids=[wanted], limit=1))
+    return interaction_messages(frame)[0] if frame.height else None
 
 
 def _datetime_ns(field: str, ns: int) -> datetime:

@@ -9,7 +9,7 @@ always the caller's own.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -68,8 +68,6 @@ _ID_COLUMNS = ("id", "interaction_id")
 _JSON_COLUMNS = ("input", "metadata", "components")
 # Where to look first for an interaction by id: UUIDv7 ids carry the time they were
 # minted, and clients mint them when the interaction happens, so created_at is near.
-_ID_TIME_WINDOW = timedelta(seconds=5)
-_SCAN_PAGE = 5_000
 # Stored times are signed 64-bit Unix nanoseconds: this is the range they can express.
 _EARLIEST = datetime(1677, 9, 22, tzinfo=UTC)
 _LATEST = datetime(2262, 4, 11, tzinfo=UTC)
@@ -122,36 +120,9 @@ def page_body(frame: pl.DataFrame) -> bytes:
 
 
 def find_interaction(store: Store, tenant: str, interaction_id: UUID) -> dict[str, Any] | None:
-    """The tenant's interaction with this id as a row, or None (another tenant's is None).
-
-    The store's indexed ``known_interactions`` answers "not there" without a scan. A known
-    id is read from a few seconds of created_at around the time in its UUIDv7 (clients
-    mint ids when the interaction happens). Only when the client set created_at far from
-    that (a backfill) does it page through the tenant's interactions, oldest first, in
-    bounded pages. (A by-id filter in the Store protocol would make this one lookup.)
-    """
-    key = interaction_id.bytes
-    if key not in store.known_interactions(tenant, [key]):
-        return None
-    if interaction_id.version == 7:
-        minted = datetime.fromtimestamp((interaction_id.int >> 80) / 1000, UTC)
-        near = Query(since=minted - _ID_TIME_WINDOW, until=minted + _ID_TIME_WINDOW)
-        found = store.interactions(tenant, near).filter(pl.col("id") == key)
-        if found.height:
-            return frame_rows(found)[0]
-    since: datetime | None = None
-    page = _SCAN_PAGE
-    while True:
-        frame = store.interactions(tenant, Query(since=since, limit=page))
-        found = frame.filter(pl.col("id") == key)
-        if found.height:
-            return frame_rows(found)[0]
-        if frame.height < page:
-            return None
-        last = frame["created_at"][-1]
-        if last == since:
-            page *= 2  # a whole page shares one instant: widen the page to get past it
-        since = last
+    """The tenant's interaction with this id as a row, or None (another tenant's is None)."""
+    found = store.interactions(tenant, Query(ids=[interaction_id], limit=1))
+    return frame_rows(found)[0] if found.height else None
 
 
 def read_router(store: Store, verifier: KeyVerifier) -> APIRouter:

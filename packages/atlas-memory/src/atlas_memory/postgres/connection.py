@@ -20,7 +20,8 @@ from atlas_memory.schema import TABLES
 from atlas_memory.tx import ConflictError
 
 
-def _param(value: Any) -> Any:
+def bind_param(value: Any) -> Any:
+    """A parameter as psycopg binds it: 16 raw bytes (an id) as ``uuid``."""
     if isinstance(value, bytes) and len(value) == 16:
         return uuid.UUID(bytes=value)
     return value
@@ -43,7 +44,7 @@ class PgTx:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         try:
-            cur = self._conn.execute(_sql(sql), [_param(p) for p in params])
+            cur = self._conn.execute(_sql(sql), [bind_param(p) for p in params])
         except psycopg.errors.UniqueViolation as exc:
             raise ConflictError(str(exc).strip()) from exc
         return max(cur.rowcount, 0)
@@ -51,10 +52,10 @@ class PgTx:
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             with self._conn.cursor() as cur:
-                cur.executemany(_sql(sql), [[_param(p) for p in row] for row in rows])
+                cur.executemany(_sql(sql), [[bind_param(p) for p in row] for row in rows])
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        rows = self._conn.execute(_sql(sql), [_param(p) for p in params]).fetchall()
+        rows = self._conn.execute(_sql(sql), [bind_param(p) for p in params]).fetchall()
         return [tuple(_result(v) for v in row) for row in rows]
 
 

@@ -25,7 +25,7 @@ from atlas_core.store import StoreError, WriteResult
 from atlas_memory import query as q
 from atlas_memory.migrations import Dialect
 from atlas_memory.migrations.apply_postgresql import migrate
-from atlas_memory.postgres.connection import PgTx, copy_statement, csv_payload
+from atlas_memory.postgres.connection import PgTx, bind_param, copy_statement, csv_payload
 from atlas_memory.schema import TABLES
 from atlas_memory.sqlstore import SqlStore
 
@@ -123,7 +123,8 @@ class PostgresStore(SqlStore):
             raise StoreError("the store is closed")
         dtypes = {c.name: c.dtype for c in TABLES[table]}
         with self._pool.connection() as conn, conn.cursor(binary=True) as cur:
-            cur.execute(pgsql.SQL(sql.replace("?", "%s")), list(params))
+            # Ids in the filters travel as 16 bytes; bound as uuid like every other statement.
+            cur.execute(pgsql.SQL(sql.replace("?", "%s")), [bind_param(p) for p in params])
             names = [d.name for d in cur.description or ()]
             rows = cur.fetchall()
         raw_schema = {name: dtypes[name] for name in names}
