@@ -1,0 +1,432 @@
+"""``Runtime``: serves a wrapped agent through the teacher-student protocol and records it.
+
+One :meth:`Runtime.run` (or ``await`` :meth:`Runtime.arun`): read the key's capability
+estimate, the production templates and the playbook; drive the protocol
+(:mod:`atlas_core.runtime.protocol`) against the student and teacher agents; record the
+call through the SDK with the lane, the trace and the version of every prompt and model
+involved; return the answer and the trace. Nothing an agent or the store does makes it
+raise: failures are in the trace and the student's baseline answer is served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from atlas_core.config.models import RuntimeConfig
+from atlas_core.errors import InvalidArgumentError
+from atlas_core.ids import new_id
+from atlas_core.runtime.agent import Agent, AgentReply
+from atlas_core.runtime.capability import Capability, CapabilityEstimator
+from atlas_core.runtime.errors import AgentError
+from atlas_core.runtime.lanes import Lane, LaneDecision, choose_lane
+from atlas_core.runtime.playbook import Playbook, PlaybookEntry
+from atlas_core.runtime.protocol import Call, CallResult, Driven, ProtocolResult, protocol
+from atlas_core.runtime.templates import TemplateRegistry, TemplateSet
+from atlas_core.runtime.trace import Trace
+from atlas_core.sdk.recorder import Recorder
+from atlas_core.store import Store
+
+__all__ = ["Outcome", "ProbeScorer", "Runtime"]
+
+log = logging.getLogger("atlas_core.runtime")
+
+ProbeScorer = Callable[[str, str], float]
+"""``(task, probe_text) -> confidence in [0, 1]``: an optional probe model."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer of one run and how it came about."""
+
+    answer: str
+    lane: Lane
+    trace: Trace
+    decision: LaneDecision
+    final_step: str | None
+    """``baseline``, ``retry`` or ``guided``; None when the student gave no answer."""
+    interaction_id: uuid.UUID | None
+    """The recorded interaction (rate it with ``atlas_core.sdk.rate``); None if not recorded."""
+    versions: dict[str, Any] = field(default_factory=dict)
+    """Templates (role -> name@number), student and teacher models, playbook entry ids."""
+    playbook: tuple[str, ...] = ()
+    """Ids of the playbook entries injected."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether an answer was produced."""
+        return self.final_step is not None
+
+    @property
+    def errors(self) -> list[str]:
+        """``step: error`` of every failed step."""
+        return self.trace.errors
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    call_key: str
+    templates: TemplateSet
+    entries: list[PlaybookEntry]
+    capability: Capability
+
+
+class Runtime:
+    """The reasoning core around one student (and optionally one teacher).
+
+    ``store`` holds templates, playbooks and the rewards the capability estimate reads.
+    ``recorder`` records each run (default: an embedded recorder on ``store``, closed by
+    :meth:`close`). ``config`` defaults to :class:`RuntimeConfig` defaults. Without a
+    teacher every run is ``auto``. ``probe_scorer`` (optional) rates the student's probe.
+    """
+
+    def __init__(
+        self,
+        student: Agent,
+        teacher: Agent | None = None,
+        *,
+        store: Store,
+        tenant: str = "default",
+        recorder: Recorder | None = None,
+        config: RuntimeConfig | None = None,
+        probe_scorer: ProbeScorer | None = None,
+    ) -> None:
+        for name, agent in (("student", student), ("teacher", teacher)):
+            if agent is not None and not isinstance(agent, Agent):
+                raise InvalidArgumentError(
+                    f"invalid argument `{name}`: not an Agent (needs name, run, arun): {agent!r}"
+                )
+        self.student = student
+        self.teacher = teacher
+        self.store = store
+        self.tenant = tenant
+        self.config = config or RuntimeConfig()
+        self.probe_scorer = probe_scorer
+        self._owns_recorder = recorder is None
+        self.recorder = recorder or Recorder.embedded(store, tenant_id=tenant)
+        cfg = self.config
+        self.templates = TemplateRegistry(store, tenant, cfg.template_family)
+        self.playbook = Playbook(store, tenant)
+        self.capability = CapabilityEstimator(
+            store,
+            tenant,
+            window=cfg.capability_window,
+            lookback_s=cfg.capability_lookback_s,
+            use_ema=cfg.capability_use_ema,
+            half_life=cfg.capability_half_life,
+            ttl_s=cfg.capability_ttl_s,
+        )
+        self._template_cache: tuple[float, TemplateSet] | None = None
+        self._runs: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    # -- public -------------------------------------------------------------------------------
+    def run(
+        self,
+        task: str,
+        *,
+        learning_key: str = "default",
+        lane: Lane | str | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Outcome:
+        """Answers ``task`` through the protocol, blocking. ``lane`` forces a lane (the
+        estimate is still recorded). Raises only InvalidArgumentError for bad arguments."""
+        forced = _check(task, learning_key, lane)
+        prepared = self._prepare(learning_key)
+        gen = protocol(
+            task,
+            prepared.templates,
+            Playbook.render(prepared.entries),
+            self._decider(task, prepared.capability, forced),
+        )
+        result = self._drive_sync(gen)
+        return self._finish(task, learning_key, prepared, result, user_id, session_id, metadata)
+
+    async def arun(
+        self,
+        task: str,
+        *,
+        learning_key: str = "default",
+        lane: Lane | str | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Outcome:
+        """:meth:`run` for asyncio: agent calls are awaited (independent ones concurrently)
+        and store reads and writes run on worker threads."""
+        forced = _check(task, learning_key, lane)
+        prepared = await asyncio.to_thread(self._prepare, learning_key)
+        gen = protocol(
+            task,
+            prepared.templates,
+            Playbook.render(prepared.entries),
+            self._decider(task, prepared.capability, forced),
+        )
+        result = await self._drive_async(gen)
+        return await asyncio.to_thread(
+            self._finish, task, learning_key, prepared, result, user_id, session_id, metadata
+        )
+
+    def review_playbook(self, learning_key: str) -> list[PlaybookEntry]:
+        """Measures the key's playbook entries against the recorded rewards and prunes the
+        harmful ones (see :meth:`Playbook.review`); returns those pruned now."""
+        cfg = self.config
+        return self.playbook.review(
+            learning_key, min_samples=cfg.playbook_min_samples, margin=cfg.playbook_prune_margin
+        )
+
+    def close(self) -> None:
+        """Flushes and closes the recorder it opened (a given recorder is left open)."""
+        if self._owns_recorder:
+            self.recorder.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the steps around the protocol -------------------------------------------------------------
+    def _load_templates(self) -> TemplateSet:
+        now = time.monotonic()
+        cached = self._template_cache
+        if cached is not None and now - cached[0] < self.config.template_ttl_s:
+            return cached[1]
+        self.templates.ensure_defaults()
+        templates = self.templates.active(self.config.template_alias)
+        self._template_cache = (now, templates)
+        return templates
+
+    def _prepare(self, learning_key: str) -> _Prepared:
+        call_key = new_id().hex
+        templates = self._load_templates()  # template errors are configuration errors: raise
+        try:
+            entries = self.playbook.select(
+                learning_key,
+                self.config.playbook_token_budget,
+                holdout=self.config.playbook_holdout,
+                call_key=call_key,
+            )
+        except Exception:
+            log.exception("atlas runtime: playbook unavailable for %r", learning_key)
+            entries = []
+        try:
+            capability = self.capability.estimate(learning_key)
+        except Exception:
+            log.exception("atlas runtime: capability estimate failed for %r", learning_key)
+            capability = Capability(learning_key, 0, None)
+        return _Prepared(call_key, templates, entries, capability)
+
+    def _decider(
+        self, task: str, capability: Capability, forced: Lane | None
+    ) -> Callable[[str | None], LaneDecision]:
+        cfg = self.config
+
+        def decide(probe: str | None) -> LaneDecision:
+            probe_confidence = self._score_probe(task, probe)
+            decision = choose_lane(
+                capability,
+                auto_threshold=cfg.auto_threshold,
+                coach_threshold=cfg.coach_threshold,
+                min_history=cfg.min_history,
+                probe_confidence=probe_confidence,
+                probe_weight=cfg.probe_weight,
+            )
+            if forced is not None:
+                decision = LaneDecision(
+                    forced, decision.confidence, capability, probe_confidence, "forced by caller"
+                )
+            if self.teacher is None and decision.lane is not Lane.AUTO:
+                decision = LaneDecision(
+                    Lane.AUTO,
+                    decision.confidence,
+                    capability,
+                    probe_confidence,
+                    f"no teacher (would be {decision.lane.value}: {decision.reason})",
+                )
+            return decision
+
+        return decide
+
+    def _score_probe(self, task: str, probe: str | None) -> float | None:
+        if self.probe_scorer is None or probe is None:
+            return None
+        try:
+            score = float(self.probe_scorer(task, probe))
+        except Exception:
+            log.exception("atlas runtime: probe scorer failed")
+            return None
+        return min(1.0, max(0.0, score)) if score == score else None  # NaN: no opinion
+
+    def _agent(self, call: Call) -> Agent:
+        agent = self.student if call.role == "student" else self.teacher
+        assert agent is not None, "the protocol asks the teacher only in teacher lanes"
+        return agent
+
+    def _drive_sync(self, gen: Driven) -> ProtocolResult:
+        try:
+            calls = next(gen)
+            while True:
+                calls = gen.send([self._call_sync(call) for call in calls])
+        except StopIteration as stop:
+            result: ProtocolResult = stop.value
+            return result
+
+    async def _drive_async(self, gen: Driven) -> ProtocolResult:
+        try:
+            calls = next(gen)
+            while True:
+                results = await asyncio.gather(*(self._call_async(call) for call in calls))
+                calls = gen.send(list(results))
+        except StopIteration as stop:
+            result: ProtocolResult = stop.value
+            return result
+
+    def _call_sync(self, call: Call) -> CallResult:
+        try:
+            return self._agent(call).run([{"role": "user", "content": call.prompt}])
+        except Exception as exc:
+            return _as_agent_error(self._agent(call), exc)
+
+    async def _call_async(self, call: Call) -> CallResult:
+        try:
+            reply: AgentReply = await self._agent(call).arun(
+                [{"role": "user", "content": call.prompt}]
+            )
+        except Exception as exc:
+            return _as_agent_error(self._agent(call), exc)
+        return reply
+
+    def _finish(
+        self,
+        task: str,
+        learning_key: str,
+        prepared: _Prepared,
+        result: ProtocolResult,
+        user_id: str | None,
+        session_id: str | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> Outcome:
+        entry_ids = tuple(e.id for e in prepared.entries)
+        versions = self._versions(prepared, result)
+        interaction_id = self._record(
+            task, learning_key, result, versions, entry_ids, user_id, session_id, metadata
+        )
+        self._learn(learning_key, prepared, result)
+        return Outcome(
+            result.answer,
+            result.decision.lane,
+            result.trace,
+            result.decision,
+            result.final_step,
+            interaction_id,
+            versions,
+            entry_ids,
+        )
+
+    def _versions(self, prepared: _Prepared, result: ProtocolResult) -> dict[str, Any]:
+        used = {step.template for step in result.trace.steps if step.template}
+        templates = {role: ref for role, ref in prepared.templates.refs().items() if ref in used}
+        models = sorted({s.model for s in result.trace.steps if s.model})
+        return {
+            "templates": templates,
+            "student": self.student.name,
+            "teacher": self.teacher.name if self.teacher is not None else None,
+            "models": models,
+            "playbook": [e.id for e in prepared.entries],
+        }
+
+    def _record(
+        self,
+        task: str,
+        learning_key: str,
+        result: ProtocolResult,
+        versions: dict[str, Any],
+        entry_ids: tuple[str, ...],
+        user_id: str | None,
+        session_id: str | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> uuid.UUID | None:
+        trace = result.trace
+        final = trace.find(result.final_step) if result.final_step else None
+        decision = result.decision
+        capability = decision.capability
+        prompt_tokens, completion_tokens = trace.tokens()
+        meta: dict[str, Any] = {
+            **(metadata or {}),
+            "lane": decision.lane.value,
+            "lane_reason": decision.reason,
+            "confidence": decision.confidence,
+            "probe_confidence": decision.probe_confidence,
+            "capability": {"n": capability.n, "mean": capability.mean, "ema": capability.ema},
+            "final_step": result.final_step,
+            "versions": versions,
+            "playbook": list(entry_ids),
+            "trace": trace.to_json(),
+            "errors": trace.errors,
+        }
+        try:
+            return self.recorder.record_interaction(
+                input=task,
+                output=result.answer,
+                learning_key=learning_key,
+                model_version=(final.model if final else None) or self.student.name,
+                prompt_version=final.template if final else None,
+                latency_ms=sum(s.latency_s for s in trace.steps) * 1000.0,
+                metadata=meta,
+                session_id=session_id,
+                user_id=user_id,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+            )
+        except Exception:
+            # Recording must never fail the call it records.
+            log.exception("atlas runtime: could not record a run of %r", learning_key)
+            return None
+
+    def _learn(self, learning_key: str, prepared: _Prepared, result: ProtocolResult) -> None:
+        cfg = self.config
+        try:
+            self.playbook.mark_used(prepared.entries)
+            if cfg.playbook_learn and result.lesson and result.final_step == "guided":
+                self.playbook.add(learning_key, result.lesson, source="teacher")
+            with self._lock:
+                runs = self._runs[learning_key] = self._runs.get(learning_key, 0) + 1
+            if cfg.playbook_review_every and runs % cfg.playbook_review_every == 0:
+                self.review_playbook(learning_key)
+        except Exception:
+            log.exception("atlas runtime: playbook upkeep failed for %r", learning_key)
+
+
+def _check(task: str, learning_key: str, lane: Lane | str | None) -> Lane | None:
+    if not isinstance(task, str) or not task.strip():
+        raise InvalidArgumentError(f"invalid argument `task`: a non-empty str, got {task!r}")
+    if not isinstance(learning_key, str) or not learning_key:
+        raise InvalidArgumentError(
+            f"invalid argument `learning_key`: a non-empty str, got {learning_key!r}"
+        )
+    if lane is None:
+        return None
+    try:
+        return Lane(lane)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"invalid argument `lane`: one of {[m.value for m in Lane]}, got {lane!r}"
+        ) from None
+
+
+def _as_agent_error(agent: Agent, exc: Exception) -> AgentError:
+    if isinstance(exc, AgentError):
+        return exc
+    # An adapter outside this package may raise anything; the protocol only sees AgentError.
+    error = AgentError(f"agent {getattr(agent, 'name', agent)!r}: {type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error
