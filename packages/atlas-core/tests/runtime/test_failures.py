@@ -55,10 +55,12 @@ def test_a_failing_step_serves_the_baseline_with_the_error_recorded(
     else:
         outcome = asyncio.run(runtime.arun(task, lane=lane))
 
-    assert outcome.ok and outcome.final_step == "baseline"
+    assert outcome.ok
+    assert outcome.final_step == "baseline"
     assert outcome.answer == "43"  # the student's (wrong) baseline, served as is
     failed = outcome.trace.find(step)
-    assert failed is not None and failed.error is not None
+    assert failed is not None
+    assert failed.error is not None
     assert failed.error.startswith(error), failed.error
     assert outcome.errors == [f"{step}: {failed.error}"]
     meta = recorded(runtime, outcome.interaction_id)["metadata"]
@@ -70,9 +72,12 @@ def test_a_failing_step_serves_the_baseline_with_the_error_recorded(
 def test_a_failed_probe_still_answers(make_runtime: Any, world: Any) -> None:
     world.faults["probe"] = SERVER_ERROR
     outcome = make_runtime(timeout_s=0.5).run("What is 20 + 22?", lane="coach")
-    assert outcome.answer == "42" and outcome.final_step == "guided"
+    assert outcome.answer == "42"
+    assert outcome.final_step == "guided"
     probe = outcome.trace.find("probe")
-    assert probe is not None and probe.error is not None and "500" in probe.error
+    assert probe is not None
+    assert probe.error is not None
+    assert "500" in probe.error
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
@@ -85,10 +90,13 @@ def test_a_failed_baseline_gives_no_answer_but_no_crash(
         outcome = runtime.run("What is 20 + 22?")
     else:
         outcome = asyncio.run(runtime.arun("What is 20 + 22?"))
-    assert not outcome.ok and outcome.answer == "" and outcome.final_step is None
+    assert not outcome.ok
+    assert outcome.answer == ""
+    assert outcome.final_step is None
     assert outcome.errors[0].startswith("baseline: AgentTimeoutError")
     row = recorded(runtime, outcome.interaction_id)
-    assert row["output"] == "" and row["metadata"]["errors"] == outcome.errors
+    assert row["output"] == ""
+    assert row["metadata"]["errors"] == outcome.errors
     assert row["prompt_version"] is None
 
 
@@ -101,4 +109,5 @@ def test_an_agent_raising_anything_is_contained(make_runtime: Any, store: Any) -
     with Runtime(FunctionAgent(broken), store=store) as runtime:
         outcome = runtime.run("What is 1 + 1?")
     assert not outcome.ok
-    assert "KeyError" in outcome.errors[0] and "boom" in outcome.errors[0]
+    assert "KeyError" in outcome.errors[0]
+    assert "boom" in outcome.errors[0]

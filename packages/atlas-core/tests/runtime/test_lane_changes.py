@@ -71,4 +71,6 @@ def test_a_probe_model_moves_the_lane(make_runtime: Any, store: Store, world: An
     # 0.5 * 0.9 + 0.5 * 0.0 = 0.45 < coach threshold 0.5
     assert outcome.lane is Lane.COACH
     assert outcome.decision.probe_confidence == 0.0
-    assert seen == [(world.task(1), "I will add the two numbers column by column; unsure about carries.")]
+    assert seen == [
+        (world.task(1), "I will add the two numbers column by column; unsure about carries.")
+    ]

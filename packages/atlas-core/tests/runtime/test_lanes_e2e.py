@@ -31,21 +31,29 @@ def test_no_history_means_paired_and_the_teacher_fixes_a_wrong_baseline(
     assert outcome.decision.confidence is None  # no rewards in memory yet
     assert [s.name for s in outcome.trace.steps] == ["baseline", "probe", "review", "retry"]
     baseline = outcome.trace.find("baseline")
-    assert baseline is not None and baseline.text == "43"  # the weak student's baseline
-    assert outcome.answer == "42" and outcome.final_step == "retry"
+    assert baseline is not None
+    assert baseline.text == "43"
+    assert outcome.answer == "42"
+    assert outcome.final_step == "retry"
     assert outcome.errors == []
     review = outcome.trace.find("review")
-    assert review is not None and review.role == "teacher" and review.model == "teacher-model"
-    assert "43" in review.prompt and "column by column" in review.prompt  # answer and probe
+    assert review is not None
+    assert review.role == "teacher"
+    assert review.model == "teacher-model"
+    assert "43" in review.prompt
+    assert "column by column" in review.prompt
     student_srv, teacher_srv = servers
-    assert len(student_srv.calls) == 3 and len(teacher_srv.calls) == 1
+    assert len(student_srv.calls) == 3
+    assert len(teacher_srv.calls) == 1
 
     row = recorded(runtime, outcome.interaction_id)
     meta = row["metadata"]
-    assert row["output"] == "42" and row["learning_key"] == "math"
+    assert row["output"] == "42"
+    assert row["learning_key"] == "math"
     assert row["model_version"] == "student-model"
     assert row["prompt_version"] == "atlas.runtime.student_retry@1"
-    assert meta["lane"] == "paired" and meta["final_step"] == "retry"
+    assert meta["lane"] == "paired"
+    assert meta["final_step"] == "retry"
     assert meta["versions"]["templates"] == {
         "student": "atlas.runtime.student@1",
         "probe": "atlas.runtime.probe@1",
@@ -69,7 +77,8 @@ def test_paired_keeps_a_baseline_the_teacher_approves(
     world.baseline_correct = True
     outcome = _run(make_runtime(), "What is 30 + 12?", mode)
     assert outcome.lane is Lane.PAIRED
-    assert outcome.answer == "42" and outcome.final_step == "baseline"
+    assert outcome.answer == "42"
+    assert outcome.final_step == "baseline"
     assert [s.name for s in outcome.trace.steps] == ["baseline", "probe", "review"]
     assert len(servers[0].calls) == 2  # no retry
 
@@ -85,7 +94,8 @@ def test_auto_lane_is_the_student_alone(
     assert [s.name for s in outcome.trace.steps] == ["baseline", "probe"]
     assert servers[1].calls == []  # the teacher was not asked
     meta = recorded(runtime, outcome.interaction_id)["metadata"]
-    assert meta["lane"] == "auto" and meta["lane_reason"] == "forced by caller"
+    assert meta["lane"] == "auto"
+    assert meta["lane_reason"] == "forced by caller"
     assert meta["versions"]["models"] == ["student-model"]
 
 
@@ -97,7 +107,8 @@ def test_coach_lane_guidance_adapted_to_the_probe(
     outcome = _run(runtime, "What is 19 + 23?", mode, learning_key="math", lane=Lane.COACH)
     assert outcome.lane is Lane.COACH
     assert [s.name for s in outcome.trace.steps] == ["baseline", "probe", "guidance", "guided"]
-    assert outcome.answer == "42" and outcome.final_step == "guided"
+    assert outcome.answer == "42"
+    assert outcome.final_step == "guided"
     teacher_prompt = servers[1].calls[0].last_user
     assert "I will add the two numbers column by column" in teacher_prompt  # the probe
     guided = servers[0].calls[-1].last_user

@@ -45,18 +45,22 @@ def test_harmful_teacher_lesson_is_detected_by_rewards_and_pruned(
 
     impact = runtime.playbook.impact(key)[entries[0].id]
     assert (impact.n_with, impact.mean_with) == (5, 0.0)
-    assert impact.n_without == 5 and impact.mean_without is not None
+    assert impact.n_without == 5
+    assert impact.mean_without is not None
     assert impact.mean_without >= 0.8
 
     pruned = runtime.review_playbook(key)
     assert [e.id for e in pruned] == [entries[0].id]
-    assert pruned[0].status == "pruned" and "with it over 5 calls" in (pruned[0].pruned_reason or "")
+    assert pruned[0].status == "pruned"
+    assert "with it over 5 calls" in (pruned[0].pruned_reason or "")
     assert runtime.playbook.entries(key) == []
     kept = runtime.playbook.entries(key, include_pruned=True)
-    assert kept[0].uses == 5 and kept[0].status == "pruned"
+    assert kept[0].uses == 5
+    assert kept[0].status == "pruned"
 
     after = serve(10, Lane.AUTO)
-    assert after.playbook == () and after.answer != "42"
+    assert after.playbook == ()
+    assert after.answer != "42"
     # Re-adding the same lesson does not resurrect it.
     assert runtime.playbook.add(key, world.poison).status == "pruned"
 
@@ -76,8 +80,10 @@ def test_a_helpful_entry_is_kept(make_runtime: Any, store: Store, world: Any) ->
     )
     assert runtime.review_playbook(key) == []
     (kept,) = runtime.playbook.entries(key)
-    assert kept.id == entry.id and kept.impact is not None
-    assert kept.impact.delta is not None and abs(kept.impact.delta - 0.5) < 1e-9
+    assert kept.id == entry.id
+    assert kept.impact is not None
+    assert kept.impact.delta is not None
+    assert abs(kept.impact.delta - 0.5) < 1e-9
 
 
 def test_automatic_review_every_n_runs(make_runtime: Any, store: Store, world: Any) -> None:

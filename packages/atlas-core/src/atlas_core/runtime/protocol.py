@@ -86,7 +86,7 @@ def parse_review(text: str) -> tuple[Literal["ok", "revise"], str]:
         match = _VERDICT.match(line.strip())
         if match:
             verdict: Literal["ok", "revise"] = "ok" if match[1].lower() == "ok" else "revise"
-            rest = line.strip()[match.end() :].strip(" :.-")
+            rest = line.strip()[match.end() :].strip(" :.-*_")
             feedback = "\n".join([rest, *lines[i + 1 :]]).strip()
             return verdict, feedback
     raise AgentResponseError(f"teacher review has no VERDICT line: {text[:200]!r}")

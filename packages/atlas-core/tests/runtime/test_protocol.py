@@ -1,0 +1,79 @@
+"""The protocol's parsing of teacher output, and the playbook's injection rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from atlas_core.runtime import AgentResponseError, Playbook, parse_review, split_lesson
+from atlas_core.runtime.playbook import MAX_ENTRY_CHARS, estimate_tokens
+from atlas_core.store import Store
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict", "feedback"),
+    [
+        ("VERDICT: OK", "ok", ""),
+        ("verdict: ok.", "ok", ""),
+        ("**VERDICT: REVISE**\nThe sum is off by one.", "revise", "The sum is off by one."),
+        ("VERDICT: REVISE - carry the one", "revise", "carry the one"),
+        ("Let me check.\nVERDICT: REVISE\n\nRedo step 2.", "revise", "Redo step 2."),
+    ],
+)
+def test_parse_review(text: str, verdict: str, feedback: str) -> None:
+    assert parse_review(text) == (verdict, feedback)
+
+
+@pytest.mark.parametrize("text", ["", "Looks good", "a\nb\nc\nVERDICT: OK", "VERDICT: maybe"])
+def test_parse_review_refuses_what_it_cannot_read(text: str) -> None:
+    with pytest.raises(AgentResponseError, match="VERDICT"):
+        parse_review(text)
+
+
+def test_split_lesson() -> None:
+    assert split_lesson("Add units first.\nLESSON: Check carries.") == (
+        "Add units first.",
+        "Check carries.",
+    )
+    assert split_lesson("Do X.\nLesson: none") == ("Do X.", None)
+    assert split_lesson("Just guidance.") == ("Just guidance.", None)
+
+
+def test_playbook_budget_order_and_holdout(store: Store) -> None:
+    book = Playbook(store)
+    old = book.add("k", "Old advice that is fairly long " * 3)
+    new = book.add("k", "  New   advice ")
+    assert new.text == "New advice"
+    assert book.add("k", "new ADVICE").id == new.id  # duplicate by normalised text
+    assert [e.id for e in book.entries("k")] == [old.id, new.id]
+    assert [e.id for e in book.select("k", 1000)] == [new.id, old.id]  # unmeasured: newest first
+    cost_new = estimate_tokens(new.text) + 2
+    assert [e.id for e in book.select("k", cost_new)] == [new.id]  # budget
+    assert book.select("k", 0) == []
+    assert book.select("other", 1000) == []
+    # Holdout: each entry is withheld from about that fraction of calls, deterministically.
+    held = sum(
+        1
+        for i in range(2000)
+        if new.id not in {e.id for e in book.select("k", 1000, holdout=0.25, call_key=str(i))}
+    )
+    assert 400 < held < 600
+    picks = [book.select("k", 1000, holdout=0.5, call_key="same") for _ in range(3)]
+    assert picks[0] == picks[1] == picks[2]
+    rendered = Playbook.render([new])
+    assert rendered == "Guidance learned from earlier tasks of this kind:\n- New advice\n\n"
+    assert Playbook.render([]) == ""
+
+
+def test_playbook_usage_and_limits(store: Store) -> None:
+    book = Playbook(store, tenant="acme")
+    entry = book.add("k", "Be brief.")
+    book.mark_used([entry])
+    book.mark_used([entry])
+    (stored,) = book.entries("k")
+    assert stored.uses == 2
+    assert stored.last_used_at is not None
+    assert Playbook(store).entries("k") == []  # another tenant's playbook
+    with pytest.raises(ValueError, match="`text`"):
+        book.add("k", "   ")
+    with pytest.raises(ValueError, match="at most"):
+        book.add("k", "x" * (MAX_ENTRY_CHARS + 1))
