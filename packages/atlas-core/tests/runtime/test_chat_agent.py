@@ -116,3 +116,23 @@ def test_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         assert agent.run([{"role": "user", "content": "hi"}]).text == "echo: hi"
         assert server.calls[0].model == "teacher-70b"
         agent.close()
+
+
+def test_system_prompt_and_from_config() -> None:
+    from pydantic import SecretStr
+
+    from atlas_core.config.models import LLMEndpointConfig
+
+    with FakeLLMServer(responder) as server:
+        config = LLMEndpointConfig(
+            base_url=server.base_url, model="cfg-model", api_key=SecretStr("sk-cfg"), max_retries=0
+        )
+        agent = ChatAgent.from_config(config, system="You are terse.")
+        assert agent.endpoint.max_retries == 0
+        assert agent.run([{"role": "user", "content": "hi"}]).text == "echo: hi"
+        (call,) = server.calls
+        agent.close()
+    assert call.model == "cfg-model"
+    assert call.system == "You are terse."
+    assert [m["role"] for m in call.messages] == ["system", "user"]
+    assert call.headers["authorization"] == "Bearer sk-cfg"

@@ -39,3 +39,31 @@ def test_yaml_and_errors_name_the_field(monkeypatch: pytest.MonkeyPatch, tmp_pat
     path.write_text("runtime:\n  lanes: 3\n")
     with pytest.raises(ConfigError, match=r"runtime\.lanes"):
         load_config(path)
+
+
+def test_runtime_from_config_builds_chat_agents(tmp_path: Path) -> None:
+    from atlas_core.config.models import LLMEndpointConfig
+    from atlas_core.runtime import ChatAgent, Runtime
+    from atlas_core.store import open_store
+    from atlas_core.testing.openai_server import FakeLLMServer
+
+    def answer(call: object) -> str:
+        return "VERDICT: OK"
+
+    with (
+        FakeLLMServer(answer) as server,
+        open_store(f"sqlite:///{tmp_path / 'a.db'}") as store,
+    ):
+        endpoint = LLMEndpointConfig(base_url=server.base_url, model="m", max_retries=0)
+        config = RuntimeConfig(student=endpoint, teacher=endpoint.model_copy(update={"model": "t"}))
+        with Runtime.from_config(config, store=store) as runtime:
+            assert isinstance(runtime.student, ChatAgent)
+            assert runtime.student.name == "m"
+            assert isinstance(runtime.teacher, ChatAgent)
+            assert runtime.teacher.name == "t"
+            outcome = runtime.run("anything")
+        assert outcome.lane == "paired"
+        assert outcome.errors == []
+        assert sorted({c.model for c in server.calls}) == ["m", "t"]
+        with pytest.raises(ConfigError, match=r"runtime\.student"):
+            Runtime.from_config(RuntimeConfig(), store=store)

@@ -7,6 +7,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from atlas_core.config.models import LLMEndpointConfig
 from atlas_core.llm import (
     ChatClient,
     ChatResponse,
@@ -31,7 +32,8 @@ __all__ = ["ChatAgent"]
 class ChatAgent:
     """Answers with one chat completion of ``endpoint``'s model.
 
-    ``tools`` (OpenAI tool specs) are sent with every call and the model's ``tool_calls`` are
+    ``system`` (optional) is sent as the first message of every call. ``tools`` (OpenAI
+    tool specs) are sent with every call and the model's ``tool_calls`` are
     passed through in the reply; ``temperature``, ``max_tokens`` and ``extra`` (any other
     request fields) likewise. Retries, back-off and timeouts are the client's
     (:class:`~atlas_core.llm.Endpoint`). Client errors become the runtime's
@@ -43,6 +45,7 @@ class ChatAgent:
         endpoint: Endpoint,
         *,
         name: str | None = None,
+        system: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
@@ -50,6 +53,7 @@ class ChatAgent:
     ) -> None:
         self.endpoint = endpoint
         self.name = name or endpoint.model
+        self.system = system
         self.tools = list(tools) if tools is not None else None
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -66,6 +70,26 @@ class ChatAgent:
         ``PREFIX_API_KEY``); ``options`` go to the constructor."""
         return cls(Endpoint.from_env(prefix), **options)
 
+    @classmethod
+    def from_config(cls, config: LLMEndpointConfig, **options: Any) -> ChatAgent:
+        """An agent on a configured endpoint (``runtime.student`` / ``runtime.teacher`` of
+        ``atlas.yaml``); ``options`` go to the constructor."""
+        key = config.api_key.get_secret_value() if config.api_key is not None else None
+        endpoint = Endpoint(
+            config.base_url,
+            config.model,
+            api_key=key,
+            timeout_s=config.timeout_s,
+            max_retries=config.max_retries,
+        )
+        return cls(endpoint, **options)
+
+    def _messages(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
+        checked = check_messages(messages)
+        if self.system is None:
+            return checked
+        return [{"role": "system", "content": self.system}, *checked]
+
     def _arguments(self) -> dict[str, Any]:
         return {
             "tools": self.tools,
@@ -76,7 +100,7 @@ class ChatAgent:
 
     def run(self, messages: Sequence[Message]) -> AgentReply:
         """One blocking chat completion."""
-        checked = check_messages(messages)
+        checked = self._messages(messages)
         if self._sync is None:
             self._sync = SyncChatClient(self.endpoint)
         try:
@@ -87,7 +111,7 @@ class ChatAgent:
 
     async def arun(self, messages: Sequence[Message]) -> AgentReply:
         """One chat completion on the running event loop."""
-        checked = check_messages(messages)
+        checked = self._messages(messages)
         loop = asyncio.get_running_loop()
         client = self._async.get(loop)
         if client is None:

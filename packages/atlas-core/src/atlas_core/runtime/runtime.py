@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from atlas_core.config.models import RuntimeConfig
-from atlas_core.errors import InvalidArgumentError
+from atlas_core.errors import ConfigError, InvalidArgumentError
 from atlas_core.ids import new_id
 from atlas_core.runtime.agent import Agent, AgentReply
 from atlas_core.runtime.capability import Capability, CapabilityEstimator
@@ -125,6 +125,29 @@ class Runtime:
         self._template_cache: tuple[float, TemplateSet] | None = None
         self._runs: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(
+        cls,
+        config: RuntimeConfig,
+        *,
+        store: Store,
+        student: Agent | None = None,
+        teacher: Agent | None = None,
+        **options: Any,
+    ) -> Runtime:
+        """A runtime whose student and teacher default to the chat endpoints configured in
+        ``config`` (``runtime.student`` / ``runtime.teacher``); ``options`` go to the
+        constructor. ConfigError when there is neither a student given nor one configured."""
+        from atlas_core.runtime.chat_agent import ChatAgent
+
+        if student is None:
+            if config.student is None:
+                raise ConfigError("runtime.student: not configured, and no student agent was given")
+            student = ChatAgent.from_config(config.student)
+        if teacher is None and config.teacher is not None:
+            teacher = ChatAgent.from_config(config.teacher)
+        return cls(student, teacher, store=store, config=config, **options)
 
     # -- public -------------------------------------------------------------------------------
     def run(
