@@ -129,6 +129,7 @@ def make_runtime(
             "min_history": 3,
             "capability_ttl_s": 0.0,
             "template_ttl_s": 0.0,
+            "playbook_ttl_s": 0.0,
             "playbook_holdout": 0.0,
             "playbook_review_every": 0,
         }

@@ -7,6 +7,7 @@ import pytest
 from atlas_core.runtime import AgentResponseError, Playbook, parse_review, split_lesson
 from atlas_core.runtime.playbook import MAX_ENTRY_CHARS, estimate_tokens
 from atlas_core.store import Store
+from atlas_core.types import Interaction, Reward
 
 
 @pytest.mark.parametrize(
@@ -64,15 +65,42 @@ def test_playbook_budget_order_and_holdout(store: Store) -> None:
     assert Playbook.render([]) == ""
 
 
-def test_playbook_usage_and_limits(store: Store) -> None:
+def test_playbook_usage_comes_from_the_recorded_calls(store: Store) -> None:
     book = Playbook(store, tenant="acme")
     entry = book.add("k", "Be brief.")
-    book.mark_used([entry])
-    book.mark_used([entry])
-    (stored,) = book.entries("k")
-    assert stored.uses == 2
-    assert stored.last_used_at is not None
+    other = book.add("k", "Be kind.")
+    calls = [
+        Interaction(
+            tenant_id="acme",
+            input=[{"role": "user", "content": "q"}],
+            output="a",
+            learning_key="k",
+            metadata={"playbook": ids},
+        )
+        for ids in ([entry.id], [entry.id, other.id], [], [entry.id])
+    ]
+    store.write_interactions(calls)
+    store.write_rewards(
+        [
+            Reward(tenant_id="acme", interaction_id=c.id, score=s)
+            for c, s in zip(calls, [1.0, 0.5, 0.0], strict=False)
+        ]
+    )
+    impact = book.impact("k")
+    assert (impact[entry.id].applied, impact[entry.id].n_with) == (3, 2)
+    assert impact[entry.id].mean_with == 0.75
+    assert (impact[entry.id].n_without, impact[entry.id].mean_without) == (1, 0.0)
+    assert impact[entry.id].last_applied_at == calls[3].created_at.timestamp()
+    assert (impact[other.id].applied, impact[other.id].mean_with) == (1, 0.5)
+    assert book.review("k", min_samples=1) == []
+    stored = {e.id: e for e in book.entries("k")}
+    assert (stored[entry.id].uses, stored[other.id].uses) == (3, 1)
+    assert stored[entry.id].impact == impact[entry.id]
     assert Playbook(store).entries("k") == []  # another tenant's playbook
+
+
+def test_playbook_entry_limits(store: Store) -> None:
+    book = Playbook(store)
     with pytest.raises(ValueError, match="`text`"):
         book.add("k", "   ")
     with pytest.raises(ValueError, match="at most"):

@@ -286,10 +286,21 @@ class RuntimeConfig(_Section):
         default=True,
         description="Add the teacher's LESSON line of coach-lane guidance to the playbook.",
     )
+    playbook_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="A key's playbook is re-read from the store after this many seconds.",
+    )
     playbook_review_every: int = Field(
-        default=20,
+        default=100,
         ge=0,
         description="Review (measure, prune) a key's playbook every this many runs; 0: never.",
+    )
+    playbook_lookback_s: float | None = Field(
+        default=30 * 86_400.0,
+        gt=0,
+        description="A review measures the key's calls of this many seconds; unset: all.",
     )
     playbook_min_samples: int = Field(
         default=5, ge=1, description="Rewarded calls each way before an entry can be pruned."

@@ -2,12 +2,13 @@
 
 Entries live in the Store's key-value entries (namespace :data:`NAMESPACE`, key
 ``<learning_key>/<entry id>``, value: the entry as JSON). Which entries a call applied is
-recorded with the call itself (``metadata["playbook"]``, a list of entry ids), so an
-entry's impact is measured from the rewards the reward system records later: the mean
-reward of the key's interactions that applied it against those that did not (calls from
-before it existed, and calls where it was held out on purpose, see ``holdout``). An entry
-whose reward with it is worse than without by more than a margin, on enough samples each
-way, is pruned: kept for the audit trail, never injected again.
+recorded with the call itself (``metadata["playbook"]``, a list of entry ids), and that
+record is the one source of usage and impact: a review counts the calls each entry was
+applied to (and when last), and compares the mean reward of the key's rewarded calls that
+applied it against those that did not (calls from before it existed, and calls where it was
+held out on purpose, see ``holdout``). Serving a call therefore writes nothing to the
+playbook. An entry whose reward with it is worse than without by more than a margin, on
+enough samples each way, is pruned: kept for the audit trail, never injected again.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import timedelta
 from typing import Any, Literal
 
 from atlas_core.errors import InvalidArgumentError
 from atlas_core.ids import new_id
 from atlas_core.store import Query, Store
+from atlas_core.types import utcnow
 
 __all__ = ["NAMESPACE", "Impact", "Playbook", "PlaybookEntry", "estimate_tokens"]
 
@@ -42,9 +45,15 @@ class Impact:
     """Rewards of the key's calls with and without one entry."""
 
     n_with: int
+    """Rewarded calls it was applied to."""
     mean_with: float | None
     n_without: int
+    """Rewarded calls of the key it was not applied to."""
     mean_without: float | None
+    applied: int = 0
+    """Calls it was applied to, rewarded or not."""
+    last_applied_at: float | None = None
+    """Unix seconds of the latest of them."""
 
     @property
     def delta(self) -> float | None:
@@ -66,8 +75,9 @@ class PlaybookEntry:
     created_at: float = 0.0
     """Unix seconds."""
     uses: int = 0
-    """Calls it was injected into."""
+    """Calls it was injected into (as of the last review)."""
     last_used_at: float | None = None
+    """Unix seconds of the latest of them (as of the last review)."""
     status: Literal["active", "pruned"] = "active"
     impact: Impact | None = None
     """As of the last review."""
@@ -139,17 +149,21 @@ class Playbook:
         *,
         holdout: float = 0.0,
         call_key: str = "",
+        entries: Sequence[PlaybookEntry] | None = None,
     ) -> list[PlaybookEntry]:
         """The active entries to inject into one call, best first, within ``token_budget``.
 
         Entries with a measured positive impact come first, then unmeasured ones newest
         first. Each entry is left out of a fraction ``holdout`` of calls, decided by a hash of
         ``call_key`` and the entry id (deterministic, spread evenly), so its impact is
-        measured against concurrent calls without it, not only older ones.
+        measured against concurrent calls without it, not only older ones. ``entries``: the
+        key's active entries when the caller already holds them (a cache), else read.
         """
+        if entries is None:
+            entries = self.entries(learning_key)
         chosen: list[PlaybookEntry] = []
         spent = 0
-        for entry in sorted(self.entries(learning_key), key=_rank):
+        for entry in sorted(entries, key=_rank):
             if holdout > 0 and _unit_hash(call_key, entry.id) < holdout:
                 continue
             cost = estimate_tokens(entry.text) + 2  # the bullet and newline
@@ -167,51 +181,51 @@ class Playbook:
         lines = "\n".join(f"- {e.text}" for e in entries)
         return f"Guidance learned from earlier tasks of this kind:\n{lines}\n\n"
 
-    def mark_used(self, entries: Sequence[PlaybookEntry]) -> None:
-        """Counts one use of each entry (usage tracking; impact comes from the rewards)."""
-        if not entries:
-            return
-        now = time.time()
-        with self._lock:
-            by_key: dict[str, list[str]] = {}
-            for entry in entries:
-                by_key.setdefault(entry.learning_key, []).append(f"{entry.learning_key}/{entry.id}")
-            fresh: list[PlaybookEntry] = []
-            for keys in by_key.values():
-                stored = self.store.kv_get(self.tenant, NAMESPACE, keys)
-                for value in stored.values():
-                    entry = PlaybookEntry.from_json(value)
-                    fresh.append(replace(entry, uses=entry.uses + 1, last_used_at=now))
-            self._put(fresh)
-
     # -- measurement ----------------------------------------------------------------------------
-    def impact(self, learning_key: str, *, window: int = 1_000) -> dict[str, Impact]:
-        """Per entry id: rewards of the key's last ``window`` rewarded calls with and without it."""
-        frame = self.store.interactions_with_rewards(self.tenant, Query(learning_key=learning_key))
-        frame = frame.filter(frame["reward"].is_not_null()).tail(window)
-        applied: list[tuple[set[str], float]] = []
-        for metadata, reward in zip(frame["metadata"], frame["reward"], strict=True):
-            ids = _applied_ids(metadata)
-            applied.append((ids, float(reward)))
+    def impact(
+        self, learning_key: str, *, window: int = 1_000, lookback_s: float | None = None
+    ) -> dict[str, Impact]:
+        """Per entry id: usage and rewards of the key's calls with and without it, over the
+        calls of the last ``lookback_s`` seconds (all when None); rewards from the last
+        ``window`` rewarded calls of them."""
+        since = utcnow() - timedelta(seconds=lookback_s) if lookback_s else None
+        frame = self.store.interactions_with_rewards(
+            self.tenant, Query(learning_key=learning_key, since=since)
+        )
+        calls = [
+            (_applied_ids(metadata), created.timestamp(), reward)
+            for metadata, created, reward in zip(
+                frame["metadata"], frame["created_at"], frame["reward"], strict=True
+            )
+        ]
+        rewarded = [(ids, float(r)) for ids, _, r in calls if r is not None][-window:]
         result: dict[str, Impact] = {}
         for entry in self.entries(learning_key, include_pruned=True):
-            with_ = [r for ids, r in applied if entry.id in ids]
-            without = [r for ids, r in applied if entry.id not in ids]
+            with_ = [r for ids, r in rewarded if entry.id in ids]
+            without = [r for ids, r in rewarded if entry.id not in ids]
+            applied = [at for ids, at, _ in calls if entry.id in ids]
             result[entry.id] = Impact(
                 len(with_),
                 sum(with_) / len(with_) if with_ else None,
                 len(without),
                 sum(without) / len(without) if without else None,
+                len(applied),
+                max(applied) if applied else None,
             )
         return result
 
     def review(
-        self, learning_key: str, *, min_samples: int = 5, margin: float = 0.05
+        self,
+        learning_key: str,
+        *,
+        min_samples: int = 5,
+        margin: float = 0.05,
+        lookback_s: float | None = None,
     ) -> list[PlaybookEntry]:
-        """Measures every active entry and prunes the harmful ones: at least ``min_samples``
-        rewarded calls each way, and the mean with it below the mean without by more than
-        ``margin``. Returns the entries pruned now."""
-        impacts = self.impact(learning_key)
+        """Measures every active entry (usage and impact, see :meth:`impact`) and prunes the
+        harmful ones: at least ``min_samples`` rewarded calls each way, and the mean with it
+        below the mean without by more than ``margin``. Returns the entries pruned now."""
+        impacts = self.impact(learning_key, lookback_s=lookback_s)
         pruned: list[PlaybookEntry] = []
         updated: list[PlaybookEntry] = []
         with self._lock:
@@ -226,6 +240,7 @@ class Playbook:
                     and impact.n_without >= min_samples
                     and delta < -margin
                 )
+                entry = replace(entry, uses=impact.applied, last_used_at=impact.last_applied_at)
                 if harmful:
                     reason = (
                         f"mean reward {impact.mean_with:.3f} with it over {impact.n_with} calls "

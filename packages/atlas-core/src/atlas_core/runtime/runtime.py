@@ -123,6 +123,7 @@ class Runtime:
             ttl_s=cfg.capability_ttl_s,
         )
         self._template_cache: tuple[float, TemplateSet] | None = None
+        self._entry_cache: dict[str, tuple[float, list[PlaybookEntry]]] = {}
         self._runs: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -202,9 +203,14 @@ class Runtime:
         """Measures the key's playbook entries against the recorded rewards and prunes the
         harmful ones (see :meth:`Playbook.review`); returns those pruned now."""
         cfg = self.config
-        return self.playbook.review(
-            learning_key, min_samples=cfg.playbook_min_samples, margin=cfg.playbook_prune_margin
+        pruned = self.playbook.review(
+            learning_key,
+            min_samples=cfg.playbook_min_samples,
+            margin=cfg.playbook_prune_margin,
+            lookback_s=cfg.playbook_lookback_s,
         )
+        self._entry_cache.pop(learning_key, None)
+        return pruned
 
     def close(self) -> None:
         """Flushes and closes the recorder it opened (a given recorder is left open)."""
@@ -228,6 +234,15 @@ class Runtime:
         self._template_cache = (now, templates)
         return templates
 
+    def _playbook_entries(self, learning_key: str) -> list[PlaybookEntry]:
+        now = time.monotonic()
+        cached = self._entry_cache.get(learning_key)
+        if cached is not None and now - cached[0] < self.config.playbook_ttl_s:
+            return cached[1]
+        entries = self.playbook.entries(learning_key)
+        self._entry_cache[learning_key] = (now, entries)
+        return entries
+
     def _prepare(self, learning_key: str) -> _Prepared:
         call_key = new_id().hex
         templates = self._load_templates()  # template errors are configuration errors: raise
@@ -237,6 +252,7 @@ class Runtime:
                 self.config.playbook_token_budget,
                 holdout=self.config.playbook_holdout,
                 call_key=call_key,
+                entries=self._playbook_entries(learning_key),
             )
         except Exception:
             log.exception("atlas runtime: playbook unavailable for %r", learning_key)
@@ -418,9 +434,9 @@ class Runtime:
     def _learn(self, learning_key: str, prepared: _Prepared, result: ProtocolResult) -> None:
         cfg = self.config
         try:
-            self.playbook.mark_used(prepared.entries)
             if cfg.playbook_learn and result.lesson and result.final_step == "guided":
                 self.playbook.add(learning_key, result.lesson, source="teacher")
+                self._entry_cache.pop(learning_key, None)
             with self._lock:
                 runs = self._runs[learning_key] = self._runs.get(learning_key, 0) + 1
             if cfg.playbook_review_every and runs % cfg.playbook_review_every == 0:
