@@ -111,3 +111,25 @@ def test_an_agent_raising_anything_is_contained(make_runtime: Any, store: Any) -
     assert not outcome.ok
     assert "KeyError" in outcome.errors[0]
     assert "boom" in outcome.errors[0]
+
+
+def test_unreadable_templates_fall_back_to_the_shipped_defaults(
+    make_runtime: Any, store: Any, recorded: Any
+) -> None:
+    import json
+
+    from atlas_core.runtime import Role, TemplateRegistry
+    from atlas_core.runtime.templates import TEXT_NAMESPACE
+
+    TemplateRegistry(store).ensure_defaults()
+    key = "atlas.runtime.student/1"
+    store.kv_put("default", TEXT_NAMESPACE, {key: json.dumps({"text": "x", "sha256": "0"})})
+    runtime = make_runtime()
+    outcome = runtime.run("What is 20 + 22?", lane="paired")
+    assert outcome.answer == "42"
+    assert outcome.final_step == "retry"
+    assert outcome.versions["templates"]["student"] == "atlas.runtime.student@0"
+    meta = recorded(runtime, outcome.interaction_id)["metadata"]
+    assert len(meta["setup_errors"]) == 1
+    assert "SHA-256" in meta["setup_errors"][0]
+    assert runtime.templates.builtin()[Role.STUDENT].number == 0

@@ -91,12 +91,24 @@ def test_auto_lane_is_the_student_alone(
     outcome = _run(runtime, "What is 1 + 2?", mode, lane="auto")
     assert outcome.lane is Lane.AUTO
     assert outcome.answer == "4"  # the uncorrected baseline
-    assert [s.name for s in outcome.trace.steps] == ["baseline", "probe"]
+    # Nothing reads the probe in the auto lane without a probe model: it is not sent.
+    assert [s.name for s in outcome.trace.steps] == ["baseline"]
+    assert len(servers[0].calls) == 1
     assert servers[1].calls == []  # the teacher was not asked
     meta = recorded(runtime, outcome.interaction_id)["metadata"]
     assert meta["lane"] == "auto"
     assert meta["lane_reason"] == "forced by caller"
     assert meta["versions"]["models"] == ["student-model"]
+    assert meta["versions"]["templates"] == {"student": "atlas.runtime.student@1"}
+
+
+def test_auto_lane_probes_when_asked(
+    make_runtime: Any, servers: tuple[FakeLLMServer, FakeLLMServer]
+) -> None:
+    outcome = make_runtime(probe_when_auto=True).run("What is 1 + 2?", lane="auto")
+    assert [s.name for s in outcome.trace.steps] == ["baseline", "probe"]
+    assert outcome.answer == "4"
+    assert servers[1].calls == []
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

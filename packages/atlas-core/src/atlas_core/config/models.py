@@ -259,6 +259,13 @@ class RuntimeConfig(_Section):
         le=1,
         description="Weight of a probe model's confidence in the blend (when one is given).",
     )
+    probe_when_auto: bool = Field(
+        default=False,
+        description=(
+            "Run the student's probe even when the lane is auto by the estimate (it is then "
+            "only recorded, for the learners; it costs a student call)."
+        ),
+    )
     template_family: str = Field(
         default="atlas.runtime",
         min_length=1,

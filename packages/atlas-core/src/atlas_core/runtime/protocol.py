@@ -6,10 +6,12 @@ and receives, in the same order, each call's :class:`AgentReply` or the
 :class:`AgentError` it failed with. Writing it once this way gives one protocol for
 blocking and asyncio callers, with no event loop hidden behind a blocking call.
 
-Steps: the student's ``baseline`` answer and ``probe`` (its stated approach), together;
-then, by lane: ``auto`` keeps the baseline; ``paired`` asks the teacher to ``review`` it and,
-on ``VERDICT: REVISE``, the student to ``retry`` once with the feedback; ``coach`` asks the
-teacher for ``guidance`` adapted to the probe and the student for a ``guided`` answer. Any
+Steps: the student's ``baseline`` answer and ``probe`` (its stated approach), together (the
+probe is skipped when nothing it says could matter: the lane is ``auto`` and no probe model
+reads it); then, by lane: ``auto`` keeps the baseline; ``paired`` asks the teacher to
+``review`` it and, on ``VERDICT: REVISE``, the student to ``retry`` once with the feedback;
+``coach`` asks the teacher for ``guidance`` adapted to the probe and the student for a
+``guided`` answer. Any
 failure after the baseline (timeout, error status, malformed or unusable answer) is kept in
 the trace and the baseline answer is served.
 """
@@ -146,20 +148,27 @@ def protocol(
     templates: TemplateSet,
     playbook: str,
     decide: Callable[[str | None], LaneDecision],
+    *,
+    probe: bool = True,
 ) -> Driven:
     """The protocol for one task; see the module docstring. ``playbook`` is the rendered
-    guidance injected into the student's prompts; ``decide(probe_text)`` picks the lane."""
+    guidance injected into the student's prompts; ``decide(probe_text)`` picks the lane.
+    ``probe=False`` skips the probe (the caller knows the lane is ``auto`` whatever it says)."""
     trace = Trace()
     student = templates[Role.STUDENT]
     probe_t = templates[Role.PROBE]
     baseline_call = Call(
         "baseline", "student", student, student.render(task=task, playbook=playbook)
     )
-    probe_call = Call("probe", "student", probe_t, probe_t.render(task=task, playbook=playbook))
-    baseline, probe = yield [baseline_call, probe_call]
-    base = trace.add(_step(baseline_call, baseline))
-    probed = trace.add(_step(probe_call, probe))
-    probe_text = probed.text.strip() or None
+    probe_text: str | None = None
+    if probe:
+        probe_call = Call("probe", "student", probe_t, probe_t.render(task=task, playbook=playbook))
+        baseline, probed = yield [baseline_call, probe_call]
+        base = trace.add(_step(baseline_call, baseline))
+        probe_text = trace.add(_step(probe_call, probed)).text.strip() or None
+    else:
+        (baseline,) = yield [baseline_call]
+        base = trace.add(_step(baseline_call, baseline))
     decision = decide(probe_text)
     if not base.ok:
         return ProtocolResult("", None, decision, trace)

@@ -75,6 +75,8 @@ class _Prepared:
     templates: TemplateSet
     entries: list[PlaybookEntry]
     capability: Capability
+    problems: list[str]
+    """What could not be read from the store (the run went on without it)."""
 
 
 class Runtime:
@@ -165,12 +167,7 @@ class Runtime:
         estimate is still recorded). Raises only InvalidArgumentError for bad arguments."""
         forced = _check(task, learning_key, lane)
         prepared = self._prepare(learning_key)
-        gen = protocol(
-            task,
-            prepared.templates,
-            Playbook.render(prepared.entries),
-            self._decider(task, prepared.capability, forced),
-        )
+        gen = self._protocol(task, prepared, forced)
         result = self._drive_sync(gen)
         return self._finish(task, learning_key, prepared, result, user_id, session_id, metadata)
 
@@ -188,12 +185,7 @@ class Runtime:
         and store reads and writes run on worker threads."""
         forced = _check(task, learning_key, lane)
         prepared = await asyncio.to_thread(self._prepare, learning_key)
-        gen = protocol(
-            task,
-            prepared.templates,
-            Playbook.render(prepared.entries),
-            self._decider(task, prepared.capability, forced),
-        )
+        gen = self._protocol(task, prepared, forced)
         result = await self._drive_async(gen)
         return await asyncio.to_thread(
             self._finish, task, learning_key, prepared, result, user_id, session_id, metadata
@@ -224,13 +216,19 @@ class Runtime:
         self.close()
 
     # -- the steps around the protocol -------------------------------------------------------------
-    def _load_templates(self) -> TemplateSet:
+    def _load_templates(self, problems: list[str]) -> TemplateSet:
         now = time.monotonic()
         cached = self._template_cache
         if cached is not None and now - cached[0] < self.config.template_ttl_s:
             return cached[1]
-        self.templates.ensure_defaults()
-        templates = self.templates.active(self.config.template_alias)
+        try:
+            self.templates.ensure_defaults()
+            templates = self.templates.active(self.config.template_alias)
+        except Exception as exc:
+            # Serve on: the last templates read, else the shipped defaults (recorded as @0).
+            log.exception("atlas runtime: templates unavailable")
+            problems.append(f"templates: {type(exc).__name__}: {exc}")
+            return cached[1] if cached is not None else self.templates.builtin()
         self._template_cache = (now, templates)
         return templates
 
@@ -245,7 +243,8 @@ class Runtime:
 
     def _prepare(self, learning_key: str) -> _Prepared:
         call_key = new_id().hex
-        templates = self._load_templates()  # template errors are configuration errors: raise
+        problems: list[str] = []
+        templates = self._load_templates(problems)
         try:
             entries = self.playbook.select(
                 learning_key,
@@ -254,46 +253,61 @@ class Runtime:
                 call_key=call_key,
                 entries=self._playbook_entries(learning_key),
             )
-        except Exception:
+        except Exception as exc:
             log.exception("atlas runtime: playbook unavailable for %r", learning_key)
+            problems.append(f"playbook: {type(exc).__name__}: {exc}")
             entries = []
         try:
             capability = self.capability.estimate(learning_key)
-        except Exception:
+        except Exception as exc:
             log.exception("atlas runtime: capability estimate failed for %r", learning_key)
+            problems.append(f"capability: {type(exc).__name__}: {exc}")
             capability = Capability(learning_key, 0, None)
-        return _Prepared(call_key, templates, entries, capability)
+        return _Prepared(call_key, templates, entries, capability, problems)
 
-    def _decider(
-        self, task: str, capability: Capability, forced: Lane | None
-    ) -> Callable[[str | None], LaneDecision]:
+    def _decide(
+        self, task: str, capability: Capability, forced: Lane | None, probe: str | None
+    ) -> LaneDecision:
         cfg = self.config
-
-        def decide(probe: str | None) -> LaneDecision:
-            probe_confidence = self._score_probe(task, probe)
-            decision = choose_lane(
-                capability,
-                auto_threshold=cfg.auto_threshold,
-                coach_threshold=cfg.coach_threshold,
-                min_history=cfg.min_history,
-                probe_confidence=probe_confidence,
-                probe_weight=cfg.probe_weight,
+        probe_confidence = self._score_probe(task, probe)
+        decision = choose_lane(
+            capability,
+            auto_threshold=cfg.auto_threshold,
+            coach_threshold=cfg.coach_threshold,
+            min_history=cfg.min_history,
+            probe_confidence=probe_confidence,
+            probe_weight=cfg.probe_weight,
+        )
+        if forced is not None:
+            decision = LaneDecision(
+                forced, decision.confidence, capability, probe_confidence, "forced by caller"
             )
-            if forced is not None:
-                decision = LaneDecision(
-                    forced, decision.confidence, capability, probe_confidence, "forced by caller"
-                )
-            if self.teacher is None and decision.lane is not Lane.AUTO:
-                decision = LaneDecision(
-                    Lane.AUTO,
-                    decision.confidence,
-                    capability,
-                    probe_confidence,
-                    f"no teacher (would be {decision.lane.value}: {decision.reason})",
-                )
-            return decision
+        if self.teacher is None and decision.lane is not Lane.AUTO:
+            decision = LaneDecision(
+                Lane.AUTO,
+                decision.confidence,
+                capability,
+                probe_confidence,
+                f"no teacher (would be {decision.lane.value}: {decision.reason})",
+            )
+        return decision
 
-        return decide
+    def _protocol(self, task: str, prepared: _Prepared, forced: Lane | None) -> Driven:
+        capability = prepared.capability
+        # Without a probe model the lane does not depend on the probe: when it is auto, the
+        # probe would only cost a student call (unless asked for, for the learners).
+        probe = (
+            self.config.probe_when_auto
+            or self.probe_scorer is not None
+            or self._decide(task, capability, forced, None).lane is not Lane.AUTO
+        )
+        return protocol(
+            task,
+            prepared.templates,
+            Playbook.render(prepared.entries),
+            lambda probe_text: self._decide(task, capability, forced, probe_text),
+            probe=probe,
+        )
 
     def _score_probe(self, task: str, probe: str | None) -> float | None:
         if self.probe_scorer is None or probe is None:
@@ -357,7 +371,7 @@ class Runtime:
         entry_ids = tuple(e.id for e in prepared.entries)
         versions = self._versions(prepared, result)
         interaction_id = self._record(
-            task, learning_key, result, versions, entry_ids, user_id, session_id, metadata
+            task, learning_key, prepared, result, versions, user_id, session_id, metadata
         )
         self._learn(learning_key, prepared, result)
         return Outcome(
@@ -387,9 +401,9 @@ class Runtime:
         self,
         task: str,
         learning_key: str,
+        prepared: _Prepared,
         result: ProtocolResult,
         versions: dict[str, Any],
-        entry_ids: tuple[str, ...],
         user_id: str | None,
         session_id: str | None,
         metadata: Mapping[str, Any] | None,
@@ -408,10 +422,12 @@ class Runtime:
             "capability": {"n": capability.n, "mean": capability.mean, "ema": capability.ema},
             "final_step": result.final_step,
             "versions": versions,
-            "playbook": list(entry_ids),
+            "playbook": [e.id for e in prepared.entries],
             "trace": trace.to_json(),
             "errors": trace.errors,
         }
+        if prepared.problems:
+            meta["setup_errors"] = prepared.problems
         try:
             return self.recorder.record_interaction(
                 input=task,

@@ -125,7 +125,7 @@ class PromptTemplate:
     name: str
     """The Version name, ``<family>.<role>``."""
     number: int
-    """The Version number (1 for the shipped default)."""
+    """The Version number (1 for the shipped default as registered; 0: not registered)."""
     version_id: UUID | None = None
 
     @property
@@ -200,11 +200,9 @@ class TemplateRegistry:
             artifact_uri=f"kv://{TEXT_NAMESPACE}/{key}",
             parent_id=parent.version_id if parent is not None else None,
             status=status,
-            aliases=(),
+            aliases=(alias,) if alias is not None else (),  # set in the same transaction
         )
         self.store.put_version(version)
-        if alias is not None:
-            self.store.set_alias(self.tenant, alias, version.id)
         return PromptTemplate(role, text, name, number, version.id)
 
     def load(self, role: Role, alias: str = "production") -> PromptTemplate:
@@ -243,11 +241,24 @@ class TemplateRegistry:
         """Registers the shipped default of every role that has no version yet (as version 1,
         aliased ``production``); returns the production set."""
         for role in Role:
-            if not self.store.versions(self.tenant, VersionKind.PROMPT, self.name(role)):
+            if self.store.versions(self.tenant, VersionKind.PROMPT, self.name(role)):
+                continue
+            try:
                 self.register(
                     role, DEFAULT_TEXTS[role], status=VersionStatus.PRODUCTION, alias="production"
                 )
+            except Exception:
+                # Another process registered it first (same number): theirs is the same text.
+                if not self.store.versions(self.tenant, VersionKind.PROMPT, self.name(role)):
+                    raise
         return self.active()
+
+    def builtin(self) -> TemplateSet:
+        """The shipped defaults as unregistered templates (number 0): what the runtime serves
+        when the store cannot give it the registered ones."""
+        return TemplateSet(
+            {role: PromptTemplate(role, DEFAULT_TEXTS[role], self.name(role), 0) for role in Role}
+        )
 
     def active(self, alias: str = "production") -> TemplateSet:
         """Every role's template under ``alias``."""
