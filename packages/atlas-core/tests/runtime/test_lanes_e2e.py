@@ -146,3 +146,28 @@ def test_bad_arguments_are_refused_by_name(make_runtime: Any) -> None:
         runtime.run("What is 1 + 1?", lane="turbo")
     with pytest.raises(ValueError, match="`learning_key`"):
         runtime.run("What is 1 + 1?", learning_key="")
+    with pytest.raises(ValueError, match="`user_id`"):
+        runtime.run("What is 1 + 1?", user_id="")
+    with pytest.raises(ValueError, match="`metadata`"):
+        runtime.run("What is 1 + 1?", metadata=["not", "a", "mapping"])  # type: ignore[arg-type]
+
+
+def test_user_session_and_metadata_are_recorded(make_runtime: Any, recorded: Any) -> None:
+    runtime = make_runtime()
+    outcome = runtime.run(
+        "What is 1 + 1?", user_id="u1", session_id="s9", metadata={"channel": "web", "lane": "x"}
+    )
+    row = recorded(runtime, outcome.interaction_id)
+    assert (row["user_id"], row["session_id"]) == ("u1", "s9")
+    assert row["metadata"]["channel"] == "web"
+    assert row["metadata"]["lane"] == "paired"  # the runtime's keys win
+
+
+def test_a_recorder_for_another_tenant_is_refused(store: Any) -> None:
+    from atlas_core.runtime import FunctionAgent, Runtime
+    from atlas_core.sdk import Recorder
+
+    recorder = Recorder.embedded(store, tenant_id="acme")
+    with pytest.raises(ValueError, match="tenant 'acme'"):
+        Runtime(FunctionAgent(str.upper), store=store, recorder=recorder)
+    recorder.close()

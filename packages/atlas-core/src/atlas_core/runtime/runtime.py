@@ -30,6 +30,7 @@ from atlas_core.runtime.playbook import Playbook, PlaybookEntry
 from atlas_core.runtime.protocol import Call, CallResult, Driven, ProtocolResult, protocol
 from atlas_core.runtime.templates import TemplateRegistry, TemplateSet
 from atlas_core.runtime.trace import Trace
+from atlas_core.sdk.feedback import check_metadata
 from atlas_core.sdk.recorder import Recorder
 from atlas_core.store import Store
 
@@ -110,6 +111,11 @@ class Runtime:
         self.tenant = tenant
         self.config = config or RuntimeConfig()
         self.probe_scorer = probe_scorer
+        if recorder is not None and recorder.tenant_id != tenant:
+            raise InvalidArgumentError(
+                f"invalid argument `recorder`: records for tenant {recorder.tenant_id!r}, "
+                f"but the runtime serves tenant {tenant!r}"
+            )
         self._owns_recorder = recorder is None
         self.recorder = recorder or Recorder.embedded(store, tenant_id=tenant)
         cfg = self.config
@@ -164,8 +170,10 @@ class Runtime:
         metadata: Mapping[str, Any] | None = None,
     ) -> Outcome:
         """Answers ``task`` through the protocol, blocking. ``lane`` forces a lane (the
-        estimate is still recorded). Raises only InvalidArgumentError for bad arguments."""
-        forced = _check(task, learning_key, lane)
+        estimate is still recorded). ``user_id``, ``session_id`` and ``metadata`` are recorded
+        with the call (the runtime's own metadata keys win over the caller's). Raises only
+        InvalidArgumentError, for bad arguments; everything else is in the outcome's trace."""
+        forced = _check(task, learning_key, lane, user_id, session_id, metadata)
         prepared = self._prepare(learning_key)
         gen = self._protocol(task, prepared, forced)
         result = self._drive_sync(gen)
@@ -182,8 +190,8 @@ class Runtime:
         metadata: Mapping[str, Any] | None = None,
     ) -> Outcome:
         """:meth:`run` for asyncio: agent calls are awaited (independent ones concurrently)
-        and store reads and writes run on worker threads."""
-        forced = _check(task, learning_key, lane)
+        and store reads and writes run on worker threads (a ``probe_scorer`` runs inline)."""
+        forced = _check(task, learning_key, lane, user_id, session_id, metadata)
         prepared = await asyncio.to_thread(self._prepare, learning_key)
         gen = self._protocol(task, prepared, forced)
         result = await self._drive_async(gen)
@@ -461,7 +469,18 @@ class Runtime:
             log.exception("atlas runtime: playbook upkeep failed for %r", learning_key)
 
 
-def _check(task: str, learning_key: str, lane: Lane | str | None) -> Lane | None:
+def _check(
+    task: str,
+    learning_key: str,
+    lane: Lane | str | None,
+    user_id: str | None,
+    session_id: str | None,
+    metadata: Mapping[str, Any] | None,
+) -> Lane | None:
+    for name, value in (("user_id", user_id), ("session_id", session_id)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise InvalidArgumentError(f"invalid argument `{name}`: a non-empty str or None")
+    check_metadata(metadata)  # JSON-serialisable mapping, checked before any agent is called
     if not isinstance(task, str) or not task.strip():
         raise InvalidArgumentError(f"invalid argument `task`: a non-empty str, got {task!r}")
     if not isinstance(learning_key, str) or not learning_key:
