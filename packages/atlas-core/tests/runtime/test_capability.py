@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from atlas_core.kernels import RewardAggregator
 from atlas_core.runtime import Capability, CapabilityEstimator, Lane, choose_lane
 from atlas_core.store import Store
-from atlas_core.types import Interaction, Reward
+from atlas_core.types import Interaction, Reward, utcnow
 
 
-def _rewarded(store: Store, key: str, scores: list[float], tenant: str = "default") -> None:
+def _rewarded(
+    store: Store, key: str, scores: list[float], tenant: str = "default", age_s: float = 0.0
+) -> None:
     interactions = [
         Interaction(
-            tenant_id=tenant, input=[{"role": "user", "content": "q"}], output="a", learning_key=key
+            tenant_id=tenant,
+            input=[{"role": "user", "content": "q"}],
+            output="a",
+            learning_key=key,
+            created_at=utcnow() - timedelta(seconds=age_s),
         )
         for _ in scores
     ]
@@ -36,6 +44,19 @@ def test_window_mean_from_the_store(store: Store) -> None:
     assert estimate.n == 3
     assert estimate.mean == pytest.approx((0.2 + 0.4 + 1.0) / 3)
     assert estimate.score == estimate.mean
+
+
+def test_reads_widen_to_older_history_only_when_needed(store: Store) -> None:
+    _rewarded(store, "k", [0.0, 0.0], age_s=40 * 86_400)  # beyond every widening step
+    _rewarded(store, "k", [0.5], age_s=2 * 86_400)
+    _rewarded(store, "k", [1.0, 1.0])
+    assert CapabilityEstimator(store, window=2, use_ema=False, ttl_s=0).estimate("k").mean == 1.0
+    wider = CapabilityEstimator(store, window=3, use_ema=False, ttl_s=0).estimate("k")
+    assert wider.n == 3
+    assert wider.mean == pytest.approx(2.5 / 3)
+    assert CapabilityEstimator(store, window=9, use_ema=False, ttl_s=0).estimate("k").n == 5
+    bounded = CapabilityEstimator(store, window=9, use_ema=False, ttl_s=0, lookback_s=86_400)
+    assert bounded.estimate("k").n == 2
 
 
 def test_unrewarded_interactions_do_not_count(store: Store) -> None:

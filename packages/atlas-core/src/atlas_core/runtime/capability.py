@@ -24,6 +24,9 @@ from atlas_core.types import utcnow
 
 __all__ = ["Capability", "CapabilityEstimator"]
 
+#: The widening read windows of :meth:`CapabilityEstimator._recent` (an hour, a day, a week).
+_SPANS_S = (3_600.0, 86_400.0, 7 * 86_400.0)
+
 
 @dataclass(frozen=True)
 class Capability:
@@ -81,11 +84,7 @@ class CapabilityEstimator:
 
     def refresh(self, learning_key: str) -> Capability:
         """Re-reads the key's recent rewards from the Store."""
-        since = utcnow() - timedelta(seconds=self.lookback_s) if self.lookback_s else None
-        frame = self.store.interactions_with_rewards(
-            self.tenant, Query(learning_key=learning_key, since=since)
-        )
-        rewarded = frame.filter(pl.col("reward").is_not_null()).tail(self.window)
+        rewarded = self._recent(learning_key)
         n = rewarded.height
         mean = float(rewarded["reward"].mean()) if n else None  # type: ignore[arg-type]
         with self._lock:
@@ -93,6 +92,24 @@ class CapabilityEstimator:
             estimate = Capability(learning_key, n, mean, ema)
             self._cache[learning_key] = (time.monotonic(), estimate)
         return estimate
+
+    def _recent(self, learning_key: str) -> pl.DataFrame:
+        """The key's last ``window`` rewarded interactions, oldest first. Reads widen from the
+        last hour to the whole lookback only while too few are found, so a busy key with a
+        long history is not scanned from its beginning at every refresh."""
+        limit = self.lookback_s
+        spans = [s for s in _SPANS_S if limit is None or s < limit] + [limit]
+        now = utcnow()
+        rewarded = pl.DataFrame()
+        for span in spans:
+            since = now - timedelta(seconds=span) if span is not None else None
+            frame = self.store.interactions_with_rewards(
+                self.tenant, Query(learning_key=learning_key, since=since)
+            )
+            rewarded = frame.filter(pl.col("reward").is_not_null()).tail(self.window)
+            if rewarded.height >= self.window:
+                break
+        return rewarded
 
     def invalidate(self, learning_key: str | None = None) -> None:
         """Drops the cached estimate of one key (or all), so the next read goes to the Store."""
