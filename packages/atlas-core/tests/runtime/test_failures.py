@@ -56,6 +56,7 @@ def test_a_failing_step_serves_the_baseline_with_the_error_recorded(
         outcome = asyncio.run(runtime.arun(task, lane=lane))
 
     assert outcome.ok
+    assert outcome.degraded
     assert outcome.final_step == "baseline"
     assert outcome.answer == "43"  # the student's (wrong) baseline, served as is
     failed = outcome.trace.find(step)

@@ -36,6 +36,7 @@ def test_no_history_means_paired_and_the_teacher_fixes_a_wrong_baseline(
     assert outcome.answer == "42"
     assert outcome.final_step == "retry"
     assert outcome.errors == []
+    assert not outcome.degraded
     review = outcome.trace.find("review")
     assert review is not None
     assert review.role == "teacher"

@@ -101,6 +101,10 @@ def test_playbook_usage_comes_from_the_recorded_calls(store: Store) -> None:
 
 def test_playbook_entry_limits(store: Store) -> None:
     book = Playbook(store)
+    parent = book.add("support", "Greet first.")
+    child = book.add("support/billing", "Quote the invoice number.")
+    assert [e.id for e in book.entries("support")] == [parent.id]
+    assert [e.id for e in book.entries("support/billing")] == [child.id]
     with pytest.raises(ValueError, match="`text`"):
         book.add("k", "   ")
     with pytest.raises(ValueError, match="at most"):

@@ -131,8 +131,14 @@ class Playbook:
 
     def entries(self, learning_key: str, *, include_pruned: bool = False) -> list[PlaybookEntry]:
         """The key's entries, oldest first (pruned ones only when asked)."""
-        items = self.store.kv_items(self.tenant, NAMESPACE, prefix=f"{learning_key}/")
-        found = [PlaybookEntry.from_json(value) for value in items.values()]
+        prefix = f"{learning_key}/"
+        items = self.store.kv_items(self.tenant, NAMESPACE, prefix=prefix)
+        # Entry ids hold no "/": a longer key that merely starts with "<key>/" is another key.
+        found = [
+            PlaybookEntry.from_json(value)
+            for key, value in items.items()
+            if "/" not in key[len(prefix) :]
+        ]
         found.sort(key=lambda e: (e.created_at, e.id))
         return [e for e in found if include_pruned or e.status == "active"]
 

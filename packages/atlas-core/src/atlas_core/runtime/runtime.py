@@ -69,6 +69,11 @@ class Outcome:
         """``step: error`` of every failed step."""
         return self.trace.errors
 
+    @property
+    def degraded(self) -> bool:
+        """Whether a step failed and the student's baseline was served instead."""
+        return self.ok and bool(self.trace.errors)
+
 
 @dataclass(frozen=True)
 class _Prepared:
