@@ -101,24 +101,60 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened.close()
 
 
-@pytest.fixture
-def world() -> Arithmetic:
-    return Arithmetic()
+class _Current:
+    """The world the module's servers answer from; each test installs a fresh one."""
+
+    world = Arithmetic()
+
+    def student(self, call: ChatCall) -> Reply | str:
+        return self.world.student(call)
+
+    def teacher(self, call: ChatCall) -> Reply | str:
+        return self.world.teacher(call)
+
+
+class ServerView:
+    """A module-wide fixture server as one test sees it: its URL and the calls of this test."""
+
+    def __init__(self, server: FakeLLMServer) -> None:
+        self.server = server
+        self.base_url = server.base_url
+        self._start = len(server.calls)
+
+    @property
+    def calls(self) -> list[ChatCall]:
+        return self.server.calls[self._start :]
+
+
+@pytest.fixture(scope="module")
+def _module_servers() -> Iterator[tuple[_Current, FakeLLMServer, FakeLLMServer]]:
+    # One pair of servers per module: starting and stopping uvicorn per test would dominate.
+    current = _Current()
+    with FakeLLMServer(current.student) as student, FakeLLMServer(current.teacher) as teacher:
+        yield current, student, teacher
 
 
 @pytest.fixture
-def servers(world: Arithmetic) -> Iterator[tuple[FakeLLMServer, FakeLLMServer]]:
-    with FakeLLMServer(world.student) as student, FakeLLMServer(world.teacher) as teacher:
-        yield student, teacher
+def world(_module_servers: tuple[_Current, FakeLLMServer, FakeLLMServer]) -> Arithmetic:
+    fresh = Arithmetic()
+    _module_servers[0].world = fresh
+    return fresh
+
+
+@pytest.fixture
+def servers(
+    world: Arithmetic, _module_servers: tuple[_Current, FakeLLMServer, FakeLLMServer]
+) -> tuple[ServerView, ServerView]:
+    """(student, teacher) servers answering from this test's ``world``."""
+    _, student, teacher = _module_servers
+    return ServerView(student), ServerView(teacher)
 
 
 MakeRuntime = Callable[..., Runtime]
 
 
 @pytest.fixture
-def make_runtime(
-    store: Store, servers: tuple[FakeLLMServer, FakeLLMServer]
-) -> Iterator[MakeRuntime]:
+def make_runtime(store: Store, servers: tuple[ServerView, ServerView]) -> Iterator[MakeRuntime]:
     """``make_runtime(timeout_s=5.0, teacher=True, **config)``: a Runtime on the scripted
     servers, recording into ``store``; config fields override test-friendly defaults."""
     made: list[tuple[Runtime, Recorder, list[ChatAgent]]] = []
