@@ -22,12 +22,13 @@ from typing import Any
 from atlas_core.config.models import RuntimeConfig
 from atlas_core.errors import ConfigError, InvalidArgumentError
 from atlas_core.ids import new_id
-from atlas_core.runtime.agent import Agent, AgentReply
+from atlas_core.runtime.agent import Agent
 from atlas_core.runtime.capability import Capability, CapabilityEstimator
-from atlas_core.runtime.errors import AgentError
+from atlas_core.runtime.driving import drive_async, drive_sync
 from atlas_core.runtime.lanes import Lane, LaneDecision, choose_lane
 from atlas_core.runtime.playbook import Playbook, PlaybookEntry
-from atlas_core.runtime.protocol import Call, CallResult, Driven, ProtocolResult, protocol
+from atlas_core.runtime.protocol import Call, Driven, ProtocolResult, protocol
+from atlas_core.runtime.recording import record_run, run_metadata, run_versions
 from atlas_core.runtime.templates import TemplateRegistry, TemplateSet
 from atlas_core.runtime.trace import Trace
 from atlas_core.sdk.feedback import check_metadata
@@ -181,7 +182,7 @@ class Runtime:
         forced = _check(task, learning_key, lane, user_id, session_id, metadata)
         prepared = self._prepare(learning_key)
         gen = self._protocol(task, prepared, forced)
-        result = self._drive_sync(gen)
+        result = drive_sync(gen, self._agent)
         return self._finish(task, learning_key, prepared, result, user_id, session_id, metadata)
 
     async def arun(
@@ -199,7 +200,7 @@ class Runtime:
         forced = _check(task, learning_key, lane, user_id, session_id, metadata)
         prepared = await asyncio.to_thread(self._prepare, learning_key)
         gen = self._protocol(task, prepared, forced)
-        result = await self._drive_async(gen)
+        result = await drive_async(gen, self._agent)
         return await asyncio.to_thread(
             self._finish, task, learning_key, prepared, result, user_id, session_id, metadata
         )
@@ -337,40 +338,6 @@ class Runtime:
         assert agent is not None, "the protocol asks the teacher only in teacher lanes"
         return agent
 
-    def _drive_sync(self, gen: Driven) -> ProtocolResult:
-        try:
-            calls = next(gen)
-            while True:
-                calls = gen.send([self._call_sync(call) for call in calls])
-        except StopIteration as stop:
-            result: ProtocolResult = stop.value
-            return result
-
-    async def _drive_async(self, gen: Driven) -> ProtocolResult:
-        try:
-            calls = next(gen)
-            while True:
-                results = await asyncio.gather(*(self._call_async(call) for call in calls))
-                calls = gen.send(list(results))
-        except StopIteration as stop:
-            result: ProtocolResult = stop.value
-            return result
-
-    def _call_sync(self, call: Call) -> CallResult:
-        try:
-            return self._agent(call).run([{"role": "user", "content": call.prompt}])
-        except Exception as exc:
-            return _as_agent_error(self._agent(call), exc)
-
-    async def _call_async(self, call: Call) -> CallResult:
-        try:
-            reply: AgentReply = await self._agent(call).arun(
-                [{"role": "user", "content": call.prompt}]
-            )
-        except Exception as exc:
-            return _as_agent_error(self._agent(call), exc)
-        return reply
-
     def _finish(
         self,
         task: str,
@@ -381,12 +348,19 @@ class Runtime:
         session_id: str | None,
         metadata: Mapping[str, Any] | None,
     ) -> Outcome:
-        entry_ids = tuple(e.id for e in prepared.entries)
-        versions = self._versions(prepared, result)
-        interaction_id = self._record(
-            task, learning_key, prepared, result, versions, user_id, session_id, metadata
+        entries = prepared.entries
+        versions = run_versions(result, prepared.templates, entries, self.student, self.teacher)
+        interaction_id = record_run(
+            self.recorder,
+            task=task,
+            learning_key=learning_key,
+            result=result,
+            metadata=run_metadata(result, versions, entries, prepared.problems, metadata),
+            student=self.student,
+            user_id=user_id,
+            session_id=session_id,
         )
-        self._learn(learning_key, prepared, result)
+        self._learn(learning_key, result)
         return Outcome(
             result.answer,
             result.decision.lane,
@@ -395,72 +369,10 @@ class Runtime:
             result.final_step,
             interaction_id,
             versions,
-            entry_ids,
+            tuple(e.id for e in entries),
         )
 
-    def _versions(self, prepared: _Prepared, result: ProtocolResult) -> dict[str, Any]:
-        used = {step.template for step in result.trace.steps if step.template}
-        templates = {role: ref for role, ref in prepared.templates.refs().items() if ref in used}
-        models = sorted({s.model for s in result.trace.steps if s.model})
-        return {
-            "templates": templates,
-            "student": self.student.name,
-            "teacher": self.teacher.name if self.teacher is not None else None,
-            "models": models,
-            "playbook": [e.id for e in prepared.entries],
-        }
-
-    def _record(
-        self,
-        task: str,
-        learning_key: str,
-        prepared: _Prepared,
-        result: ProtocolResult,
-        versions: dict[str, Any],
-        user_id: str | None,
-        session_id: str | None,
-        metadata: Mapping[str, Any] | None,
-    ) -> uuid.UUID | None:
-        trace = result.trace
-        final = trace.find(result.final_step) if result.final_step else None
-        decision = result.decision
-        capability = decision.capability
-        prompt_tokens, completion_tokens = trace.tokens()
-        meta: dict[str, Any] = {
-            **(metadata or {}),
-            "lane": decision.lane.value,
-            "lane_reason": decision.reason,
-            "confidence": decision.confidence,
-            "probe_confidence": decision.probe_confidence,
-            "capability": {"n": capability.n, "mean": capability.mean, "ema": capability.ema},
-            "final_step": result.final_step,
-            "versions": versions,
-            "playbook": [e.id for e in prepared.entries],
-            "trace": trace.to_json(),
-            "errors": trace.errors,
-        }
-        if prepared.problems:
-            meta["setup_errors"] = prepared.problems
-        try:
-            return self.recorder.record_interaction(
-                input=task,
-                output=result.answer,
-                learning_key=learning_key,
-                model_version=(final.model if final else None) or self.student.name,
-                prompt_version=final.template if final else None,
-                latency_ms=sum(s.latency_s for s in trace.steps) * 1000.0,
-                metadata=meta,
-                session_id=session_id,
-                user_id=user_id,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-            )
-        except Exception:
-            # Recording must never fail the call it records.
-            log.exception("atlas runtime: could not record a run of %r", learning_key)
-            return None
-
-    def _learn(self, learning_key: str, prepared: _Prepared, result: ProtocolResult) -> None:
+    def _learn(self, learning_key: str, result: ProtocolResult) -> None:
         cfg = self.config
         try:
             if cfg.playbook_learn and result.lesson and result.final_step == "guided":
@@ -500,12 +412,3 @@ def _check(
         raise InvalidArgumentError(
             f"invalid argument `lane`: one of {[m.value for m in Lane]}, got {lane!r}"
         ) from None
-
-
-def _as_agent_error(agent: Agent, exc: Exception) -> AgentError:
-    if isinstance(exc, AgentError):
-        return exc
-    # An adapter outside this package may raise anything; the protocol only sees AgentError.
-    error = AgentError(f"agent {getattr(agent, 'name', agent)!r}: {type(exc).__name__}: {exc}")
-    error.__cause__ = exc
-    return error
