@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from atlas_core.runtime import Lane
+from atlas_core.runtime import FunctionAgent, Lane
 from atlas_core.store import Store
 from atlas_core.types import Reward
 
@@ -55,22 +55,54 @@ def test_recorded_decision_carries_the_estimate(
     assert meta["lane_reason"].startswith("confidence 0.900 >= 0.8")
 
 
-def test_a_probe_model_moves_the_lane(make_runtime: Any, store: Store, world: Any) -> None:
+def test_a_probe_model_moves_the_lane(
+    make_runtime: Any, store: Store, world: Any, recorded: Any
+) -> None:
     runtime = make_runtime(min_history=1, capability_use_ema=False, probe_weight=0.5)
     first = runtime.run(world.task(0), learning_key="k")
     assert runtime.recorder.flush(10)
     store.write_rewards([Reward(interaction_id=first.interaction_id, score=0.9)])
-    seen: list[tuple[str, str]] = []
+    asked: list[str] = []
 
-    def doubtful(task: str, probe: str) -> float:
-        seen.append((task, probe))
-        return 0.0 if "unsure" in probe else 1.0
+    def doubtful(prompt: str) -> str:
+        asked.append(prompt)
+        return "0.0" if "unsure" in prompt else "1"
 
-    runtime.probe_scorer = doubtful
+    runtime.probe_model = FunctionAgent(doubtful, name="probe-judge")
     outcome = runtime.run(world.task(1), learning_key="k")
     # 0.5 * 0.9 + 0.5 * 0.0 = 0.45 < coach threshold 0.5
     assert outcome.lane is Lane.COACH
     assert outcome.decision.probe_confidence == 0.0
-    assert seen == [
-        (world.task(1), "I will add the two numbers column by column; unsure about carries.")
+    assert [s.name for s in outcome.trace.steps][:3] == ["baseline", "probe", "probe_score"]
+    assert len(asked) == 1
+    assert "column by column; unsure about carries" in asked[0]
+    assert world.task(1) in asked[0]
+    meta = recorded(runtime, outcome.interaction_id)["metadata"]
+    assert meta["probe_confidence"] == 0.0
+    assert meta["versions"]["probe_model"] == "probe-judge"
+    assert meta["versions"]["templates"]["probe_score"] == "atlas.runtime.probe_score@1"
+
+
+def test_a_failing_probe_model_leaves_the_estimate_alone(
+    make_runtime: Any, store: Store, world: Any
+) -> None:
+    runtime = make_runtime(min_history=1, capability_use_ema=False)
+    first = runtime.run(world.task(0), learning_key="k")
+    assert runtime.recorder.flush(10)
+    store.write_rewards([Reward(interaction_id=first.interaction_id, score=0.9)])
+    runtime.probe_model = FunctionAgent(lambda prompt: "I cannot say.", name="vague")
+    outcome = runtime.run(world.task(1), learning_key="k")
+    assert outcome.lane is Lane.AUTO  # 0.9 from the estimate alone
+    assert outcome.decision.probe_confidence is None
+    assert outcome.errors == [
+        "probe_score: AgentResponseError: probe model gave no number: 'I cannot say.'"
     ]
+    assert outcome.answer == str(int(world.answer(world.task(1))) + 1)  # the baseline
+
+
+def test_a_forced_lane_does_not_ask_the_probe_model(make_runtime: Any, world: Any) -> None:
+    runtime = make_runtime()
+    asked: list[str] = []
+    runtime.probe_model = FunctionAgent(lambda prompt: asked.append(prompt) or "0.5")
+    assert runtime.run(world.task(1), lane="coach").lane is Lane.COACH
+    assert asked == []

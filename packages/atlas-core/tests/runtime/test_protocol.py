@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from atlas_core.runtime import AgentResponseError, Playbook, parse_review, split_lesson
+from atlas_core.runtime import (
+    AgentResponseError,
+    Playbook,
+    parse_confidence,
+    parse_review,
+    split_lesson,
+)
 from atlas_core.runtime.playbook import MAX_ENTRY_CHARS, estimate_tokens
 from atlas_core.store import Store
 from atlas_core.types import Interaction, Reward
@@ -28,6 +34,20 @@ def test_parse_review(text: str, verdict: str, feedback: str) -> None:
 def test_parse_review_refuses_what_it_cannot_read(text: str) -> None:
     with pytest.raises(AgentResponseError, match="VERDICT"):
         parse_review(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("0.7", 0.7), ("1", 1.0), ("Confidence: .25", 0.25), ("70%", 0.7), ("about 0 really", 0.0)],
+)
+def test_parse_confidence(text: str, value: float) -> None:
+    assert parse_confidence(text) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["", "high", "7", "150%", "-0.5x2"])
+def test_parse_confidence_refuses(text: str) -> None:
+    with pytest.raises(AgentResponseError, match="probe model"):
+        parse_confidence(text)
 
 
 def test_split_lesson() -> None:

@@ -12,7 +12,8 @@ Wrap an agent, give it a teacher, and serve it::
 
 Modules: ``agent`` (the ``Agent`` protocol), ``function_agent`` / ``chat_agent`` /
 ``http_agent`` (adapters), ``templates`` (versioned prompts), ``playbook``, ``capability``,
-``lanes``, ``protocol`` (the steps), ``trace``, ``runtime`` (driving and recording).
+``lanes``, ``protocol`` (the steps), ``driving`` (sync / async), ``trace``, ``recording``
+(what a run leaves in the Store), ``runtime`` (the ``Runtime`` that ties them together).
 """
 
 from atlas_core.runtime.agent import Agent, AgentReply, Message
@@ -29,8 +30,8 @@ from atlas_core.runtime.function_agent import FunctionAgent
 from atlas_core.runtime.http_agent import HttpAgent
 from atlas_core.runtime.lanes import Lane, LaneDecision, choose_lane
 from atlas_core.runtime.playbook import Impact, Playbook, PlaybookEntry
-from atlas_core.runtime.protocol import parse_review, split_lesson
-from atlas_core.runtime.runtime import Outcome, ProbeScorer, Runtime
+from atlas_core.runtime.protocol import parse_confidence, parse_review, split_lesson
+from atlas_core.runtime.runtime import Outcome, Runtime
 from atlas_core.runtime.templates import (
     DEFAULT_TEXTS,
     PromptTemplate,
@@ -60,7 +61,6 @@ __all__ = [
     "Outcome",
     "Playbook",
     "PlaybookEntry",
-    "ProbeScorer",
     "PromptTemplate",
     "Role",
     "Runtime",
@@ -70,6 +70,7 @@ __all__ = [
     "TemplateSet",
     "Trace",
     "choose_lane",
+    "parse_confidence",
     "parse_review",
     "split_lesson",
 ]

@@ -8,12 +8,12 @@ blocking and asyncio callers, with no event loop hidden behind a blocking call.
 
 Steps: the student's ``baseline`` answer and ``probe`` (its stated approach), together (the
 probe is skipped when nothing it says could matter: the lane is ``auto`` and no probe model
-reads it); then, by lane: ``auto`` keeps the baseline; ``paired`` asks the teacher to
-``review`` it and, on ``VERDICT: REVISE``, the student to ``retry`` once with the feedback;
-``coach`` asks the teacher for ``guidance`` adapted to the probe and the student for a
-``guided`` answer. Any
-failure after the baseline (timeout, error status, malformed or unusable answer) is kept in
-the trace and the baseline answer is served.
+reads it); with a probe model, its rating of the probe (``probe_score``), blended into the
+confidence that picks the lane; then, by lane: ``auto`` keeps the baseline; ``paired`` asks
+the teacher to ``review`` it and, on ``VERDICT: REVISE``, the student to ``retry`` once with
+the feedback; ``coach`` asks the teacher for ``guidance`` adapted to the probe and the
+student for a ``guided`` answer. Any failure after the baseline (timeout, error status,
+malformed or unusable answer) is kept in the trace and the baseline answer is served.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from atlas_core.runtime.trace import Step, Trace
 __all__ = [
     "Call",
     "ProtocolResult",
+    "parse_confidence",
     "parse_review",
     "protocol",
     "split_lesson",
@@ -43,7 +44,7 @@ class Call:
     """One agent call the protocol asks for."""
 
     step: str
-    role: Literal["student", "teacher"]
+    role: Literal["student", "teacher", "probe_model"]
     template: PromptTemplate
     prompt: str
 
@@ -76,6 +77,7 @@ class ProtocolResult:
         return self.ok and bool(self.trace.errors)
 
 
+_NUMBER = re.compile(r"(?<![\w.-])(\d+(?:\.\d+)?|\.\d+)\s*(%?)")
 _VERDICT = re.compile(r"^\W*verdict\W*(ok|revise)\b", re.IGNORECASE)
 _LESSON = re.compile(r"^\W*lesson\s*:\s*(.*)$", re.IGNORECASE)
 
@@ -92,6 +94,18 @@ def parse_review(text: str) -> tuple[Literal["ok", "revise"], str]:
             feedback = "\n".join([rest, *lines[i + 1 :]]).strip()
             return verdict, feedback
     raise AgentResponseError(f"teacher review has no VERDICT line: {text[:200]!r}")
+
+
+def parse_confidence(text: str) -> float:
+    """The first number of a probe model's answer as a confidence in [0, 1] (``70%`` is
+    0.7); AgentResponseError when there is none or it is out of range."""
+    match = _NUMBER.search(text)
+    if match is None:
+        raise AgentResponseError(f"probe model gave no number: {text[:200]!r}")
+    value = float(match[1]) / (100.0 if match[2] else 1.0)
+    if not 0.0 <= value <= 1.0:
+        raise AgentResponseError(f"probe model confidence {match[0]!r} is not in [0, 1]")
+    return value
 
 
 def split_lesson(guidance: str) -> tuple[str, str | None]:
@@ -147,13 +161,15 @@ def protocol(
     task: str,
     templates: TemplateSet,
     playbook: str,
-    decide: Callable[[str | None], LaneDecision],
+    decide: Callable[[float | None], LaneDecision],
     *,
     probe: bool = True,
+    score_probe: bool = False,
 ) -> Driven:
     """The protocol for one task; see the module docstring. ``playbook`` is the rendered
-    guidance injected into the student's prompts; ``decide(probe_text)`` picks the lane.
-    ``probe=False`` skips the probe (the caller knows the lane is ``auto`` whatever it says)."""
+    guidance injected into the student's prompts; ``decide(probe_confidence)`` picks the
+    lane. ``probe=False`` skips the probe (the caller knows the lane is ``auto`` whatever it
+    says); ``score_probe`` asks the probe model to rate it (``probe_score`` step)."""
     trace = Trace()
     student = templates[Role.STUDENT]
     probe_t = templates[Role.PROBE]
@@ -169,7 +185,10 @@ def protocol(
     else:
         (baseline,) = yield [baseline_call]
         base = trace.add(_step(baseline_call, baseline))
-    decision = decide(probe_text)
+    confidence = None
+    if score_probe and probe_text is not None:
+        confidence = yield from _score(task, templates, probe_text, trace)
+    decision = decide(confidence)
     if not base.ok:
         return ProtocolResult("", None, decision, trace)
     fallback = ProtocolResult(base.text, "baseline", decision, trace)
@@ -178,6 +197,24 @@ def protocol(
     if decision.lane is Lane.PAIRED:
         return (yield from _paired(task, templates, playbook, base.text, probe_text, fallback))
     return (yield from _coach(task, templates, playbook, probe_text, fallback))
+
+
+def _score(
+    task: str, templates: TemplateSet, probe: str, trace: Trace
+) -> Generator[list[Call], list[CallResult], float | None]:
+    score_t = templates[Role.PROBE_SCORE]
+    call = Call("probe_score", "probe_model", score_t, score_t.render(task=task, probe=probe))
+    (result,) = yield [call]
+    if isinstance(result, AgentError):
+        trace.add(_step(call, result))
+        return None
+    try:
+        confidence = parse_confidence(result.text)
+    except AgentResponseError as exc:
+        trace.add(_step(call, result, f"{type(exc).__name__}: {exc}"))
+        return None
+    trace.add(_step(call, result))
+    return confidence
 
 
 def _paired(

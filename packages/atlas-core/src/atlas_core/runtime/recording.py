@@ -33,6 +33,7 @@ def run_versions(
     entries: Sequence[PlaybookEntry],
     student: Agent,
     teacher: Agent | None,
+    probe_model: Agent | None = None,
 ) -> dict[str, Any]:
     """The versions of every prompt and model involved in one run."""
     steps = result.trace.steps
@@ -41,6 +42,7 @@ def run_versions(
         "templates": {role: ref for role, ref in templates.refs().items() if ref in used},
         "student": student.name,
         "teacher": teacher.name if teacher is not None else None,
+        "probe_model": probe_model.name if probe_model is not None else None,
         "models": sorted({s.model for s in steps if s.model}),
         "playbook": [e.id for e in entries],
     }

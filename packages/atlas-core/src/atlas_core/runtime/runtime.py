@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,12 +35,9 @@ from atlas_core.sdk.feedback import check_metadata
 from atlas_core.sdk.recorder import Recorder
 from atlas_core.store import Store
 
-__all__ = ["Outcome", "ProbeScorer", "Runtime"]
+__all__ = ["Outcome", "Runtime"]
 
 log = logging.getLogger("atlas_core.runtime")
-
-ProbeScorer = Callable[[str, str], float]
-"""``(task, probe_text) -> confidence in [0, 1]``: an optional probe model."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +89,8 @@ class Runtime:
     ``store`` holds templates, playbooks and the rewards the capability estimate reads.
     ``recorder`` records each run (default: an embedded recorder on ``store``, closed by
     :meth:`close`). ``config`` defaults to :class:`RuntimeConfig` defaults. Without a
-    teacher every run is ``auto``. ``probe_scorer`` (optional) rates the student's probe.
+    teacher every run is ``auto``. ``probe_model`` (optional): an agent that rates the
+    student's probe; its confidence is blended with the estimate (``probe_weight``).
     """
 
     def __init__(
@@ -104,9 +102,13 @@ class Runtime:
         tenant: str = "default",
         recorder: Recorder | None = None,
         config: RuntimeConfig | None = None,
-        probe_scorer: ProbeScorer | None = None,
+        probe_model: Agent | None = None,
     ) -> None:
-        for name, agent in (("student", student), ("teacher", teacher)):
+        for name, agent in (
+            ("student", student),
+            ("teacher", teacher),
+            ("probe_model", probe_model),
+        ):
             if agent is not None and not isinstance(agent, Agent):
                 raise InvalidArgumentError(
                     f"invalid argument `{name}`: not an Agent (needs name, run, arun): {agent!r}"
@@ -116,7 +118,7 @@ class Runtime:
         self.store = store
         self.tenant = tenant
         self.config = config or RuntimeConfig()
-        self.probe_scorer = probe_scorer
+        self.probe_model = probe_model
         if recorder is not None and recorder.tenant_id != tenant:
             raise InvalidArgumentError(
                 f"invalid argument `recorder`: records for tenant {recorder.tenant_id!r}, "
@@ -196,7 +198,7 @@ class Runtime:
         metadata: Mapping[str, Any] | None = None,
     ) -> Outcome:
         """:meth:`run` for asyncio: agent calls are awaited (independent ones concurrently)
-        and store reads and writes run on worker threads (a ``probe_scorer`` runs inline)."""
+        and store reads and writes run on worker threads."""
         forced = _check(task, learning_key, lane, user_id, session_id, metadata)
         prepared = await asyncio.to_thread(self._prepare, learning_key)
         gen = self._protocol(task, prepared, forced)
@@ -280,10 +282,9 @@ class Runtime:
         return _Prepared(call_key, templates, entries, capability, problems)
 
     def _decide(
-        self, task: str, capability: Capability, forced: Lane | None, probe: str | None
+        self, capability: Capability, forced: Lane | None, probe_confidence: float | None
     ) -> LaneDecision:
         cfg = self.config
-        probe_confidence = self._score_probe(task, probe)
         decision = choose_lane(
             capability,
             auto_threshold=cfg.auto_threshold,
@@ -308,34 +309,28 @@ class Runtime:
 
     def _protocol(self, task: str, prepared: _Prepared, forced: Lane | None) -> Driven:
         capability = prepared.capability
+        scored = self.probe_model is not None and forced is None
         # Without a probe model the lane does not depend on the probe: when it is auto, the
         # probe would only cost a student call (unless asked for, for the learners).
         probe = (
             self.config.probe_when_auto
-            or self.probe_scorer is not None
-            or self._decide(task, capability, forced, None).lane is not Lane.AUTO
+            or scored
+            or self._decide(capability, forced, None).lane is not Lane.AUTO
         )
         return protocol(
             task,
             prepared.templates,
             Playbook.render(prepared.entries),
-            lambda probe_text: self._decide(task, capability, forced, probe_text),
+            lambda confidence: self._decide(capability, forced, confidence),
             probe=probe,
+            score_probe=scored,
         )
 
-    def _score_probe(self, task: str, probe: str | None) -> float | None:
-        if self.probe_scorer is None or probe is None:
-            return None
-        try:
-            score = float(self.probe_scorer(task, probe))
-        except Exception:
-            log.exception("atlas runtime: probe scorer failed")
-            return None
-        return min(1.0, max(0.0, score)) if score == score else None  # NaN: no opinion
-
     def _agent(self, call: Call) -> Agent:
-        agent = self.student if call.role == "student" else self.teacher
-        assert agent is not None, "the protocol asks the teacher only in teacher lanes"
+        agent = {"student": self.student, "teacher": self.teacher, "probe_model": self.probe_model}[
+            call.role
+        ]
+        assert agent is not None, "the protocol asks only the agents the runtime has"
         return agent
 
     def _finish(
@@ -349,7 +344,9 @@ class Runtime:
         metadata: Mapping[str, Any] | None,
     ) -> Outcome:
         entries = prepared.entries
-        versions = run_versions(result, prepared.templates, entries, self.student, self.teacher)
+        versions = run_versions(
+            result, prepared.templates, entries, self.student, self.teacher, self.probe_model
+        )
         interaction_id = record_run(
             self.recorder,
             task=task,

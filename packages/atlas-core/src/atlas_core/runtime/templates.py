@@ -44,6 +44,8 @@ class Role(StrEnum):
     """The student's baseline answer."""
     PROBE = "probe"
     """The student states its approach, without answering."""
+    PROBE_SCORE = "probe_score"
+    """The optional probe model rates the stated approach (a confidence in [0, 1])."""
     TEACHER_REVIEW = "teacher_review"
     """Paired lane: the teacher checks the baseline answer."""
     STUDENT_RETRY = "student_retry"
@@ -58,6 +60,7 @@ class Role(StrEnum):
 VARIABLES: dict[Role, tuple[frozenset[str], frozenset[str]]] = {
     Role.STUDENT: (frozenset({"task", "playbook"}), frozenset({"task"})),
     Role.PROBE: (frozenset({"task", "playbook"}), frozenset({"task"})),
+    Role.PROBE_SCORE: (frozenset({"task", "probe"}), frozenset({"task", "probe"})),
     Role.TEACHER_REVIEW: (frozenset({"task", "probe", "answer"}), frozenset({"task", "answer"})),
     Role.STUDENT_RETRY: (
         frozenset({"task", "playbook", "answer", "feedback"}),
@@ -75,6 +78,11 @@ DEFAULT_TEXTS: dict[Role, str] = {
     Role.PROBE: (
         "${playbook}Do not answer the task yet. In two or three sentences, state how you would "
         "approach it and what you are unsure about.\n\nTask:\n${task}"
+    ),
+    Role.PROBE_SCORE: (
+        "A student described how it will approach a task.\n\nTask:\n${task}\n\n"
+        "Its approach:\n${probe}\n\nHow likely is this approach to give a correct, complete "
+        "answer? Reply with one number between 0 and 1 and nothing else."
     ),
     Role.TEACHER_REVIEW: (
         "You are reviewing a student's answer.\n\nTask:\n${task}\n\n"
