@@ -26,7 +26,7 @@ from atlas_core.runtime.agent import Agent
 from atlas_core.runtime.capability import Capability, CapabilityEstimator
 from atlas_core.runtime.driving import drive_async, drive_sync
 from atlas_core.runtime.lanes import Lane, LaneDecision, choose_lane
-from atlas_core.runtime.playbook import Playbook, PlaybookEntry
+from atlas_core.runtime.playbook import MAX_ENTRY_CHARS, Playbook, PlaybookEntry
 from atlas_core.runtime.protocol import Call, Driven, ProtocolResult, protocol
 from atlas_core.runtime.recording import record_run, run_metadata, run_versions
 from atlas_core.runtime.templates import TemplateRegistry, TemplateSet
@@ -372,9 +372,13 @@ class Runtime:
     def _learn(self, learning_key: str, result: ProtocolResult) -> None:
         cfg = self.config
         try:
-            if cfg.playbook_learn and result.lesson and result.final_step == "guided":
-                self.playbook.add(learning_key, result.lesson, source="teacher")
-                self._entry_cache.pop(learning_key, None)
+            lesson = result.lesson
+            if cfg.playbook_learn and lesson and result.final_step == "guided":
+                if len(lesson) > MAX_ENTRY_CHARS:
+                    log.warning("atlas runtime: teacher lesson of %d chars not kept", len(lesson))
+                else:
+                    self.playbook.add(learning_key, lesson, source="teacher")
+                    self._entry_cache.pop(learning_key, None)
             with self._lock:
                 runs = self._runs[learning_key] = self._runs.get(learning_key, 0) + 1
             if cfg.playbook_review_every and runs % cfg.playbook_review_every == 0:
