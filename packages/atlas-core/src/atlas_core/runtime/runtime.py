@@ -69,7 +69,8 @@ class Outcome:
 
     @property
     def degraded(self) -> bool:
-        """Whether a step failed and the student's baseline was served instead."""
+        """Whether an answer was served although a step failed (its error is in the trace);
+        a failed review, retry, guidance or guided step means the baseline was served."""
         return self.ok and bool(self.trace.errors)
 
 
