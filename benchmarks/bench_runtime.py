@@ -14,6 +14,17 @@ Hot path ``runtime.paired``: one paired-lane run (baseline, probe, review, retry
 the fixture OpenAI-compatible server answering after 20 ms. ``impl="atlas"``: ``arun``,
 which sends baseline and probe together (3 round trips of latency); ``impl="sync-run"``:
 ``run``, one call after another (4).
+
+Measured on the shared 2-core development machine (load average ~6), mean per round:
+
+- runtime.overhead: runtime 109 ms per 200 runs (0.55 ms a run: playbook selection from a
+  5 s cache, capability estimate from a 5 s cache, trace, recording, and a playbook review
+  every 100 runs) vs wrap-only 2.25 ms per 200 (11 us a call).
+- runtime.paired: atlas (arun) 1.77 s vs sync-run 1.88 s per 20 runs, 1.06x. Less than the
+  4:3 round-trip ratio because the fixture server shares the process and its two cores:
+  two concurrent calls take ~70 ms each instead of ~55 ms sequentially (measured per step
+  in the traces); against a remote endpoint the concurrent baseline and probe cost one
+  round trip.
 """
 
 from __future__ import annotations
