@@ -45,6 +45,19 @@ def test_new_version_and_alias_move_is_one_load_away(store: Store) -> None:
     assert set(stored.aliases) == {"canary", "production"}
 
 
+def test_runtime_serves_a_canary_of_one_role(make_runtime: Any, servers: Any) -> None:
+    runtime = make_runtime(template_alias="canary")
+    runtime.templates.ensure_defaults()
+    runtime.templates.register(Role.STUDENT, "Canary says:\n${task}", alias="canary")
+    outcome = runtime.run("What is 1 + 1?", lane="paired")
+    assert outcome.errors == []
+    assert outcome.versions["templates"]["student"] == "atlas.runtime.student@2"
+    assert outcome.versions["templates"]["probe"] == "atlas.runtime.probe@1"  # production
+    assert servers[0].calls[0].last_user.startswith("Canary says:")
+    with pytest.raises(TemplateError, match="'canary'"):
+        runtime.templates.active("canary", fallback=None)
+
+
 def test_runtime_serves_the_production_alias(make_runtime: Any, servers: Any) -> None:
     runtime = make_runtime(template_ttl_s=0.0)
     runtime.run("What is 1 + 1?", lane="auto")

@@ -268,6 +268,15 @@ class TemplateRegistry:
             {role: PromptTemplate(role, DEFAULT_TEXTS[role], self.name(role), 0) for role in Role}
         )
 
-    def active(self, alias: str = "production") -> TemplateSet:
-        """Every role's template under ``alias``."""
-        return TemplateSet({role: self.load(role, alias) for role in Role})
+    def active(self, alias: str = "production", fallback: str | None = "production") -> TemplateSet:
+        """Every role's template under ``alias``; a role without that alias gets its
+        ``fallback`` alias (so a canary of one role's template is a full set to serve)."""
+        templates = {}
+        for role in Role:
+            try:
+                templates[role] = self.load(role, alias)
+            except TemplateError:
+                if fallback is None or fallback == alias:
+                    raise
+                templates[role] = self.load(role, fallback)
+        return TemplateSet(templates)
