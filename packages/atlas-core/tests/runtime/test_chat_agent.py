@@ -136,3 +136,24 @@ def test_system_prompt_and_from_config() -> None:
     assert call.system == "You are terse."
     assert [m["role"] for m in call.messages] == ["system", "user"]
     assert call.headers["authorization"] == "Bearer sk-cfg"
+
+
+def test_tool_calls_reach_the_outcome_and_the_trace(tmp_path: Any) -> None:
+    import json
+
+    from atlas_core.runtime import Runtime
+    from atlas_core.store import open_store
+
+    with (
+        FakeLLMServer(responder) as server,
+        open_store(f"sqlite:///{tmp_path / 'a.db'}") as store,
+    ):
+        student = ChatAgent(Endpoint(server.base_url, "m", max_retries=0), tools=TOOLS)
+        with Runtime(student, store=store) as runtime:
+            outcome = runtime.run("where is my order A7?", lane="auto")
+        student.close()
+        assert server.calls[0].body["tools"] == TOOLS
+        (metadata,) = store.interactions("default")["metadata"].to_list()
+    assert outcome.tool_calls == [TOOL_CALL]
+    assert outcome.answer == ""
+    assert json.loads(metadata)["trace"][0]["tool_calls"] == [TOOL_CALL]

@@ -145,6 +145,7 @@ def _step(call: Call, result: CallResult, error: str | None = None) -> Step:
         result.latency_s,
         result.attempts,
         error,
+        list(result.tool_calls),
     )
 
 

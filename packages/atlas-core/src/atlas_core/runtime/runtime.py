@@ -68,6 +68,13 @@ class Outcome:
         return self.trace.errors
 
     @property
+    def tool_calls(self) -> list[dict[str, Any]]:
+        """Tool calls the model that wrote the answer asked for (OpenAI shape), to run and
+        answer in a following call; empty when none."""
+        final = self.trace.find(self.final_step) if self.final_step else None
+        return final.tool_calls if final is not None else []
+
+    @property
     def degraded(self) -> bool:
         """Whether an answer was served although a step failed (its error is in the trace);
         a failed review, retry, guidance or guided step means the baseline was served."""

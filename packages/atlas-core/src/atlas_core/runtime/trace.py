@@ -34,6 +34,8 @@ class Step:
     attempts: int = 1
     error: str | None = None
     """``ErrorType: message`` when the call failed."""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """Tool calls the model asked for (OpenAI shape), passed through."""
 
     @property
     def ok(self) -> bool:
