@@ -213,13 +213,13 @@ class Rollout:
         The previous production version is kept as the rollback target. Raises RolloutError
         while a rollout is in flight (promote or roll it back first).
         """
+        self._check_member(version)
         if self.state is not None and self.state.phase.in_flight:
             if self.state.candidate_id == version.id:
                 return self.promote(reason)
             raise RolloutError(
                 f"a rollout of {self.state.candidate_id} is in flight ({self.state.phase.value})"
             )
-        self._check_member(version)
         stable = self.store.resolve_alias(self.tenant, self.kind, self.name, "production")
         if stable is not None and stable.id == version.id:
             raise RolloutError(f"{version.id} is already production")
@@ -307,7 +307,9 @@ class Rollout:
             return
         assert stable is not None  # only a first version has none, and it is promoted at once
         if state.phase is Phase.ROLLED_BACK:
-            self.store.set_status(t, cand, VersionStatus.REJECTED)
+            # A rollback may be the repair of a state whose candidate was deleted.
+            if self.store.get_version(t, cand) is not None:
+                self.store.set_status(t, cand, VersionStatus.REJECTED)
         else:
             status = VersionStatus.SHADOW if state.phase is Phase.SHADOW else VersionStatus.CANARY
             self.store.set_status(t, cand, status)
