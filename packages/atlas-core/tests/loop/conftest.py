@@ -50,7 +50,8 @@ class LookupLearner:
         self.tasks.append(task)
         if self.fail:
             raise RuntimeError("out of memory")
-        examples = task.train if self.forgetful else task.examples
+        # Replay first, so that where they disagree the newer feedback wins.
+        examples = task.train if self.forgetful else [*task.replay, *task.train]
         table = {} if self.forgetful else table_of(task.store, task.tenant, task.base)
         learned = 0
         for e in examples:

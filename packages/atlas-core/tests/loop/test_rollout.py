@@ -15,7 +15,7 @@ import pytest
 
 from atlas_core.config.models import RolloutConfig
 from atlas_core.errors import InvalidArgumentError
-from atlas_core.loop import ManualClock, Phase, Rollout, RolloutError
+from atlas_core.loop import Phase, Rollout, RolloutError
 from atlas_core.loop.rollout_state import NAMESPACE, load_state, save_state
 from atlas_core.store import Store, open_store
 from atlas_core.types import Version, VersionKind, VersionStatus
@@ -58,7 +58,8 @@ def test_a_good_candidate_goes_shadow_canary_steps_promoted(store: Store) -> Non
     assert state.phase is Phase.SHADOW
     assert store.get_version("default", cand.id).status is VersionStatus.SHADOW  # type: ignore[union-attr]
     prod, canary = _aliases(store)
-    assert prod.id == stable.id and canary.id == stable.id  # type: ignore[union-attr]
+    assert prod.id == stable.id
+    assert canary.id == stable.id
     assert r.analyze().action == "wait"
     seen = []
     for seed in range(3):
@@ -70,7 +71,8 @@ def test_a_good_candidate_goes_shadow_canary_steps_promoted(store: Store) -> Non
             assert store.get_version("default", cand.id).status is VersionStatus.CANARY  # type: ignore[union-attr]
     assert seen == [("advance", 5.0), ("advance", 25.0), ("promote", 100.0)]
     prod, canary = _aliases(store)
-    assert prod.id == cand.id and canary.id == cand.id  # type: ignore[union-attr]
+    assert prod.id == cand.id
+    assert canary.id == cand.id
     assert store.get_version("default", stable.id).status is VersionStatus.RETIRED  # type: ignore[union-attr]
     assert [h["passed"] for h in r.state.history] == [True, True, True]  # type: ignore[union-attr]
 
@@ -84,11 +86,13 @@ def test_a_bad_candidate_is_rolled_back_automatically(store: Store) -> None:
     assert r.analyze().action == "advance"  # shadow passes: the damage shows only in canary
     _feed(r, 0.3, 0.8, seed=2)
     out = r.analyze()
-    assert out.action == "rollback" and "canary 5%: reward" in out.reason
+    assert out.action == "rollback"
+    assert "canary 5%: reward" in out.reason
     assert r.state.phase is Phase.ROLLED_BACK  # type: ignore[union-attr]
     assert store.get_version("default", cand.id).status is VersionStatus.REJECTED  # type: ignore[union-attr]
     prod, canary = _aliases(store)
-    assert prod.id == stable.id and canary.id == stable.id  # type: ignore[union-attr]
+    assert prod.id == stable.id
+    assert canary.id == stable.id
     r.record("candidate", reward=0.0)  # traffic after the decision is ignored
     assert r.state.candidate.n == 40  # type: ignore[union-attr]
 
@@ -144,8 +148,10 @@ def test_restart_mid_canary_resumes_with_a_reopened_store(db_url: str) -> None:
     with open_store(db_url) as store:
         again = Rollout(store, "default", VersionKind.PROMPT, "agent", CFG)
         assert again.resume().reason == "resumed canary"
-        assert again.state.phase is Phase.CANARY and again.state.weight == 5.0  # type: ignore[union-attr]
-        assert again.state.candidate.n == 25 and again.state.stable.n == 25  # type: ignore[union-attr]
+        assert again.state.phase is Phase.CANARY
+        assert again.state.weight == 5.0
+        assert again.state.candidate.n == 25
+        assert again.state.stable.n == 25
         _feed(again, 0.9, 0.9, n=10, seed=5)
         assert again.analyze().action == "advance"
         assert again.state.weight == 25.0  # type: ignore[union-attr]
@@ -159,7 +165,8 @@ def test_restart_with_revert_policy_rolls_back(db_url: str) -> None:
     with open_store(db_url) as store:
         r = Rollout(store, "default", VersionKind.PROMPT, "agent", revert)
         out = r.resume()
-        assert out.action == "rollback" and "on_restart=revert" in out.reason
+        assert out.action == "rollback"
+        assert "on_restart=revert" in out.reason
         assert _aliases(store)[0].id == stable.id  # type: ignore[union-attr]
 
 
@@ -187,7 +194,8 @@ def test_resume_reverts_when_the_candidate_is_gone(store: Store) -> None:
     state["candidate_id"] = "01a20000-0000-7000-8000-000000000000"
     store.kv_put("default", NAMESPACE, {"prompt/agent": json.dumps(state)})
     out = Rollout(store, "default", VersionKind.PROMPT, "agent", CFG).resume()
-    assert out.action == "rollback" and "missing version" in out.reason
+    assert out.action == "rollback"
+    assert "missing version" in out.reason
     assert _aliases(store)[0].id == stable.id  # type: ignore[union-attr]
 
 
@@ -221,22 +229,30 @@ _CHILD = textwrap.dedent(
 )
 
 
-def test_a_killed_process_leaves_a_rollout_the_next_one_resumes(db_url: str, tmp_path: Path) -> None:
+def test_a_killed_process_leaves_a_rollout_the_next_one_resumes(
+    db_url: str, tmp_path: Path
+) -> None:
     script = tmp_path / "child.py"
     script.write_text(_CHILD)
     proc = subprocess.run(
-        [sys.executable, str(script), db_url], capture_output=True, text=True, timeout=120,
+        [sys.executable, str(script), db_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env=os.environ.copy(),
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     cand_id = proc.stdout.strip()
     with open_store(db_url) as store:
         state = load_state(store, "default", VersionKind.PROMPT, "agent")
-        assert state is not None and str(state.candidate_id) == cand_id
-        assert state.phase is Phase.CANARY and state.candidate.n == 12
+        assert state is not None
+        assert str(state.candidate_id) == cand_id
+        assert state.phase is Phase.CANARY
+        assert state.candidate.n == 12
         r = Rollout(store, "default", VersionKind.PROMPT, "agent", CFG)
         r.resume()
         for _ in range(18):
             r.record("candidate", reward=1.0)
             r.record("stable", reward=1.0)
-        assert r.analyze().action == "advance" and r.state.weight == 25.0  # type: ignore[union-attr]
+        assert r.analyze().action == "advance"
+        assert r.state.weight == 25.0

@@ -28,15 +28,22 @@ def test_sample_count_fires_at_the_threshold_and_skips_are_recorded(
     for _ in range(9):
         s.observe("a", 0.5)
     d = s.check()
-    assert not d.fire and d.trigger == "none" and "9/10 new samples" in d.reason
+    assert not d.fire
+    assert d.trigger == "none"
+    assert "9/10 new samples" in d.reason
     s.observe("b", 0.5)
     d = s.check()
-    assert d.fire and d.trigger == "sample_count" and d.learning_keys == ("a", "b")
-    assert s.new_samples == 0 and s.last_update_at == clock.now()
+    assert d.fire
+    assert d.trigger == "sample_count"
+    assert d.learning_keys == ("a", "b")
+    assert s.new_samples == 0
+    assert s.last_update_at == clock.now()
     runs = store.learning_runs("default")
     # The skip is recorded by the scheduler; the fired decision is for the caller to record.
     assert [r.outcome for r in runs] == ["skipped"]
-    assert runs[0].trigger == "none" and "9/10" in runs[0].reason and runs[0].learner == "lookup"
+    assert runs[0].trigger == "none"
+    assert "9/10" in runs[0].reason
+    assert runs[0].learner == "lookup"
 
 
 def test_unrewarded_observations_do_not_count(store: Store, clock: ManualClock) -> None:
@@ -53,7 +60,9 @@ def test_time_trigger_needs_the_interval_and_a_sample(store: Store, clock: Manua
     s.observe("a", 0.9)
     clock.advance(10)
     d = s.check()
-    assert d.fire and d.trigger == "time" and "710s since the last update" in d.reason
+    assert d.fire
+    assert d.trigger == "time"
+    assert "710s since the last update" in d.reason
 
 
 def _drifting(rng: np.random.Generator) -> np.ndarray:
@@ -74,15 +83,15 @@ def test_drift_on_a_reward_drop_fires_with_the_drifted_key_first(
             if d.fire:
                 fired_at = i
                 break
-    assert fired_at is not None and 400 < fired_at < 600
-    assert d.trigger == "drift" and d.learning_keys[0] == "shifted"
+    assert fired_at is not None
+    assert 400 < fired_at < 600
+    assert d.trigger == "drift"
+    assert d.learning_keys[0] == "shifted"
     assert "reward drop detected by adwin on shifted" in d.reason
 
 
 def test_page_hinkley_fires_on_a_drop_but_not_on_a_rise(store: Store, clock: ManualClock) -> None:
-    s = _sched(
-        store, clock, min_samples=10_000, drift_detector="page_hinkley", ph_threshold=20.0
-    )
+    s = _sched(store, clock, min_samples=10_000, drift_detector="page_hinkley", ph_threshold=20.0)
     rng = np.random.default_rng(2)
     rising = np.concatenate([rng.binomial(1, 0.2, 300), rng.binomial(1, 0.9, 300)])
     for r in rising:
@@ -91,7 +100,8 @@ def test_page_hinkley_fires_on_a_drop_but_not_on_a_rise(store: Store, clock: Man
     for r in rng.binomial(1, 0.1, 300):
         s.observe("k", float(r))
     d = s.check()
-    assert d.fire and d.trigger == "drift"
+    assert d.fire
+    assert d.trigger == "drift"
 
 
 def test_adwin_does_not_fire_on_a_stationary_stream(store: Store, clock: ManualClock) -> None:
@@ -109,7 +119,9 @@ def test_error_rate_fires_once_the_window_is_full(store: Store, clock: ManualClo
     assert not s.check().fire  # window not full yet
     s.observe("k", 0.5, error=True)
     d = s.check()
-    assert d.fire and d.trigger == "error_rate" and "error rate 0.550" in d.reason
+    assert d.fire
+    assert d.trigger == "error_rate"
+    assert "error rate 0.550" in d.reason
 
 
 def test_min_interval_holds_back_and_is_recorded(store: Store, clock: ManualClock) -> None:
@@ -119,12 +131,14 @@ def test_min_interval_holds_back_and_is_recorded(store: Store, clock: ManualCloc
     clock.advance(100)
     s.observe("a", 0.1)
     d = s.check()
-    assert not d.fire and d.trigger == "sample_count"
+    assert not d.fire
+    assert d.trigger == "sample_count"
     assert "held back: 100s since the last update < min interval 300s" in d.reason
     clock.advance(200)
     assert s.check().fire
     skipped = [r for r in store.learning_runs("default") if r.outcome == "skipped"]
-    assert len(skipped) == 1 and "min interval" in skipped[0].reason
+    assert len(skipped) == 1
+    assert "min interval" in skipped[0].reason
 
 
 def test_max_rate_per_window(store: Store, clock: ManualClock) -> None:
@@ -144,9 +158,11 @@ def test_force_and_hold(store: Store, clock: ManualClock) -> None:
     s = _sched(store, clock, min_samples=1)
     s.observe("a", 0.5)
     d = s.check(hold="rollout in flight")
-    assert not d.fire and "held back: rollout in flight" in d.reason
+    assert not d.fire
+    assert "held back: rollout in flight" in d.reason
     d = s.check(force=True)
-    assert d.fire and d.trigger == "manual"
+    assert d.fire
+    assert d.trigger == "manual"
 
 
 def test_state_survives_a_restart(db_url: str, clock: ManualClock) -> None:

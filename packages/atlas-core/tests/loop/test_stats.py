@@ -16,8 +16,13 @@ def _arm(rewards: np.ndarray, errors: np.ndarray, latency: np.ndarray) -> ArmSta
     return arm
 
 
-KW = {"min_samples": 30, "alpha": 0.05, "reward_margin": 0.02, "error_margin": 0.02,
-      "latency_margin": 0.2}
+KW = {
+    "min_samples": 30,
+    "alpha": 0.05,
+    "reward_margin": 0.02,
+    "error_margin": 0.02,
+    "latency_margin": 0.2,
+}
 
 
 def test_moments_match_numpy() -> None:
@@ -25,7 +30,8 @@ def test_moments_match_numpy() -> None:
     r = rng.random(200)
     arm = _arm(r, np.zeros(200), r)
     mean, var = arm.reward
-    assert mean == pytest.approx(r.mean()) and var == pytest.approx(r.var(ddof=1))
+    assert mean == pytest.approx(r.mean())
+    assert var == pytest.approx(r.var(ddof=1))
     assert ArmStats.from_dict(arm.to_dict()) == arm
 
 
@@ -41,7 +47,8 @@ def test_not_ready_below_the_minimum_sample_size() -> None:
     bad = _arm(np.zeros(29), np.ones(29), np.ones(29))
     good = _arm(np.ones(29), np.zeros(29), np.ones(29))
     result = compare_arms(bad, good, **KW)  # type: ignore[arg-type]
-    assert not result.ready and not result.failures
+    assert not result.ready
+    assert not result.failures
 
 
 def test_equal_arms_pass_and_each_degradation_fails() -> None:
@@ -56,10 +63,13 @@ def test_equal_arms_pass_and_each_degradation_fails() -> None:
     stable = arm(0.8, 0.05, 0.1)
     assert compare_arms(arm(0.8, 0.05, 0.1), stable, **KW).failures == ()  # type: ignore[arg-type]
     low = compare_arms(arm(0.5, 0.05, 0.1), stable, **KW)  # type: ignore[arg-type]
-    assert len(low.failures) == 1 and low.failures[0].startswith("reward")
+    assert len(low.failures) == 1
+    assert low.failures[0].startswith("reward")
     errs = compare_arms(arm(0.8, 0.3, 0.1), stable, **KW)  # type: ignore[arg-type]
-    assert len(errs.failures) == 1 and errs.failures[0].startswith("error rate")
+    assert len(errs.failures) == 1
+    assert errs.failures[0].startswith("error rate")
     slow = compare_arms(arm(0.8, 0.05, 0.2), stable, **KW)  # type: ignore[arg-type]
-    assert len(slow.failures) == 1 and slow.failures[0].startswith("latency")
+    assert len(slow.failures) == 1
+    assert slow.failures[0].startswith("latency")
     # Within the latency margin (10% slower, margin 20%): no failure.
     assert compare_arms(arm(0.8, 0.05, 0.11), stable, **KW).failures == ()  # type: ignore[arg-type]
