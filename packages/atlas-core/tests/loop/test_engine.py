@@ -20,7 +20,7 @@ from atlas_core.config.models import (
     SelectionConfig,
 )
 from atlas_core.loop import LearningLoop, ManualClock, Phase, Router
-from atlas_core.store import Store
+from atlas_core.store import Store, open_store
 from atlas_core.types import VersionKind, VersionStatus
 
 SKILLS = {
@@ -154,6 +154,10 @@ def test_learn_gate_roll_out_and_stop_bad_updates(store: Store, helpers: Any) ->
     prod = store.resolve_alias("default", VersionKind.PROMPT, "agent", "production")
     assert prod is not None
     assert prod.id == v2.id
+    # The rolled-back update's examples are forgotten, so no later candidate replays them.
+    assert all(e.reference != "wrong" for e in loop.replay.examples.examples())
+    assert all(e.reference != "wrong" for e in loop.held_out.examples())
+    assert len(loop.replay.examples) > 0
 
     # 5. A forgetful learner (no replay, no base) learns the third skill and forgets the
     # others: the gate rejects it and names the regressing keys.
@@ -217,3 +221,46 @@ def test_no_change_when_nothing_to_learn(store: Store, helpers: Any) -> None:
     assert result.outcome == "no_change"
     assert result.run is not None
     assert "no gold answers" in result.run.reason
+
+
+def test_a_restarted_loop_resumes_its_rollout(db_url: str, helpers: Any) -> None:
+    clock = ManualClock()
+
+    def make(store: Store) -> LearningLoop:
+        return LearningLoop(
+            store,
+            "default",
+            kind=VersionKind.PROMPT,
+            name="agent",
+            learner=helpers.LookupLearner(),
+            evaluator=helpers.LookupEvaluator(store),
+            config=CONFIG,
+            clock=clock,
+        )
+
+    with open_store(db_url) as store:
+        loop = make(store)
+        _traffic(loop, helpers, "capitals", 60, seed=1)
+        assert loop.step().outcome == "promoted"
+        clock.advance(60)
+        _traffic(loop, helpers, "math", 60, seed=2)
+        second = loop.step()
+        assert second.outcome == "rollout"
+        router = Router(store, "default", VersionKind.PROMPT, "agent", refresh_s=0.0, clock=clock)
+        _live(loop, helpers, router, 60, seed=1)
+        assert loop.rollout_step().action == "advance"  # shadow -> canary 10%
+    with open_store(db_url) as store:  # a new process: everything comes from the store
+        loop = make(store)
+        assert loop.rollout.resume().reason == "resumed canary"
+        assert loop.scheduler.last_update_at == clock.now()
+        router = Router(store, "default", VersionKind.PROMPT, "agent", refresh_s=0.0, clock=clock)
+        assert _run_rollout(loop, helpers, router)[-1] == "promote"
+        prod = store.resolve_alias("default", VersionKind.PROMPT, "agent", "production")
+        assert prod is not None
+        assert second.candidate is not None
+        assert prod.id == second.candidate.id
+        # The replay memory came back too: the next update replays the first skill.
+        clock.advance(60)
+        _traffic(loop, helpers, "colors", 60, seed=3)
+        third = loop.step()
+        assert {e.learning_key for e in third.replay} >= {"capitals"}

@@ -94,6 +94,20 @@ def test_example_memory_keeps_the_last_n_per_key_and_deletes_the_rest(store: Sto
         ExampleMemory(store, "default", "t", capacity_per_key=0)
 
 
+def test_forgotten_examples_leave_replay_for_good(store: Store) -> None:
+    mem = ReplayMemory(store, "default", capacity_per_key=50, replay_ratio=0.5, seed=2)
+    good = mem.add([ex("a", f"good {i}") for i in range(20)])
+    mem.batch(20)
+    bad = mem.add([ex("a", f"bad {i}") for i in range(20)])
+    assert mem.forget(bad) == 20
+    assert mem.forget(good[:0]) == 0
+    for _ in range(5):
+        new, replay = mem.batch(10)
+        assert new == []  # the forgotten new items are gone, not handed out
+        assert all(e.input[0]["content"].startswith("good") for e in replay)
+    assert len(mem.examples) == 20
+
+
 def test_example_json_round_trip_and_bad_text() -> None:
     e = ex("k", "p", unc=0.3)
     assert Example.from_json(e.to_json()) == e

@@ -17,9 +17,11 @@ to the replay memory, whose next batch mixes them with replay from every learnin
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from atlas_core.config.models import LoopConfig
 from atlas_core.errors import InvalidArgumentError
@@ -107,14 +109,34 @@ class LearningLoop:
         self.gate = Gate(evaluator, self.config.gate)
         self.rollout = Rollout(store, tenant, kind, name, self.config.rollout, clock=self.clock)
         self._watermark_key = f"{scope}/watermark_ns"
+        self._updates_prefix = f"{scope}/update/"
 
     def observe(self, learning_key: str, reward: float | None = None, error: bool = False) -> None:
         """One served interaction's outcome, for the scheduler's triggers."""
         self.scheduler.observe(learning_key, reward, error)
 
     def rollout_step(self) -> StepOutcome:
-        """Lets the live observations move the current rollout (wait/advance/promote/rollback)."""
-        return self.rollout.analyze()
+        """Lets the live observations move the current rollout (wait/advance/promote/rollback).
+
+        On a rollback the examples that update added to the replay and held-out memories are
+        forgotten: live traffic showed that what they taught is wrong (e.g. poisoned
+        feedback), and replaying them would poison every later candidate too.
+        """
+        out = self.rollout.analyze()
+        if out.action == "rollback" and out.state is not None:
+            self.quarantine(out.state.candidate_id)
+        return out
+
+    def quarantine(self, candidate_id: UUID) -> int:
+        """Forgets the examples the update that made ``candidate_id`` added; how many."""
+        key = f"{self._updates_prefix}{candidate_id}"
+        saved = self.store.kv_get(self.tenant, WATERMARK_NAMESPACE, [key]).get(key)
+        if not saved:
+            return 0
+        added = json.loads(saved)
+        n = self.replay.forget(added["replay"]) + self.held_out.forget(added["held_out"])
+        self.store.kv_delete(self.tenant, WATERMARK_NAMESPACE, [key])
+        return n
 
     # -- one update ----------------------------------------------------------------------
     def step(self, *, force: bool = False) -> UpdateResult:
@@ -157,9 +179,10 @@ class LearningLoop:
         held = [e for e in fresh if is_held_out(e, sel.held_out_fraction)]
         trainable = [e for e in fresh if not is_held_out(e, sel.held_out_fraction)]
         old_held_out = self.held_out.examples()
-        self.held_out.add(held)
+        added = {"held_out": self.held_out.add(held)}
         n_new = sel.batch_size - int(sel.batch_size * sel.replay_ratio + 0.5)
-        self.replay.add(select(trainable, n_new, sel, learned=self.replay.examples.examples()))
+        chosen = select(trainable, n_new, sel, learned=self.replay.examples.examples())
+        added["replay"] = self.replay.add(chosen)
         train, replay = self.replay.batch(sel.batch_size)
         base = self.store.resolve_alias(self.tenant, self.kind, self.name, "production")
         keys = tuple(sorted({e.learning_key for e in (*train, *replay)}))
@@ -187,6 +210,11 @@ class LearningLoop:
             return UpdateResult(decision, "no_change", run=run, train=train, replay=replay)
         verdict = self.gate.judge(result.candidate, base, held, old_held_out)
         candidate = self._store_candidate(result, base, verdict)
+        self.store.kv_put(
+            self.tenant,
+            WATERMARK_NAMESPACE,
+            {f"{self._updates_prefix}{candidate.id}": json.dumps(added)},
+        )
         before = {"score": verdict.stable} | {
             f"score.{k}": ks.stable for k, ks in verdict.keys.items()
         }

@@ -2,9 +2,10 @@
 
 Both keep, per learning key, the most recent ``capacity_per_key`` examples in the tenant's
 key-value entries (namespace ``loop.memory``), so they survive restarts and outlive
-interaction retention. :class:`ReplayMemory` adds the native stratified sampler: a batch is
-new examples plus ``replay_ratio`` replay spread evenly over every learning key, so no key
-is forgotten; the sampler's state is saved with the memory.
+interaction retention; :meth:`ExampleMemory.forget` drops examples found to be bad (the
+loop forgets the data of an update the canary rolled back). :class:`ReplayMemory` adds the
+native stratified sampler: a batch is new examples plus ``replay_ratio`` replay spread evenly
+over every learning key, so no key is forgotten; the sampler's state is saved with it.
 """
 
 from __future__ import annotations
@@ -65,6 +66,19 @@ class ExampleMemory:
             self.store.kv_delete(self.tenant, NAMESPACE, [self._item(s) for s in evicted])
         return seqs
 
+    def forget(self, seqs: Sequence[int]) -> int:
+        """Deletes the given examples (e.g. a rolled-back update's data); how many were held."""
+        drop = set(seqs)
+        held = 0
+        for key, kept in self._by_key.items():
+            remaining = [s for s in kept if s not in drop]
+            held += len(kept) - len(remaining)
+            self._by_key[key] = remaining
+        index = json.dumps({"next": self._next, "keys": self._by_key})
+        self.store.kv_put(self.tenant, NAMESPACE, {self._index_key: index})
+        self.store.kv_delete(self.tenant, NAMESPACE, [self._item(s) for s in drop])
+        return held
+
     def get(self, seqs: Sequence[int]) -> list[Example]:
         """The stored examples among ``seqs``, in the order asked (evicted ones left out)."""
         found = self.store.kv_get(self.tenant, NAMESPACE, [self._item(s) for s in seqs])
@@ -109,14 +123,20 @@ class ReplayMemory:
     def _key_id(self, learning_key: str) -> int:
         return self._key_ids.setdefault(learning_key, len(self._key_ids))
 
-    def add(self, examples: Sequence[Example]) -> None:
-        """Adds new examples (not yet handed out to a learner)."""
+    def add(self, examples: Sequence[Example]) -> list[int]:
+        """Adds new examples (not yet handed out to a learner); their sequence numbers."""
         if not examples:
-            return
+            return []
         seqs = self.examples.add(examples)
         keys = [self._key_id(e.learning_key) for e in examples]
         self.sampler.add(np.array(seqs, dtype=np.uint64), np.array(keys, dtype=np.uint64))
         self.save()
+        return seqs
+
+    def forget(self, seqs: Sequence[int]) -> int:
+        """Drops examples from replay for good (the sampler's slots for them come back empty
+        and are skipped until they are evicted); how many were held."""
+        return self.examples.forget(seqs)
 
     def batch(self, size: int) -> tuple[list[Example], list[Example]]:
         """``(new, replay)``: up to ``size`` examples, replay spread over every key."""
