@@ -6,6 +6,8 @@ from collections import Counter
 from uuid import uuid4
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from atlas_core.config.models import SelectionConfig
 from atlas_core.errors import InvalidArgumentError
@@ -37,6 +39,27 @@ def test_value_weighs_error_uncertainty_and_novelty() -> None:
     nov = value_scores(batch, SelectionConfig(**(only | {"weight_novelty": 1.0})), learned)
     assert nov == pytest.approx([0.0, 1.0])
     assert novelty([ex("k", "alpha gamma")], learned) == pytest.approx([1 - 1 / 3])
+
+
+WORDS = st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "g"]), max_size=5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(WORDS, min_size=1, max_size=8), st.lists(WORDS, max_size=8))
+def test_novelty_equals_the_plain_jaccard_reference(
+    batch: list[list[str]], learned: list[list[str]]
+) -> None:
+    examples = [ex("k", " ".join(w)) for w in batch]
+    refs = [ex("k", " ".join(w)) for w in learned]
+
+    def jaccard(a: set[str], b: set[str]) -> float:
+        return len(a & b) / len(a | b) if a | b else 0.0
+
+    expected = [
+        1.0 - max((jaccard(set(w), set(r)) for r in learned), default=0.0) if learned else 1.0
+        for w in batch
+    ]
+    assert novelty(examples, refs) == pytest.approx(expected)
 
 
 def test_select_prefers_high_value_and_never_repeats() -> None:

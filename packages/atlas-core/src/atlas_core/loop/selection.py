@@ -38,21 +38,32 @@ def word_set(text: str) -> frozenset[str]:
 
 
 def novelty(examples: Sequence[Example], learned: Iterable[Example]) -> npt.NDArray[np.float64]:
-    """Per example, 1 - the highest Jaccard similarity to a learned prompt (1 when none)."""
+    """Per example, 1 - the highest Jaccard similarity to a learned prompt (1 when none).
+
+    Exact, through an inverted index: an example's intersections with every reference are
+    one ``bincount`` over the posting lists of its words, so the cost follows the shared
+    words, not examples × references.
+    """
     reference = [word_set(prompt_text(e)) for e in learned][-NOVELTY_REFERENCE_CAP:]
     out = np.ones(len(examples))
     if not reference:
         return out
+    postings: dict[str, list[int]] = {}
+    for j, words in enumerate(reference):
+        for word in words:
+            postings.setdefault(word, []).append(j)
+    index = {w: np.asarray(p, dtype=np.intp) for w, p in postings.items()}
+    sizes = np.array([len(r) for r in reference], dtype=np.float64)
     for i, example in enumerate(examples):
         words = word_set(prompt_text(example))
-        best = 0.0
-        for ref in reference:
-            union = len(words | ref)
-            if union:
-                best = max(best, len(words & ref) / union)
-                if best == 1.0:
-                    break
-        out[i] = 1.0 - best
+        hits = [index[w] for w in words if w in index]
+        if not hits:
+            continue
+        inter = np.bincount(np.concatenate(hits), minlength=len(reference)).astype(np.float64)
+        union = len(words) + sizes - inter
+        out[i] = 1.0 - float(
+            np.max(np.divide(inter, union, out=np.zeros_like(inter), where=union > 0))
+        )
     return out
 
 
