@@ -15,8 +15,8 @@ import pytest
 
 from atlas_core.config.models import RolloutConfig
 from atlas_core.errors import InvalidArgumentError
-from atlas_core.loop import Phase, Rollout, RolloutError
-from atlas_core.loop.rollout_state import NAMESPACE, load_state, save_state
+from atlas_core.loop import ManualClock, Phase, Rollout, RolloutError
+from atlas_core.loop.rollout_state import NAMESPACE, load_state, rollout_history, save_state
 from atlas_core.store import Store, open_store
 from atlas_core.types import Version, VersionKind, VersionStatus
 
@@ -256,3 +256,33 @@ def test_a_killed_process_leaves_a_rollout_the_next_one_resumes(
             r.record("stable", reward=1.0)
         assert r.analyze().action == "advance"
         assert r.state.weight == 25.0
+
+
+def test_every_finished_rollout_is_logged(store: Store) -> None:
+    clock = ManualClock()
+    v1 = _version(store, 1)
+    r = Rollout(store, "default", VersionKind.PROMPT, "agent", CFG, clock=clock)
+    r.start(v1)  # first version: promoted at once
+    clock.advance(1)
+    v2 = _version(store, 2)
+    r.start(v2)
+    _feed(r, 0.8, 0.8, seed=1)
+    r.analyze()
+    _feed(r, 0.2, 0.8, seed=2)
+    assert r.analyze().action == "rollback"
+    clock.advance(1)
+    v3 = _version(store, 3)
+    r.switch(v3)
+    clock.advance(1)
+    r.rollback("bad deploy")
+    log = rollout_history(store, "default", VersionKind.PROMPT, "agent")
+    assert [(s.candidate_id, s.phase) for s in log] == [
+        (v1.id, Phase.PROMOTED),
+        (v2.id, Phase.ROLLED_BACK),
+        (v3.id, Phase.PROMOTED),
+        (v3.id, Phase.ROLLED_BACK),
+    ]
+    assert "reward" in log[1].reason
+    assert log[3].reason == "bad deploy"
+    assert log[1].history[-1]["passed"] is False
+    assert rollout_history(store, "default", VersionKind.MODEL, "agent") == []

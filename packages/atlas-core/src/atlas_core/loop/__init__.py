@@ -19,7 +19,7 @@ from atlas_core.loop.gate import Evaluator, Gate, GateVerdict, KeyScore
 from atlas_core.loop.learner import Learner, LearnerResult, LearningTask, load_learner
 from atlas_core.loop.memory import ExampleMemory, ReplayMemory
 from atlas_core.loop.rollout import Rollout, RolloutError, StepOutcome
-from atlas_core.loop.rollout_state import Phase, RolloutState
+from atlas_core.loop.rollout_state import Phase, RolloutState, rollout_history
 from atlas_core.loop.router import Route, Router
 from atlas_core.loop.scheduler import Decision, Scheduler
 from atlas_core.loop.selection import select, value_scores
@@ -54,6 +54,7 @@ __all__ = [
     "load_examples",
     "load_learner",
     "prompt_text",
+    "rollout_history",
     "select",
     "value_scores",
 ]

@@ -169,7 +169,8 @@ class LearningLoop:
         query = Query(since=from_ns(since_ns)) if since_ns is not None else None
         examples = load_examples(self.store, self.tenant, query)
         if examples:
-            newest = max(int(e.created_at * 1e6) for e in examples) * 1_000
+            # round, not int: the float seconds are within half a microsecond of the stored time
+            newest = max(round(e.created_at * 1e6) for e in examples) * 1_000
             self.store.kv_put(self.tenant, WATERMARK_NAMESPACE, {self._watermark_key: str(newest)})
         return examples
 

@@ -24,7 +24,9 @@ promoted        production (stable retired)  candidate            candidate
 rolled_back     rejected (stable production) stable               stable
 ==============  ===========================  ===================  =====================
 
-The state (:mod:`atlas_core.loop.rollout_state`) is written before the aliases, so a process
+Every finished rollout is also appended to a log (:func:`~atlas_core.loop.rollout_state.
+rollout_history`): how many updates were promoted and rolled back, and why. The state
+(:mod:`atlas_core.loop.rollout_state`) is written before the aliases, so a process
 that restarts calls :meth:`Rollout.resume`: it re-applies the state (``on_restart:
 resume``, the default) or rolls back (``revert``); a state that points at a missing version
 is always rolled back. Observations are checkpointed every ``checkpoint_every`` records and
@@ -292,7 +294,9 @@ class Rollout:
     def _commit(self, state: RolloutState) -> None:
         # Write-ahead: the state first, then the aliases and statuses it implies.
         self.state = state
-        self.checkpoint()
+        ended = None if state.phase.in_flight else self.clock.now()
+        save_state(self.store, self.tenant, state, ended_at=ended)
+        self._unsaved = 0
         self._apply(state)
 
     def _apply(self, state: RolloutState) -> None:

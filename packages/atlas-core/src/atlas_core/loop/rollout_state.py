@@ -17,9 +17,19 @@ from atlas_core.loop.stats import ArmStats
 from atlas_core.store import Store
 from atlas_core.types import VersionKind
 
-__all__ = ["NAMESPACE", "Phase", "RolloutState", "load_state", "save_state"]
+__all__ = [
+    "LOG_NAMESPACE",
+    "NAMESPACE",
+    "Phase",
+    "RolloutState",
+    "load_state",
+    "rollout_history",
+    "save_state",
+]
 
 NAMESPACE = "loop.rollout"
+#: Where every finished rollout (promoted or rolled back) is kept, oldest first by key.
+LOG_NAMESPACE = "loop.rollout.log"
 
 
 class Phase(StrEnum):
@@ -115,6 +125,20 @@ def load_state(store: Store, tenant: str, kind: VersionKind, name: str) -> Rollo
     return RolloutState.from_json(text) if text else None
 
 
-def save_state(store: Store, tenant: str, state: RolloutState) -> None:
-    """Writes the rollout state (one committed key-value upsert)."""
-    store.kv_put(tenant, NAMESPACE, {state_key(state.kind, state.name): state.to_json()})
+def save_state(
+    store: Store, tenant: str, state: RolloutState, *, ended_at: float | None = None
+) -> None:
+    """Writes the rollout state; with ``ended_at``, also appends it to the rollout log."""
+    text = state.to_json()
+    store.kv_put(tenant, NAMESPACE, {state_key(state.kind, state.name): text})
+    if ended_at is not None:
+        # Keyed by end time then candidate: re-logging the same end (a retried commit) is
+        # an upsert, not a duplicate.
+        key = f"{state_key(state.kind, state.name)}/{int(ended_at * 1e6):020d}/{state.candidate_id}"
+        store.kv_put(tenant, LOG_NAMESPACE, {key: text})
+
+
+def rollout_history(store: Store, tenant: str, kind: VersionKind, name: str) -> list[RolloutState]:
+    """Every finished rollout of the family (promoted or rolled back), oldest first."""
+    items = store.kv_items(tenant, LOG_NAMESPACE, prefix=state_key(kind, name) + "/")
+    return [RolloutState.from_json(text) for text in items.values()]
