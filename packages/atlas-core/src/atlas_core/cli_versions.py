@@ -22,7 +22,7 @@ from rich.table import Table
 from atlas_core.config import load_config
 from atlas_core.errors import AtlasError
 from atlas_core.loop.rollout import Rollout
-from atlas_core.loop.rollout_state import load_state
+from atlas_core.loop.rollout_state import Phase, load_state, rollout_history
 from atlas_core.store import Store, open_store
 from atlas_core.types import VersionKind
 
@@ -73,6 +73,7 @@ def list_versions(
         versions = store.versions(tenant, kind, name)
         families = sorted({(v.kind, v.name) for v in versions})
         states = [s for k, n in families if (s := load_state(store, tenant, k, n)) is not None]
+        logs = {(s.kind, s.name): rollout_history(store, tenant, s.kind, s.name) for s in states}
     table = Table(title=f"Versions of tenant {tenant}")
     for column in ("kind", "name", "#", "id", "status", "aliases", "gate", "bwt", "created"):
         table.add_column(column, no_wrap=column == "id")
@@ -92,9 +93,12 @@ def list_versions(
         )
     _out.print(table)
     for s in states:
+        log = logs[(s.kind, s.name)]
+        promoted = sum(e.phase is Phase.PROMOTED for e in log)
         _out.print(
             f"rollout {s.kind.value}/{s.name}: {s.phase.value} at {s.weight:g}% "
-            f"(candidate {s.candidate_id}, stable {s.stable_id}): {s.reason}",
+            f"(candidate {s.candidate_id}, stable {s.stable_id}): {s.reason}\n"
+            f"  finished rollouts: {promoted} promoted, {len(log) - promoted} rolled back",
             markup=False,
             highlight=False,
         )

@@ -75,8 +75,11 @@ def test_list_promote_rollback(url: str) -> None:
     assert "retired" in out
     assert "rollout prompt/agent: promoted" in out
 
+    assert "finished rollouts: 2 promoted, 0 rolled back" in out
     out = _run("versions", "rollback", "prompt", "agent", "--store", url)
     assert f"production is {v1.id}" in out
+    out = _run("versions", "list", "--store", url)
+    assert "finished rollouts: 2 promoted, 1 rolled back" in out
     with open_store(url) as store:
         prod = store.resolve_alias("default", VersionKind.PROMPT, "agent", "production")
         assert prod is not None

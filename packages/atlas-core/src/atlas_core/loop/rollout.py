@@ -36,12 +36,16 @@ waits for more).
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, ParamSpec, TypeVar
 
 from atlas_core.config.models import RolloutConfig
 from atlas_core.errors import AtlasError, InvalidArgumentError
 from atlas_core.loop.clock import Clock, SystemClock
+from atlas_core.loop.observations import arm_stats_from_store
 from atlas_core.loop.rollout_state import Phase, RolloutState, load_state, save_state
 from atlas_core.loop.stats import ArmStats, compare_arms
 from atlas_core.store import Store
@@ -66,8 +70,28 @@ class StepOutcome:
     state: RolloutState | None
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _locked(method: Callable[P, R]) -> Callable[P, R]:
+    """Serialises a Rollout method: serving threads record while another one analyses."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with args[0]._lock:  # type: ignore[attr-defined]
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
 class Rollout:
-    """Drives the rollout of one artifact family; every transition is persisted first."""
+    """Drives the rollout of one artifact family; every transition is persisted first.
+
+    Safe to share between threads (one lock). One process drives a rollout; with traffic
+    served by several processes, they route with a :class:`~atlas_core.loop.router.Router`
+    and record interactions, and the driver analyses with ``analyze(from_store=True)``.
+    """
 
     def __init__(
         self,
@@ -88,9 +112,11 @@ class Rollout:
         self.clock = clock or SystemClock()
         self.checkpoint_every = checkpoint_every
         self._unsaved = 0
+        self._lock = threading.RLock()
         self.state = load_state(store, tenant, kind, name)
 
     # -- lifecycle -----------------------------------------------------------------------
+    @_locked
     def start(self, candidate: Version) -> RolloutState:
         """Starts rolling ``candidate`` (already stored) out against current production.
 
@@ -133,6 +159,7 @@ class Rollout:
         state.candidate, state.stable = ArmStats(), ArmStats()
         state.reason = reason
 
+    @_locked
     def record(
         self,
         arm: Arm,
@@ -152,17 +179,26 @@ class Rollout:
         if self._unsaved >= self.checkpoint_every:
             self.checkpoint()
 
+    @_locked
     def checkpoint(self) -> None:
         """Persists the observations recorded so far."""
         if self.state is not None:
             save_state(self.store, self.tenant, self.state)
         self._unsaved = 0
 
-    def analyze(self) -> StepOutcome:
-        """Analyses the current step and acts on it: wait, advance, promote or roll back."""
+    @_locked
+    def analyze(self, *, from_store: bool = False) -> StepOutcome:
+        """Analyses the current step and acts on it: wait, advance, promote or roll back.
+
+        ``from_store`` takes both arms' observations from the interactions recorded in the
+        store (:mod:`atlas_core.loop.observations`) instead of :meth:`record` calls: for
+        traffic served by several processes.
+        """
         state = self.state
         if state is None or not state.phase.in_flight:
             return StepOutcome("idle", "no rollout in flight", state)
+        if from_store:
+            state.candidate, state.stable = arm_stats_from_store(self.store, self.tenant, state)
         c = self.config
         result = compare_arms(
             state.candidate,
@@ -202,6 +238,7 @@ class Rollout:
         )
         return StepOutcome(action, state.reason, state)
 
+    @_locked
     def promote(self, reason: str = "manual promotion") -> RolloutState:
         """Blue-green switch: the in-flight candidate becomes production now."""
         state = self._require(in_flight=True)
@@ -209,6 +246,7 @@ class Rollout:
         self._commit(state)
         return state
 
+    @_locked
     def switch(self, version: Version, reason: str = "blue-green switch") -> RolloutState:
         """Blue-green: ``version`` (stored, of this family) becomes production at once.
 
@@ -241,6 +279,7 @@ class Rollout:
         self._commit(state)
         return state
 
+    @_locked
     def rollback(self, reason: str = "manual rollback") -> RolloutState:
         """Instant rollback: an in-flight candidate is rejected, a promoted one reverted."""
         state = self._require(in_flight=None)
@@ -251,6 +290,7 @@ class Rollout:
         self._roll_back(state, reason)
         return state
 
+    @_locked
     def resume(self) -> StepOutcome:
         """After a restart: re-applies the persisted state, or reverts (``on_restart``)."""
         state = self.state
