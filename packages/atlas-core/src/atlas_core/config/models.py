@@ -264,6 +264,15 @@ class SelectionConfig(_Section):
         default=0.2, ge=0, lt=1, allow_inf_nan=False, description="Share kept out for the gate."
     )
     seed: int = Field(default=0, ge=0, description="Seed of the samplers.")
+    feedback_wait_s: float = Field(
+        default=600.0,
+        ge=0,
+        allow_inf_nan=False,
+        description=(
+            "An interaction without reward or gold answer yet stays eligible for later updates "
+            "until this much newer traffic exists (late feedback is still learned from)."
+        ),
+    )
 
 
 class GateConfig(_Section):

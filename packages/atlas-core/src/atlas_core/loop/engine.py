@@ -9,9 +9,10 @@ update came to: ``failed``, ``no_change``, ``rejected`` (by the gate) or ``rollo
 (the candidate passed the gate and its rollout started; ``promoted`` for a first version).
 
 Data flow of an update: the interactions recorded since the last update that have a reward
-or a gold answer are split by a hash of their id into held-out (``held_out_fraction``, kept
-for gates, never trained on) and training; training examples are chosen by value and added
-to the replay memory, whose next batch mixes them with replay from every learning key.
+or a gold answer (:mod:`atlas_core.loop.intake`: each once, late feedback waited for) are
+split by a hash of their id into held-out (``held_out_fraction``, kept for gates, never
+trained on) and training; training examples are chosen by value and added to the replay
+memory, whose next batch mixes them with replay from every learning key.
 """
 
 from __future__ import annotations
@@ -26,19 +27,20 @@ from uuid import UUID
 from atlas_core.config.models import LoopConfig
 from atlas_core.errors import InvalidArgumentError
 from atlas_core.loop.clock import Clock, SystemClock
-from atlas_core.loop.examples import Example, load_examples
+from atlas_core.loop.examples import Example
 from atlas_core.loop.gate import Evaluator, Gate, GateVerdict
+from atlas_core.loop.intake import ExampleIntake
 from atlas_core.loop.learner import Learner, LearnerResult, LearningTask
 from atlas_core.loop.memory import ExampleMemory, ReplayMemory
 from atlas_core.loop.rollout import Rollout, StepOutcome
 from atlas_core.loop.scheduler import Decision, Scheduler
 from atlas_core.loop.selection import select
-from atlas_core.store import Query, Store
-from atlas_core.types import LearningRun, Version, VersionKind, VersionStatus, from_ns
+from atlas_core.store import Store
+from atlas_core.types import LearningRun, Version, VersionKind, VersionStatus
 
 __all__ = ["LearningLoop", "UpdateResult", "is_held_out"]
 
-WATERMARK_NAMESPACE = "loop.engine"
+UPDATES_NAMESPACE = "loop.engine"
 
 
 def is_held_out(example: Example, fraction: float) -> bool:
@@ -108,7 +110,7 @@ class LearningLoop:
         )
         self.gate = Gate(evaluator, self.config.gate)
         self.rollout = Rollout(store, tenant, kind, name, self.config.rollout, clock=self.clock)
-        self._watermark_key = f"{scope}/watermark_ns"
+        self.intake = ExampleIntake(store, tenant, scope, sel.feedback_wait_s)
         self._updates_prefix = f"{scope}/update/"
 
     def observe(self, learning_key: str, reward: float | None = None, error: bool = False) -> None:
@@ -130,12 +132,12 @@ class LearningLoop:
     def quarantine(self, candidate_id: UUID) -> int:
         """Forgets the examples the update that made ``candidate_id`` added; how many."""
         key = f"{self._updates_prefix}{candidate_id}"
-        saved = self.store.kv_get(self.tenant, WATERMARK_NAMESPACE, [key]).get(key)
+        saved = self.store.kv_get(self.tenant, UPDATES_NAMESPACE, [key]).get(key)
         if not saved:
             return 0
         added = json.loads(saved)
         n = self.replay.forget(added["replay"]) + self.held_out.forget(added["held_out"])
-        self.store.kv_delete(self.tenant, WATERMARK_NAMESPACE, [key])
+        self.store.kv_delete(self.tenant, UPDATES_NAMESPACE, [key])
         return n
 
     # -- one update ----------------------------------------------------------------------
@@ -163,20 +165,9 @@ class LearningLoop:
             self.store.record_run(run)
             return UpdateResult(decision, "failed", run=run)
 
-    def _fresh_examples(self) -> list[Example]:
-        saved = self.store.kv_get(self.tenant, WATERMARK_NAMESPACE, [self._watermark_key])
-        since_ns = int(saved[self._watermark_key]) + 1_000 if saved else None
-        query = Query(since=from_ns(since_ns)) if since_ns is not None else None
-        examples = load_examples(self.store, self.tenant, query)
-        if examples:
-            # round, not int: the float seconds are within half a microsecond of the stored time
-            newest = max(round(e.created_at * 1e6) for e in examples) * 1_000
-            self.store.kv_put(self.tenant, WATERMARK_NAMESPACE, {self._watermark_key: str(newest)})
-        return examples
-
     def _update(self, decision: Decision, started: float) -> UpdateResult:
         sel = self.config.selection
-        fresh = self._fresh_examples()
+        fresh = self.intake.take()
         held = [e for e in fresh if is_held_out(e, sel.held_out_fraction)]
         trainable = [e for e in fresh if not is_held_out(e, sel.held_out_fraction)]
         old_held_out = self.held_out.examples()
@@ -213,7 +204,7 @@ class LearningLoop:
         candidate = self._store_candidate(result, base, verdict)
         self.store.kv_put(
             self.tenant,
-            WATERMARK_NAMESPACE,
+            UPDATES_NAMESPACE,
             {f"{self._updates_prefix}{candidate.id}": json.dumps(added)},
         )
         before = {"score": verdict.stable} | {
