@@ -134,6 +134,10 @@ def test_one_rollout_at_a_time_and_bad_input(store: Store) -> None:
         Rollout(store, "default", VersionKind.PROMPT, "agent", CFG).switch(other)
     with pytest.raises(InvalidArgumentError, match="arm"):
         r.record("both")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="reward: must be in"):
+        r.record("stable", reward=float("nan"))
+    with pytest.raises(InvalidArgumentError, match="latency_s"):
+        r.record("stable", latency_s=-1.0)
 
 
 def test_restart_mid_canary_resumes_with_a_reopened_store(db_url: str) -> None:

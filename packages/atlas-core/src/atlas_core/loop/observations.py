@@ -6,6 +6,8 @@ that served it. :func:`arm_stats_from_store` rebuilds both arms' statistics from
 rows: the interactions since the current step began whose ``prompt_version`` (prompts and
 playbooks) or ``model_version`` (models) is the version's tag (its id, by default), with
 their latest reward, ``latency_ms`` and an error flag read from ``metadata["error"]``.
+The step start is the rollout clock's time and is compared with the interactions'
+``created_at``, so the rollout's clock must be the one that stamps the interactions.
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ waits for more).
 from __future__ import annotations
 
 import functools
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -174,6 +175,10 @@ class Rollout:
             return  # traffic after the decision no longer matters to it
         if arm not in ("stable", "candidate"):
             raise InvalidArgumentError(f"arm: must be 'stable' or 'candidate', got {arm!r}")
+        if reward is not None and not 0.0 <= reward <= 1.0:  # NaN fails this too
+            raise InvalidArgumentError(f"reward: must be in [0, 1], got {reward}")
+        if latency_s is not None and not 0.0 <= latency_s < math.inf:
+            raise InvalidArgumentError(f"latency_s: must be finite and >= 0, got {latency_s}")
         (state.candidate if arm == "candidate" else state.stable).add(reward, error, latency_s)
         self._unsaved += 1
         if self._unsaved >= self.checkpoint_every:
