@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from atlas_core.config.models import SchedulerConfig
+from atlas_core.errors import InvalidArgumentError
 from atlas_core.loop import ManualClock, Scheduler
 from atlas_core.store import Store, open_store
 
@@ -152,6 +154,14 @@ def test_max_rate_per_window(store: Store, clock: ManualClock) -> None:
     clock.advance(1000)
     assert s.check().fire
     assert "2 updates in the last 1000s = max 2" in store.learning_runs("default")[-1].reason
+
+
+def test_a_reward_outside_0_1_is_refused(store: Store, clock: ManualClock) -> None:
+    s = _sched(store, clock)
+    for bad in (float("nan"), 1.5, -0.1):
+        with pytest.raises(InvalidArgumentError, match="reward: must be in"):
+            s.observe("a", bad)
+    assert s.new_samples == 0
 
 
 def test_force_and_hold(store: Store, clock: ManualClock) -> None:

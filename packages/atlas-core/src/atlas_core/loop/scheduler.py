@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from atlas_core.config.models import SchedulerConfig
+from atlas_core.errors import InvalidArgumentError
 from atlas_core.kernels.drift import ADWIN, PageHinkley
 from atlas_core.loop.clock import Clock, SystemClock
 from atlas_core.store import Store
@@ -165,6 +166,8 @@ class Scheduler:
     # -- observations ------------------------------------------------------------------
     def observe(self, learning_key: str, reward: float | None = None, error: bool = False) -> None:
         """One served interaction: its reward (None if not yet rewarded) and whether it erred."""
+        if reward is not None and not 0.0 <= reward <= 1.0:  # NaN fails this too
+            raise InvalidArgumentError(f"reward: must be in [0, 1], got {reward}")
         self._errors.append(int(error))
         if reward is None:
             return
