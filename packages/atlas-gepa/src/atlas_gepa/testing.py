@@ -1,0 +1,119 @@
+"""A deterministic synthetic task for GEPA tests and benchmarks, served by the fixture server.
+
+Tasks are additions ("What is 17 + 25?") with the sum as the gold label. The student model
+answers with the bare number only when its prompt asks for "the final answer only", and
+otherwise rambles (an exact-match miss). The reflection model (model name ``reflector``)
+proposes the fix. So the seed template scores 0 and the reflection's proposal scores 1:
+the engine must find and accept it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from atlas_core.store import Store, open_store
+from atlas_core.testing.openai_server import ChatCall, FakeLLMServer, Reply
+from atlas_core.types import Feedback, FeedbackKind, Interaction
+
+FIXED = "Give the final answer only, as a bare number.\n\n${task}"
+"""What the scripted reflection model proposes for the student template."""
+
+_SUM = re.compile(r"What is (\d+) \+ (\d+)\?")
+
+
+def student_answer(prompt: str) -> str:
+    """The scripted student: right and terse when told, else a rambling miss."""
+    m = _SUM.search(prompt)
+    if m is None:
+        return "I cannot tell what you are asking."
+    total = int(m.group(1)) + int(m.group(2))
+    if "final answer only" in prompt.lower():
+        return str(total)
+    return f"Let me think about it: {m.group(1)} plus {m.group(2)} is {total}, I believe."
+
+
+def reflection_answer(call: ChatCall) -> str:
+    """The scripted reflection model: one improved student template, fenced."""
+    return "Here is a better template:\n```\n" + FIXED + "\n```"
+
+
+def responder(call: ChatCall) -> Reply | str:
+    """Routes by model name: ``reflector`` reflects, anything else is the student."""
+    if call.model == "reflector":
+        return reflection_answer(call)
+    if "BROKEN" in call.last_user:
+        return Reply(raw_body="{not json")
+    if "SLOW" in call.last_user:
+        return Reply(content="too late", delay_s=2.0)
+    return student_answer(call.last_user)
+
+
+def seed_store(path: Path, n: int = 8, tenant: str = "default", key: str = "math") -> Store:
+    """A SQLite store with ``n`` labelled addition interactions, each with a user's comment
+    (and every other one a rating)."""
+    store = open_store("sqlite:///" + str(path))
+    interactions = []
+    feedback: list[Feedback] = []
+    for i in range(n):
+        a, b = 10 + i, 20 + 2 * i
+        task = f"What is {a} + {b}?"
+        inter = Interaction(
+            tenant_id=tenant,
+            learning_key=key,
+            input=[{"role": "user", "content": task}],
+            output=student_answer(task),
+        )
+        interactions.append(inter)
+        feedback.append(
+            Feedback(
+                tenant_id=tenant,
+                interaction_id=inter.id,
+                kind=FeedbackKind.LABEL,
+                text=str(a + b),
+            )
+        )
+        feedback.append(
+            Feedback(
+                tenant_id=tenant,
+                interaction_id=inter.id,
+                kind=FeedbackKind.COMMENT,
+                text="too wordy, just give me the number",
+            )
+        )
+        if i % 2 == 0:
+            feedback.append(
+                Feedback(
+                    tenant_id=tenant,
+                    interaction_id=inter.id,
+                    kind=FeedbackKind.RATING,
+                    value=2,
+                    scale_min=1,
+                    scale_max=5,
+                )
+            )
+    store.write_interactions(interactions)
+    store.write_feedback(feedback)
+    return store
+
+
+def gepa_config(tmp_path: Path, server: FakeLLMServer, **extra: Any) -> dict[str, Any]:
+    """A GEPA config (as a dict) for the synthetic task on ``server``, data in ``tmp_path``."""
+    config: dict[str, Any] = {
+        "store_url": "sqlite:///" + str(tmp_path / "atlas.db"),
+        "learning_keys": ["math"],
+        "target_roles": ["student"],
+        "runtime": {"student": {"base_url": server.base_url, "model": "student"}},
+        "lane": "auto",
+        "reflection": {"base_url": server.base_url, "model": "reflector"},
+        "scoring": {"method": "gold"},
+        "budget": {"max_metric_calls": 40},
+        "concurrency": 4,
+        "val_fraction": 0.5,
+        "minibatch_size": 2,
+        "use_merge": False,
+        "run_dir": str(tmp_path / "run"),
+    }
+    config.update(extra)
+    return config
