@@ -21,8 +21,9 @@ from typing import Any
 from atlas_core.runtime import Role
 from gepa.core.adapter import EvaluationBatch
 
+from atlas_gepa.cache import RunCache
 from atlas_gepa.data import GepaExample
-from atlas_gepa.evaluation import Attempt, CandidateRunner
+from atlas_gepa.evaluation import Attempt, CandidateRunner, candidate_digest
 
 __all__ = ["AtlasAdapter", "SpendMeter", "STEP_OF_ROLE"]
 
@@ -83,9 +84,15 @@ class AtlasAdapter:
     propose_new_texts: None = None
     """None: GEPA's own reflective proposer writes the new texts (the engine reads this)."""
 
-    def __init__(self, runner: CandidateRunner, meter: SpendMeter | None = None) -> None:
+    def __init__(
+        self,
+        runner: CandidateRunner,
+        meter: SpendMeter | None = None,
+        cache: RunCache | None = None,
+    ) -> None:
         self.runner = runner
         self.meter = meter or SpendMeter()
+        self.cache = cache
 
     def evaluate(
         self,
@@ -93,9 +100,24 @@ class AtlasAdapter:
         candidate: dict[str, str],
         capture_traces: bool = False,
     ) -> EvaluationBatch[Attempt, Attempt]:
-        """Runs ``candidate`` on ``batch``; one score per example (0 for a failed one)."""
-        attempts = self.runner.evaluate(batch, candidate)
-        self.meter.add(agent_tokens=sum(a.tokens for a in attempts), evaluations=len(attempts))
+        """Runs ``candidate`` on ``batch``; one score per example (0 for a failed one).
+        Evaluations already in the run cache are read back, not run again."""
+        digest = candidate_digest(candidate)
+        found: dict[int, Attempt] = {}
+        if self.cache is not None:
+            for i, example in enumerate(batch):
+                hit = self.cache.get(f"eval:{digest}:{example.id}")
+                if hit is not None:
+                    found[i] = attempt_from_json(hit, example)
+        todo = [e for i, e in enumerate(batch) if i not in found]
+        fresh = self.runner.evaluate(todo, candidate) if todo else []
+        self.meter.add(agent_tokens=sum(a.tokens for a in fresh), evaluations=len(fresh))
+        if self.cache is not None:
+            self.cache.put_many(
+                {f"eval:{digest}:{a.example.id}": attempt_to_json(a) for a in fresh}
+            )
+        it = iter(fresh)
+        attempts = [found[i] if i in found else next(it) for i in range(len(batch))]
         return EvaluationBatch(
             outputs=attempts,
             scores=[a.score for a in attempts],
@@ -122,6 +144,24 @@ class AtlasAdapter:
     def set_adapter_state(self, state: dict[str, Any]) -> None:
         """Restores the spend meter on resume."""
         self.meter.restore(state.get("spend", {}))
+
+
+def attempt_to_json(attempt: Attempt) -> dict[str, Any]:
+    """An attempt without its example (the cache is keyed by the example's id)."""
+    return {
+        "answer": attempt.answer,
+        "score": attempt.score,
+        "rationale": attempt.rationale,
+        "error": attempt.error,
+        "lane": attempt.lane,
+        "steps": attempt.steps,
+        "tokens": attempt.tokens,
+    }
+
+
+def attempt_from_json(data: Mapping[str, Any], example: GepaExample) -> Attempt:
+    """The inverse of :func:`attempt_to_json` for ``example``."""
+    return Attempt(example=example, **data)
 
 
 def reflection_record(role: Role, attempt: Attempt) -> dict[str, Any]:

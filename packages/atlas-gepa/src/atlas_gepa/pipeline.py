@@ -23,6 +23,7 @@ from atlas_core.store import Store, open_store
 from atlas_core.types import Version, VersionKind
 
 from atlas_gepa.adapter import AtlasAdapter, SpendMeter
+from atlas_gepa.cache import RunCache
 from atlas_gepa.config import GepaConfig, ScoringConfig
 from atlas_gepa.data import GepaExample, load_dataset, split
 from atlas_gepa.evaluation import CandidateRunner, production_texts
@@ -34,6 +35,7 @@ from atlas_gepa.versions import template_version
 __all__ = ["Optimization", "make_runner", "make_scorer", "optimize", "publish"]
 
 PUBLISHED_FILE = "published.json"
+CACHE_FILE = "cache.jsonl"
 
 
 @dataclass(frozen=True)
@@ -153,12 +155,13 @@ def optimize(
         scorer = make_scorer(config.scoring)
         runner = make_runner(config, store, scorer, student=student, teacher=teacher)
         meter = SpendMeter()
-        reflection = ReflectionLM(_endpoint(config), meter)
+        cache = RunCache(config.run_dir / CACHE_FILE)
+        reflection = ReflectionLM(_endpoint(config), meter, cache=cache)
         try:
             seed = {r.value: runner_base(runner, r) for r in config.target_roles}
             train, val = _data(config, store)
             run = run_gepa(
-                AtlasAdapter(runner, meter),
+                AtlasAdapter(runner, meter, cache),
                 seed,
                 train,
                 val,

@@ -9,6 +9,8 @@ placeholders its template must keep, so proposals stay valid templates.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +19,7 @@ from atlas_core.runtime import Role
 from atlas_core.runtime.templates import VARIABLES
 
 from atlas_gepa.adapter import SpendMeter
+from atlas_gepa.cache import RunCache
 
 __all__ = ["ReflectionLM", "reflection_prompts"]
 
@@ -28,10 +31,18 @@ class ReflectionLM:
     is configured not to raise on a failed iteration).
     """
 
-    def __init__(self, endpoint: Endpoint, meter: SpendMeter, *, temperature: float | None = None):
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        meter: SpendMeter,
+        *,
+        temperature: float | None = None,
+        cache: RunCache | None = None,
+    ):
         self.endpoint = endpoint
         self.meter = meter
         self.temperature = temperature
+        self.cache = cache
         self.total_tokens_in = 0
         self.total_tokens_out = 0
         self._client: SyncChatClient | None = None
@@ -44,12 +55,17 @@ class ReflectionLM:
     def __call__(self, prompt: str | Sequence[dict[str, Any]]) -> str:
         """The model's answer to ``prompt`` (a string, or chat messages)."""
         messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+        key = "reflect:" + hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
+        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+            return str(hit)  # answered before an interruption: not paid for twice
         if self._client is None:
             self._client = SyncChatClient(self.endpoint)
         response = self._client.chat(messages, temperature=self.temperature)
         self.total_tokens_in += response.usage.prompt_tokens
         self.total_tokens_out += response.usage.completion_tokens
         self.meter.add(reflection_tokens=response.usage.total_tokens)
+        if self.cache is not None:
+            self.cache.put_many({key: response.text})
         return response.text
 
     def close(self) -> None:
