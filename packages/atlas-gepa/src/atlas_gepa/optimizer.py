@@ -29,7 +29,14 @@ from atlas_gepa.config import BudgetConfig
 from atlas_gepa.data import GepaExample, UserFeedback
 from atlas_gepa.reflection import ReflectionLM, reflection_prompts
 
-__all__ = ["GepaRun", "TokenBudgetStopper", "load_or_save_dataset", "run_gepa"]
+__all__ = [
+    "GepaRun",
+    "StallStopper",
+    "TokenBudgetStopper",
+    "example_from_json",
+    "load_or_save_dataset",
+    "run_gepa",
+]
 
 log = logging.getLogger("atlas_gepa.engine")
 
@@ -132,7 +139,9 @@ class GepaRun:
         }
 
 
-def _example_from_json(data: dict[str, Any]) -> GepaExample:
+def example_from_json(data: dict[str, Any]) -> GepaExample:
+    """A :class:`GepaExample` from its ``dataclasses.asdict`` form."""
+    data = dict(data)
     fb = data.pop("feedback", {}) or {}
     feedback = UserFeedback(**{k: tuple(v) for k, v in fb.items()})
     return GepaExample(**data, feedback=feedback)
@@ -146,8 +155,8 @@ def load_or_save_dataset(
     if path.is_file():
         data = json.loads(path.read_text(encoding="utf-8"))
         return (
-            [_example_from_json(d) for d in data["train"]],
-            [_example_from_json(d) for d in data["val"]],
+            [example_from_json(d) for d in data["train"]],
+            [example_from_json(d) for d in data["val"]],
         )
     run_dir.mkdir(parents=True, exist_ok=True)
     blob = {
