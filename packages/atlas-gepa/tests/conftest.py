@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from atlas_core.testing.openai_server import FakeLLMServer
 from atlas_gepa.testing import responder
 

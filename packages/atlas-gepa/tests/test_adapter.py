@@ -57,17 +57,23 @@ def test_a_broken_response_or_a_timeout_is_a_failing_score_not_a_crash(
     runner.close()
 
     assert out.scores == [1.0, 0.0, 0.0, 0.0]
-    assert out.trajectories is not None and len(out.trajectories) == 4
+    assert out.trajectories is not None
+    assert len(out.trajectories) == 4
     ok, broken, slow, unlabelled = out.trajectories
-    assert ok.answer == "3" and ok.error is None
-    assert broken.error is not None and "no answer" in broken.error
+    assert ok.answer == "3"
+    assert ok.error is None
+    assert broken.error is not None
+    assert "no answer" in broken.error
     assert any("Response" in (s.get("error") or "") for s in broken.steps)
     assert slow.error is not None
-    assert unlabelled.error is None and "no gold answer" in unlabelled.rationale
+    assert unlabelled.error is None
+    assert "no gold answer" in unlabelled.rationale
     assert adapter.meter.evaluations == 4
 
 
-def test_an_invalid_template_scores_every_example_zero(tmp_path: Path, server: FakeLLMServer) -> None:
+def test_an_invalid_template_scores_every_example_zero(
+    tmp_path: Path, server: FakeLLMServer
+) -> None:
     runner = _runner(server, tmp_path)
     batch = [_example(0, "What is 1 + 2?", "3")]
     out = AtlasAdapter(runner).evaluate(batch, {"student": "no task placeholder"})
@@ -109,7 +115,8 @@ def test_the_reflective_dataset_has_inputs_outputs_judgement_and_users(
     assert "score 0.00" in feedback
     assert "expected '11'" in feedback  # the judge's rationale
     assert "The correct answer is: 11" in feedback
-    assert "just the number please" in feedback and "2 on [1, 5]" in feedback
+    assert "just the number please" in feedback
+    assert "2 on [1, 5]" in feedback
 
 
 def test_cached_evaluations_are_not_run_again(tmp_path: Path, server: FakeLLMServer) -> None:

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import yaml
+from typer.testing import CliRunner
+
 from atlas_core.cli import build_app
 from atlas_core.store import open_store
 from atlas_core.testing.openai_server import FakeLLMServer
 from atlas_core.types import VersionKind
 from atlas_gepa.testing import gepa_config, seed_store
-from typer.testing import CliRunner
 
 
 def test_optimize_gepa_runs_from_a_config_file(tmp_path: Path, server: FakeLLMServer) -> None:
@@ -46,4 +47,5 @@ def test_a_bad_config_exits_2_naming_the_field(tmp_path: Path, server: FakeLLMSe
     missing = CliRunner().invoke(
         build_app(), ["optimize", "gepa", "--config", str(tmp_path / "nope.yaml")]
     )
-    assert missing.exit_code == 2 and "not found" in missing.output
+    assert missing.exit_code == 2
+    assert "not found" in missing.output

@@ -25,13 +25,17 @@ from atlas_gepa.testing import FIXED, seed_store
 CONFIG = LoopConfig(
     learner="gepa",
     scheduler=SchedulerConfig(min_samples=10, drift_detector="none", min_interval_s=0.0),
-    selection=SelectionConfig(batch_size=32, replay_ratio=0.0, held_out_fraction=0.3, seed=1, feedback_wait_s=0.0),
+    selection=SelectionConfig(
+        batch_size=32, replay_ratio=0.0, held_out_fraction=0.3, seed=1, feedback_wait_s=0.0
+    ),
     gate=GateConfig(max_key_regression=0.05),
     rollout=RolloutConfig(min_samples_per_arm=5, canary_steps=(50.0, 100.0)),
 )
 
 
-def test_the_loop_gates_and_rolls_out_the_gepa_candidate(tmp_path: Path, server: FakeLLMServer) -> None:
+def test_the_loop_gates_and_rolls_out_the_gepa_candidate(
+    tmp_path: Path, server: FakeLLMServer
+) -> None:
     store = seed_store(tmp_path / "atlas.db", n=20)
     registry = TemplateRegistry(store, "default", "atlas.runtime")
     registry.ensure_defaults()  # production v1 of every role: the base the learner starts from
@@ -63,15 +67,19 @@ def test_the_loop_gates_and_rolls_out_the_gepa_candidate(tmp_path: Path, server:
         result = loop.step(force=True)
 
     assert result.outcome == "rollout", result.run
-    assert result.verdict is not None and result.verdict.passed
-    assert result.verdict.stable == 0.0 and result.verdict.candidate == 1.0
+    assert result.verdict is not None
+    assert result.verdict.passed
+    assert result.verdict.stable == 0.0
+    assert result.verdict.candidate == 1.0
     candidate = result.candidate
-    assert candidate is not None and candidate.status is VersionStatus.CANDIDATE
+    assert candidate is not None
+    assert candidate.status is VersionStatus.CANDIDATE
     assert candidate.number == 2
     production = registry.load(Role.STUDENT, "production")
     assert candidate.parent_id == production.version_id
     # What the loop stored is a template the runtime can serve once the rollout promotes it.
     assert registry.load_version(Role.STUDENT, candidate).text == FIXED
     assert candidate.metrics["gepa.val_score"] == 1.0
-    assert result.run is not None and result.run.learner == "gepa"
+    assert result.run is not None
+    assert result.run.learner == "gepa"
     assert result.run.metrics_after["gepa.improvement"] == 1.0

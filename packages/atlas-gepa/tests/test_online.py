@@ -37,8 +37,10 @@ def test_windows_are_scored_unseen_before_they_are_learned_from(
     one = online().step(first)
     # Nothing learned yet: the champion is production, and the gain on the window is 0.
     assert (one.window, one.examples) == (1, 8)
-    assert one.production_score == one.champion_score == 0.0 and one.gain == 0.0
-    assert one.optimized and one.new_champion
+    assert one.production_score == one.champion_score == 0.0
+    assert one.gain == 0.0
+    assert one.optimized
+    assert one.new_champion
     assert one.champion_val_score == 1.0  # in-sample: not what is reported as the gain
 
     again = online()  # as after a restart: the champion and the pool were kept in the store
@@ -46,7 +48,9 @@ def test_windows_are_scored_unseen_before_they_are_learned_from(
     two = again.step(second)
     # The champion found on window 1 meets window 2 before anything learns from it.
     assert two.window == 2
-    assert two.production_score == 0.0 and two.champion_score == 1.0 and two.gain == 1.0
+    assert two.production_score == 0.0
+    assert two.champion_score == 1.0
+    assert two.gain == 1.0
     assert [r.window for r in again.reports()] == [1, 2]
 
     version = again.publish()

@@ -10,8 +10,8 @@ from atlas_core.testing.openai_server import FakeLLMServer
 from atlas_core.types import VersionKind, VersionStatus
 from atlas_gepa.config import GepaConfig
 from atlas_gepa.pipeline import optimize
-from atlas_gepa.versions import instance_scores
 from atlas_gepa.testing import FIXED, gepa_config, seed_store
+from atlas_gepa.versions import instance_scores
 
 
 def test_optimization_accepts_the_better_template_and_stores_it(
@@ -47,7 +47,8 @@ def test_optimization_accepts_the_better_template_and_stores_it(
     stored = store.versions("default", VersionKind.PROMPT, version.name)
     assert [v.id for v in stored] == [version.id]
     scores = instance_scores(store, version)
-    assert scores and set(scores.values()) == {1.0}
+    assert scores
+    assert set(scores.values()) == {1.0}
 
     summary = json.loads(result.summary_path.read_text())
     assert summary["initial_score"] == 0.0

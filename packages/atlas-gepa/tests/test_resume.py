@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from atlas_core.testing.openai_server import FakeLLMServer
 from atlas_gepa.config import GepaConfig
 from atlas_gepa.pipeline import optimize
@@ -46,7 +47,8 @@ def test_resume_after_an_interruption_spends_no_budget_twice(tmp_path: Path) -> 
         assert (tmp_path / "run" / "gepa_state.bin").is_file()
         assert not (tmp_path / "run" / "summary.json").exists()
         interrupted_spent = _spent(server)
-        assert interrupted_spent[0] > 0 and interrupted_spent[1] == 1  # it had reflected once
+        assert interrupted_spent[0] > 0
+        assert interrupted_spent[1] == 1
 
         resumed = optimize(config, store=store)
         total_spent = _spent(server)

@@ -18,14 +18,14 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from atlas_core.runtime import Role
-from gepa.core.adapter import EvaluationBatch
+from gepa.core.adapter import EvaluationBatch, ProposalFn
 
+from atlas_core.runtime import Role
 from atlas_gepa.cache import RunCache
 from atlas_gepa.data import GepaExample
 from atlas_gepa.evaluation import Attempt, CandidateRunner, candidate_digest
 
-__all__ = ["AtlasAdapter", "SpendMeter", "STEP_OF_ROLE"]
+__all__ = ["STEP_OF_ROLE", "AtlasAdapter", "SpendMeter"]
 
 STEP_OF_ROLE: dict[Role, str] = {
     Role.STUDENT: "baseline",
@@ -48,7 +48,9 @@ class SpendMeter:
         self.evaluations = 0
         self._lock = threading.Lock()
 
-    def add(self, *, agent_tokens: int = 0, reflection_tokens: int = 0, evaluations: int = 0) -> None:
+    def add(
+        self, *, agent_tokens: int = 0, reflection_tokens: int = 0, evaluations: int = 0
+    ) -> None:
         """Adds spend."""
         with self._lock:
             self.agent_tokens += agent_tokens
@@ -81,7 +83,7 @@ class AtlasAdapter:
     """GEPA adapter over a :class:`CandidateRunner` (DataInst: :class:`GepaExample`,
     trajectory and output: :class:`Attempt`)."""
 
-    propose_new_texts: None = None
+    propose_new_texts: ProposalFn | None = None
     """None: GEPA's own reflective proposer writes the new texts (the engine reads this)."""
 
     def __init__(
@@ -167,7 +169,9 @@ def attempt_from_json(data: Mapping[str, Any], example: GepaExample) -> Attempt:
 def reflection_record(role: Role, attempt: Attempt) -> dict[str, Any]:
     """What the reflection model reads about one example for ``role``'s template."""
     example = attempt.example
-    record: dict[str, Any] = {"Inputs": {"task": example.task, "learning_key": example.learning_key}}
+    record: dict[str, Any] = {
+        "Inputs": {"task": example.task, "learning_key": example.learning_key}
+    }
     step = _step(attempt.steps, STEP_OF_ROLE[role])
     if step is not None and role is not Role.STUDENT:
         record["This template's step"] = {
@@ -183,7 +187,7 @@ def reflection_record(role: Role, attempt: Attempt) -> dict[str, Any]:
 def _step(steps: Sequence[dict[str, Any]], name: str) -> dict[str, Any] | None:
     for step in reversed(steps):
         if step.get("name") == name:
-            return step
+            return dict(step)
     return None
 
 
@@ -198,7 +202,8 @@ def _feedback(attempt: Attempt) -> str:
         lines.append(f"The correct answer is: {example.reference}")
     said = example.feedback.as_text()
     if said:
-        lines.append(f"On the answer production gave ({example.production_output[:300]!r}), users said: {said}")
+        gave = example.production_output[:300]
+        lines.append(f"On the answer production gave ({gave!r}), users said: {said}")
     if attempt.lane:
         lines.append(f"(served in the {attempt.lane} lane)")
     return "\n".join(lines)

@@ -43,7 +43,9 @@ class RunCache:
         """Stores ``items`` and appends them to the file (flushed before returning)."""
         if not items:
             return
-        lines = "".join(json.dumps({"k": k, "v": v}, separators=(",", ":")) + "\n" for k, v in items.items())
+        lines = "".join(
+            json.dumps({"k": k, "v": v}, separators=(",", ":")) + "\n" for k, v in items.items()
+        )
         with self._lock:
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(lines)

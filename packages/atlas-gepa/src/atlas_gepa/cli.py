@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from atlas_core.errors import AtlasError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from atlas_core.errors import AtlasError
 from atlas_gepa.config import load_gepa_config
 from atlas_gepa.pipeline import Optimization, optimize
 

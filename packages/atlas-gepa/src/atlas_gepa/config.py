@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
 from atlas_core.config.models import LLMEndpointConfig, RuntimeConfig
 from atlas_core.errors import ConfigError
 from atlas_core.runtime import Lane, Role
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 __all__ = ["BudgetConfig", "GepaConfig", "ScoringConfig", "load_gepa_config"]
 
@@ -39,10 +40,15 @@ class BudgetConfig(_Section):
         default=None, gt=0, description="Wall-clock limit of one run, in seconds; unset: none."
     )
     target_score: float | None = Field(
-        default=None, ge=0, le=1, description="Stop once a candidate's validation mean reaches this."
+        default=None,
+        ge=0,
+        le=1,
+        description="Stop once a candidate's validation mean reaches this.",
     )
     patience: int | None = Field(
-        default=None, ge=1, description="Stop after this many iterations without a better candidate."
+        default=None,
+        ge=1,
+        description="Stop after this many iterations without a better candidate.",
     )
 
 

@@ -90,7 +90,9 @@ def from_examples(
     return out
 
 
-def user_feedback(store: Store, tenant: str, learning_keys: Sequence[str]) -> dict[str, UserFeedback]:
+def user_feedback(
+    store: Store, tenant: str, learning_keys: Sequence[str]
+) -> dict[str, UserFeedback]:
     """Ratings, edits and comments per interaction id, for the given learning keys."""
     query = Query(
         learning_key=list(learning_keys) or None,
@@ -143,7 +145,9 @@ def split(
     InvalidArgumentError when there are fewer than two examples or the fraction is not in (0, 1).
     """
     if not 0 < val_fraction < 1:
-        raise InvalidArgumentError(f"invalid argument `val_fraction`: in (0, 1), got {val_fraction}")
+        raise InvalidArgumentError(
+            f"invalid argument `val_fraction`: in (0, 1), got {val_fraction}"
+        )
     if len(examples) < 2:
         raise InvalidArgumentError(
             f"dataset: {len(examples)} example(s) with a reward or gold answer; GEPA needs at "

@@ -33,7 +33,6 @@ from atlas_core.runtime import Agent, Lane, Outcome, Role, Runtime, TemplateErro
 from atlas_core.runtime.templates import DEFAULT_TEXTS, check_text
 from atlas_core.store import Store, open_store
 from atlas_core.types import Interaction, VersionKind, VersionStatus
-
 from atlas_gepa.data import GepaExample
 from atlas_gepa.scoring import Scorer
 
@@ -128,7 +127,9 @@ class CandidateRunner:
         # Evaluation must not learn playbook entries: they would leak into later evaluations.
         self.config = config.model_copy(update={"playbook_learn": False, "template_ttl_s": 1e9})
         self._owned_dir = scratch_dir is None
-        self.scratch_dir = Path(tempfile.mkdtemp(prefix="atlas-gepa-")) if scratch_dir is None else scratch_dir
+        self.scratch_dir = (
+            Path(tempfile.mkdtemp(prefix="atlas-gepa-")) if scratch_dir is None else scratch_dir
+        )
         self.scratch_dir.mkdir(parents=True, exist_ok=True)
         self.store = open_store("sqlite:///" + str(self.scratch_dir / "scratch.db"))
         self.registry = TemplateRegistry(self.store, tenant, self.config.template_family)
@@ -177,7 +178,9 @@ class CandidateRunner:
             reason = f"invalid candidate template: {exc}"
             return [Attempt(e, "", 0.0, reason, error=reason) for e in batch]
         config = self.config.model_copy(update={"template_alias": alias})
-        runtime = Runtime(self.student, self.teacher, store=self.store, tenant=self.tenant, config=config)
+        runtime = Runtime(
+            self.student, self.teacher, store=self.store, tenant=self.tenant, config=config
+        )
         gate = asyncio.Semaphore(self.concurrency)
         try:
             answered = await asyncio.gather(*(self._answer(runtime, gate, e) for e in batch))
@@ -228,7 +231,12 @@ class CandidateRunner:
         prompt, completion = outcome.trace.tokens()
         return Interaction(
             tenant_id=self.tenant,
+            session_id=None,
+            user_id=None,
             learning_key=example.learning_key,
+            model_version=outcome.versions.get("student"),
+            prompt_version=None,
+            latency_ms=None,
             input=[{"role": "user", "content": example.task}],
             output=outcome.answer,
             prompt_tokens=prompt,

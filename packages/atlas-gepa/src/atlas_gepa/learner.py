@@ -27,7 +27,6 @@ from atlas_core.loop.learner import LearnerResult, LearningTask
 from atlas_core.runtime import Agent, Lane, Role
 from atlas_core.store import Store
 from atlas_core.types import Version
-
 from atlas_gepa.adapter import AtlasAdapter, SpendMeter
 from atlas_gepa.cache import RunCache
 from atlas_gepa.config import BudgetConfig
@@ -102,7 +101,9 @@ class GepaLearner:
         train, val = split(examples, self.val_fraction, self.seed)
         base = production_texts(task.store, task.tenant, self.family)
         if task.base is not None:
-            base[self.role] = version_text(task.store, task.tenant, self.family, self.role, task.base)
+            base[self.role] = version_text(
+                task.store, task.tenant, self.family, self.role, task.base
+            )
         run_dir = self.run_root / _task_id(task)
         runner = CandidateRunner(
             self.student,

@@ -28,7 +28,6 @@ from atlas_core.loop.examples import Example
 from atlas_core.runtime import Agent, Lane, Role, TemplateRegistry
 from atlas_core.store import Store
 from atlas_core.types import Version, VersionKind
-
 from atlas_gepa.adapter import AtlasAdapter, SpendMeter
 from atlas_gepa.cache import RunCache
 from atlas_gepa.config import BudgetConfig
@@ -119,7 +118,9 @@ class OnlineGepa:
     # -- persisted state --------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
         raw = self.store.kv_get(self.tenant, NAMESPACE, [self._key]).get(self._key)
-        return json.loads(raw) if raw else {"champion": None, "windows": 0, "pool": [], "reports": []}
+        return (
+            json.loads(raw) if raw else {"champion": None, "windows": 0, "pool": [], "reports": []}
+        )
 
     def _save(self, state: dict[str, Any]) -> None:
         self.store.kv_put(self.tenant, NAMESPACE, {self._key: json.dumps(state)})

@@ -19,14 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import gepa
-from atlas_core.errors import InvalidArgumentError
+from gepa.api import optimize
+from gepa.core.adapter import GEPAAdapter
+from gepa.core.result import GEPAResult
 from gepa.core.state import GEPAState
 from gepa.utils import NoImprovementStopper, ScoreThresholdStopper, TimeoutStopCondition
 
+from atlas_core.errors import InvalidArgumentError
 from atlas_gepa.adapter import AtlasAdapter
 from atlas_gepa.config import BudgetConfig
 from atlas_gepa.data import GepaExample, UserFeedback
+from atlas_gepa.evaluation import Attempt
 from atlas_gepa.reflection import ReflectionLM, reflection_prompts
 
 __all__ = [
@@ -199,11 +202,12 @@ def run_gepa(
         stoppers.append(TimeoutStopCondition(budget.max_seconds))
     if budget.patience is not None:
         stoppers.append(NoImprovementStopper(budget.patience))
-    result = gepa.optimize(
+    engine_adapter: GEPAAdapter[GepaExample, Attempt, Attempt] = adapter
+    result: GEPAResult[Attempt, int] = optimize(
         seed_candidate=dict(seed_candidate),
         trainset=list(train),
         valset=list(val),
-        adapter=adapter,
+        adapter=engine_adapter,
         reflection_lm=reflection_lm,
         reflection_prompt_template=reflection_prompts(list(seed_candidate)),  # type: ignore[arg-type]
         candidate_selection_strategy="pareto",
@@ -224,9 +228,11 @@ def run_gepa(
     subscores = [
         {val_ids[int(i)]: float(s) for i, s in scores.items()} for scores in result.val_subscores
     ]
-    frontier = sorted({int(i) for ids in result.per_val_instance_best_candidates.values() for i in ids})
+    frontier = sorted(
+        {int(i) for ids in result.per_val_instance_best_candidates.values() for i in ids}
+    )
     run = GepaRun(
-        candidates=[dict(c) for c in result.candidates],  # type: ignore[call-overload]
+        candidates=[dict(c) for c in result.candidates],
         parents=[[None if p is None else int(p) for p in ps] for ps in result.parents],
         val_scores=[float(s) for s in result.val_aggregate_scores],
         instance_scores=subscores,

@@ -21,7 +21,6 @@ from atlas_core.llm import Endpoint
 from atlas_core.runtime import Agent, ChatAgent, Role, TemplateRegistry
 from atlas_core.store import Store, open_store
 from atlas_core.types import Version, VersionKind
-
 from atlas_gepa.adapter import AtlasAdapter, SpendMeter
 from atlas_gepa.cache import RunCache
 from atlas_gepa.config import GepaConfig, ScoringConfig
@@ -90,7 +89,9 @@ def make_runner(
 def _endpoint(config: GepaConfig) -> Endpoint:
     r = config.reflection
     key = r.api_key.get_secret_value() if r.api_key is not None else None
-    return Endpoint(r.base_url, r.model, api_key=key, timeout_s=r.timeout_s, max_retries=r.max_retries)
+    return Endpoint(
+        r.base_url, r.model, api_key=key, timeout_s=r.timeout_s, max_retries=r.max_retries
+    )
 
 
 def _data(config: GepaConfig, store: Store) -> tuple[list[GepaExample], list[GepaExample]]:
@@ -210,5 +211,3 @@ def _publish_once(run: GepaRun, store: Store, config: GepaConfig) -> list[Versio
         versions = []
     path.write_text(json.dumps([str(v.id) for v in versions]), encoding="utf-8")
     return versions
-
-

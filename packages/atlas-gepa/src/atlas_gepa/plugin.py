@@ -2,7 +2,6 @@
 learner of the learning loop and the ``atlas optimize`` command group."""
 
 from atlas_core.plugins import Plugin
-
 from atlas_gepa import __version__
 from atlas_gepa.cli import optimize_app
 from atlas_gepa.learner import GepaLearner

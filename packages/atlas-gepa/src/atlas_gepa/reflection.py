@@ -17,7 +17,6 @@ from typing import Any
 from atlas_core.llm import Endpoint, SyncChatClient
 from atlas_core.runtime import Role
 from atlas_core.runtime.templates import VARIABLES
-
 from atlas_gepa.adapter import SpendMeter
 from atlas_gepa.cache import RunCache
 
@@ -54,7 +53,9 @@ class ReflectionLM:
 
     def __call__(self, prompt: str | Sequence[dict[str, Any]]) -> str:
         """The model's answer to ``prompt`` (a string, or chat messages)."""
-        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+        messages = (
+            [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+        )
         key = "reflect:" + hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             return str(hit)  # answered before an interruption: not paid for twice

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from atlas_core.errors import InvalidArgumentError
 from atlas_core.types import Interaction
-
 from atlas_gepa.data import GepaExample
 
 if TYPE_CHECKING:
@@ -62,7 +61,9 @@ class GoldScorer:
 
     def __init__(self, match: Literal["exact", "contains"] = "exact") -> None:
         if match not in ("exact", "contains"):
-            raise InvalidArgumentError(f"invalid argument `match`: exact or contains, got {match!r}")
+            raise InvalidArgumentError(
+                f"invalid argument `match`: exact or contains, got {match!r}"
+            )
         self.match = match
         self.name = f"gold-{match}"
 
@@ -77,9 +78,7 @@ class GoldScorer:
         ok = gold == got if self.match == "exact" else gold in got
         if ok:
             return Scored(1.0, "matches the gold answer", {"gold": 1.0})
-        return Scored(
-            0.0, f"expected {example.reference!r}, got {answer[:200]!r}", {"gold": 0.0}
-        )
+        return Scored(0.0, f"expected {example.reference!r}, got {answer[:200]!r}", {"gold": 0.0})
 
 
 class RewardModelScorer:

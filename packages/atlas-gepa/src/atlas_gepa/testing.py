@@ -15,7 +15,7 @@ from typing import Any
 
 from atlas_core.store import Store, open_store
 from atlas_core.testing.openai_server import ChatCall, FakeLLMServer, Reply
-from atlas_core.types import Feedback, FeedbackKind, Interaction
+from atlas_core.types import Feedback, Interaction
 
 FIXED = "Give the final answer only, as a bare number.\n\n${task}"
 """What the scripted reflection model proposes for the student template."""
@@ -59,40 +59,22 @@ def seed_store(path: Path, n: int = 8, tenant: str = "default", key: str = "math
     for i in range(n):
         a, b = 10 + i, 20 + 2 * i
         task = f"What is {a} + {b}?"
-        inter = Interaction(
-            tenant_id=tenant,
-            learning_key=key,
-            input=[{"role": "user", "content": task}],
-            output=student_answer(task),
+        inter = Interaction.model_validate(
+            {
+                "tenant_id": tenant,
+                "learning_key": key,
+                "input": [{"role": "user", "content": task}],
+                "output": student_answer(task),
+            }
         )
         interactions.append(inter)
-        feedback.append(
-            Feedback(
-                tenant_id=tenant,
-                interaction_id=inter.id,
-                kind=FeedbackKind.LABEL,
-                text=str(a + b),
-            )
-        )
-        feedback.append(
-            Feedback(
-                tenant_id=tenant,
-                interaction_id=inter.id,
-                kind=FeedbackKind.COMMENT,
-                text="too wordy, just give me the number",
-            )
-        )
+        about = {"tenant_id": tenant, "interaction_id": inter.id}
+        feedback.append(Feedback.model_validate(about | {"kind": "label", "text": str(a + b)}))
+        comment = "too wordy, just give me the number"
+        feedback.append(Feedback.model_validate(about | {"kind": "comment", "text": comment}))
         if i % 2 == 0:
-            feedback.append(
-                Feedback(
-                    tenant_id=tenant,
-                    interaction_id=inter.id,
-                    kind=FeedbackKind.RATING,
-                    value=2,
-                    scale_min=1,
-                    scale_max=5,
-                )
-            )
+            rating = {"kind": "rating", "value": 2, "scale_min": 1, "scale_max": 5}
+            feedback.append(Feedback.model_validate(about | rating))
     store.write_interactions(interactions)
     store.write_feedback(feedback)
     return store

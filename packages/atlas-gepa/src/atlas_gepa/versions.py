@@ -46,7 +46,9 @@ def template_version(
     role = Role(role)
     check_text(role, text)
     name = TemplateRegistry(store, tenant, family).name(role)
-    number = max((v.number for v in store.versions(tenant, VersionKind.PROMPT, name)), default=0) + 1
+    number = (
+        max((v.number for v in store.versions(tenant, VersionKind.PROMPT, name)), default=0) + 1
+    )
     key = f"{name}/{number}"
     digest = hashlib.sha256(text.encode()).hexdigest()
     store.kv_put(tenant, TEXT_NAMESPACE, {key: json.dumps({"text": text, "sha256": digest})})
@@ -61,6 +63,7 @@ def template_version(
         parent_id=parent_id,
         metrics={k: float(v) for k, v in metrics.items()},
         status=VersionStatus.CANDIDATE,
+        aliases=(),
     )
     if save:
         store.put_version(version)
