@@ -16,30 +16,61 @@ refuses or a failed scorer is a score of 0 with the error in the :class:`Attempt
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import hashlib
 import json
 import shutil
 import tempfile
 import threading
-from collections.abc import Coroutine, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from atlas_core.config.models import RuntimeConfig
 from atlas_core.errors import InvalidArgumentError
+from atlas_core.ids import new_id
 from atlas_core.runtime import Agent, Lane, Outcome, Role, Runtime, TemplateError, TemplateRegistry
 from atlas_core.runtime.templates import DEFAULT_TEXTS, check_text
+from atlas_core.sdk.recorder import Recorder
 from atlas_core.store import Store, open_store
 from atlas_core.types import Interaction, VersionKind, VersionStatus
 from atlas_gepa.data import GepaExample
 from atlas_gepa.scoring import Scorer
 
-__all__ = ["Attempt", "CandidateRunner", "production_texts", "run_sync"]
+__all__ = ["Attempt", "CandidateRunner", "DiscardTransport", "candidate_digest", "production_texts"]
 
-T = TypeVar("T")
 _PROMPT = VersionKind.PROMPT
+_WARM_RUNTIMES = 8
+
+
+class DiscardTransport:
+    """A recorder transport that drops every event: evaluation runs are not traffic."""
+
+    def send(
+        self,
+        interaction_id: bytes,
+        kind: int,
+        value: float,
+        key: int,
+        payload: bytes,
+        ts_ns: int,
+        event_id: bytes | None = None,
+    ) -> bytes:
+        """Accepts and forgets the event; its id."""
+        return event_id if event_id is not None else new_id().bytes
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Nothing is ever pending."""
+        return True
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Nothing to settle."""
+        return True
+
+    def has_room(self) -> bool:
+        """Always."""
+        return True
 
 
 @dataclass(frozen=True)
@@ -57,17 +88,6 @@ class Attempt:
     """The protocol trace (step name, role, prompt, text, error, ...)."""
     tokens: int = 0
     """Prompt + completion tokens the agents spent on it."""
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Runs ``coro`` to completion from sync code (on a helper thread if this thread already
-    runs an event loop, since loops cannot nest)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="atlas-gepa") as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 def production_texts(store: Store, tenant: str, family: str) -> dict[Role, str]:
@@ -134,6 +154,16 @@ class CandidateRunner:
         self.store = open_store("sqlite:///" + str(self.scratch_dir / "scratch.db"))
         self.registry = TemplateRegistry(self.store, tenant, self.config.template_family)
         self._lock = threading.Lock()
+        # Evaluation runs are not traffic: their outcomes are kept, their recordings dropped.
+        self._recorder = Recorder(DiscardTransport(), tenant_id=tenant)
+        self._runtimes: OrderedDict[str, Runtime] = OrderedDict()
+        # One long-lived loop for every evaluation, so agents keep their HTTP connections
+        # (and the runtimes their template caches) from one GEPA step to the next.
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="atlas-gepa-eval", daemon=True
+        )
+        self._thread.start()
         self.base = {role: base.get(role, DEFAULT_TEXTS[role]) for role in Role}
         """The production text of every role (what a candidate leaves out is served from)."""
         self._seed_production()
@@ -161,7 +191,27 @@ class CandidateRunner:
 
     def evaluate(self, batch: Sequence[GepaExample], candidate: Mapping[str, str]) -> list[Attempt]:
         """One :class:`Attempt` per example, in order; never raises for one example."""
-        return run_sync(self.aevaluate(batch, candidate))
+        future = asyncio.run_coroutine_threadsafe(self.aevaluate(batch, candidate), self._loop)
+        return future.result()
+
+    def _runtime(self, alias: str) -> Runtime:
+        """The runtime serving ``alias`` (the few most recent are kept warm)."""
+        runtime = self._runtimes.get(alias)
+        if runtime is None:
+            config = self.config.model_copy(update={"template_alias": alias})
+            runtime = Runtime(
+                self.student,
+                self.teacher,
+                store=self.store,
+                tenant=self.tenant,
+                recorder=self._recorder,
+                config=config,
+            )
+            self._runtimes[alias] = runtime
+            while len(self._runtimes) > _WARM_RUNTIMES:
+                self._runtimes.popitem(last=False)
+        self._runtimes.move_to_end(alias)
+        return runtime
 
     async def aevaluate(
         self, batch: Sequence[GepaExample], candidate: Mapping[str, str]
@@ -177,16 +227,9 @@ class CandidateRunner:
             # A proposal that breaks its role's placeholders fails every example, visibly.
             reason = f"invalid candidate template: {exc}"
             return [Attempt(e, "", 0.0, reason, error=reason) for e in batch]
-        config = self.config.model_copy(update={"template_alias": alias})
-        runtime = Runtime(
-            self.student, self.teacher, store=self.store, tenant=self.tenant, config=config
-        )
+        runtime = self._runtime(alias)
         gate = asyncio.Semaphore(self.concurrency)
-        try:
-            answered = await asyncio.gather(*(self._answer(runtime, gate, e) for e in batch))
-        finally:
-            await asyncio.to_thread(runtime.close)
-            await _close_async_clients(self.student, self.teacher)
+        answered = await asyncio.gather(*(self._answer(runtime, gate, e) for e in batch))
         return await self._score(answered)
 
     async def _answer(
@@ -245,7 +288,16 @@ class CandidateRunner:
         )
 
     def close(self) -> None:
-        """Closes the scratch store (and removes it when this runner made it)."""
+        """Stops the evaluation loop, closes the agents' HTTP pools on it and the scratch
+        store (and removes the store when this runner made it). Idempotent."""
+        if self._loop.is_closed():
+            return
+        closing = _close_async_clients(self.student, self.teacher)
+        asyncio.run_coroutine_threadsafe(closing, self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+        self._runtimes.clear()
         self.store.close()
         if self._owned_dir:
             shutil.rmtree(self.scratch_dir, ignore_errors=True)
