@@ -17,7 +17,7 @@ Contract shared by every back-end:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -206,6 +206,26 @@ class Store(Protocol):
 
     def load_priorities(self, tenant: str, buffer: str) -> pl.DataFrame:
         """Columns ``item_id`` (binary) and ``priority`` of one replay buffer."""
+        ...
+
+    # -- key-value entries -------------------------------------------------------------
+    def kv_put(self, tenant: str, namespace: str, items: Mapping[str, str]) -> None:
+        """Upserts string entries (JSON by convention) of one namespace in one transaction.
+
+        For small state that is not an event or a version: caches, playbooks, template texts.
+        """
+        ...
+
+    def kv_get(self, tenant: str, namespace: str, keys: Sequence[str]) -> dict[str, str]:
+        """The entries that exist among ``keys``; missing keys are absent from the result."""
+        ...
+
+    def kv_items(self, tenant: str, namespace: str, prefix: str = "") -> dict[str, str]:
+        """Every entry of the namespace whose key starts with ``prefix``, in key order."""
+        ...
+
+    def kv_delete(self, tenant: str, namespace: str, keys: Sequence[str]) -> int:
+        """Deletes the given entries; the number that existed."""
         ...
 
     # -- tenants and keys --------------------------------------------------------------

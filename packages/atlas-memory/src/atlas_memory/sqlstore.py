@@ -21,6 +21,7 @@ from atlas_core.errors import InvalidArgumentError
 from atlas_core.store import Query, WriteResult
 from atlas_core.types import Feedback, Interaction, Reward, to_ns
 from atlas_memory import query as q
+from atlas_memory.kv import KvSql
 from atlas_memory.migrations import Dialect
 from atlas_memory.registry import RegistrySql
 from atlas_memory.tx import ConflictError, Tx
@@ -36,7 +37,7 @@ FrameRead = tuple[str, str, Sequence[Any], Callable[[pl.DataFrame], pl.DataFrame
 """One frame read: table, SQL, parameters, and what to do with the frame once read."""
 
 
-class SqlStore(RegistrySql):
+class SqlStore(RegistrySql, KvSql):
     """The shared implementation of :class:`atlas_core.store.Store`."""
 
     dialect: Dialect

@@ -1,0 +1,1 @@
+"""Test helpers that other Atlas packages and users' own tests share (real servers, no mocks)."""
