@@ -46,23 +46,29 @@ class SignalConfig(_Section):
         description="Weight of each implicit signal by name; positive is good, negative bad.",
     )
     unknown_signal_weight: float = Field(
-        0.0, description="Weight of a signal whose name is not in `weights` (0 ignores it)."
+        default=0.0, description="Weight of a signal whose name is not in `weights` (0 ignores it)."
     )
     dwell_saturation_s: dict[str, float] = Field(
         default_factory=lambda: {"engage": 30.0},
         description="Signals whose value is dwell seconds, and the dwell that earns full weight.",
     )
-    rating_weight: float = Field(1.0, ge=0, description="Evidence of one explicit rating.")
-    edit_weight: float = Field(1.0, ge=0, description="Evidence of one edit (kept fraction).")
-    label_weight: float = Field(
-        1.0, ge=0, description="Evidence of a gold label (similarity of output to it)."
+    rating_weight: float = Field(default=1.0, ge=0, description="Evidence of one explicit rating.")
+    edit_weight: float = Field(
+        default=1.0, ge=0, description="Evidence of one edit (kept fraction)."
     )
-    prior: float = Field(0.5, ge=0, le=1, description="Score with no evidence at all.")
+    label_weight: float = Field(
+        default=1.0, ge=0, description="Evidence of a gold label (similarity of output to it)."
+    )
+    prior: float = Field(default=0.5, ge=0, le=1, description="Score with no evidence at all.")
     prior_strength: float = Field(
-        1.0, ge=0, description="Pseudo-evidence of the prior; larger shrinks harder toward it."
+        default=1.0,
+        ge=0,
+        description="Pseudo-evidence of the prior; larger shrinks harder toward it.",
     )
     decay_half_life_s: float | None = Field(
-        None, gt=0, description="Evidence halves every this many seconds of age; None: no decay."
+        default=None,
+        gt=0,
+        description="Evidence halves every this many seconds of age; None: no decay.",
     )
 
     @model_validator(mode="after")
@@ -77,15 +83,15 @@ class EndpointConfig(_Section):
     """The OpenAI-compatible chat endpoint the judges and the arbiter are called through."""
 
     base_url: str | None = Field(
-        None, description="e.g. http://localhost:8000/v1; None reads ATLAS_LLM_BASE_URL."
+        default=None, description="e.g. http://localhost:8000/v1; None reads ATLAS_LLM_BASE_URL."
     )
     api_key_env: str | None = Field(
-        "ATLAS_LLM_API_KEY", description="Environment variable holding the API key, if any."
+        default="ATLAS_LLM_API_KEY", description="Environment variable holding the API key, if any."
     )
-    timeout_s: float = Field(30.0, gt=0, description="Per-attempt timeout of one call.")
-    max_retries: int = Field(3, ge=0, description="Retries on 429, 5xx, timeouts, resets.")
-    backoff_s: float = Field(0.25, ge=0, description="First back-off; doubles per retry.")
-    max_concurrency: int = Field(16, ge=1, description="Calls in flight at once, at most.")
+    timeout_s: float = Field(default=30.0, gt=0, description="Per-attempt timeout of one call.")
+    max_retries: int = Field(default=3, ge=0, description="Retries on 429, 5xx, timeouts, resets.")
+    backoff_s: float = Field(default=0.25, ge=0, description="First back-off; doubles per retry.")
+    max_concurrency: int = Field(default=16, ge=1, description="Calls in flight at once, at most.")
 
     def resolved_base_url(self) -> str:
         """``base_url``, else ``ATLAS_LLM_BASE_URL``; a ConfigError when neither is set."""
@@ -105,13 +111,13 @@ class JudgeConfig(_Section):
     name: str = Field(min_length=1, description="Unique name; appears in reward components.")
     model: str = Field(min_length=1, description="Model name sent to the endpoint.")
     principles: list[str] = Field(min_length=1, description="What the judge checks (rubric).")
-    weight: float = Field(1.0, gt=0, description="Weight in the ensemble's weighted mean.")
+    weight: float = Field(default=1.0, gt=0, description="Weight in the ensemble's weighted mean.")
     temperatures: list[float] = Field(
         default_factory=lambda: [0.0, 0.7],
         min_length=1,
         description="One sample per temperature; their spread is an escalation signal.",
     )
-    max_tokens: int = Field(512, ge=16, description="Answer length limit of one sample.")
+    max_tokens: int = Field(default=512, ge=16, description="Answer length limit of one sample.")
 
 
 class ArbiterConfig(_Section):
@@ -121,21 +127,30 @@ class ArbiterConfig(_Section):
     principles: list[str] = Field(
         default_factory=list, description="Principles of its own, besides the judges'."
     )
-    temperature: float = Field(0.0, ge=0, description="Sampling temperature of its one call.")
-    max_tokens: int = Field(1024, ge=16, description="Answer length limit.")
+    temperature: float = Field(
+        default=0.0, ge=0, description="Sampling temperature of its one call."
+    )
+    max_tokens: int = Field(default=1024, ge=16, description="Answer length limit.")
 
 
 class EscalationConfig(_Section):
     """When the ensemble asks the arbiter."""
 
     spread_threshold: float = Field(
-        0.3, ge=0, le=1, description="Escalate when max - min of all sample scores exceeds this."
+        default=0.3,
+        ge=0,
+        le=1,
+        description="Escalate when max - min of all sample scores exceeds this.",
     )
     uncertainty_threshold: float = Field(
-        0.5, ge=0, le=1, description="Escalate when any sample reports uncertainty above this."
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Escalate when any sample reports uncertainty above this.",
     )
     on_parse_failure: bool = Field(
-        True, description="Escalate when any sample fails (no valid JSON, or the call failed)."
+        default=True,
+        description="Escalate when any sample fails (no valid JSON, or the call failed).",
     )
 
 
@@ -152,8 +167,10 @@ class ConsistencyRule(_Section):
     kind: Literal["max_gap", "not_above", "veto"] = Field(description="What the rule checks.")
     judges: list[str] = Field(min_length=1, max_length=2, description="Judge names it involves.")
     threshold: float = Field(ge=0, le=1, description="Allowed gap, or the veto's trigger score.")
-    action: Literal["escalate", "flag"] = Field("escalate", description="On a gap violation.")
-    cap: float | None = Field(None, ge=0, le=1, description="veto only: the score ceiling.")
+    action: Literal["escalate", "flag"] = Field(
+        default="escalate", description="On a gap violation."
+    )
+    cap: float | None = Field(default=None, ge=0, le=1, description="veto only: the score ceiling.")
 
     @model_validator(mode="after")
     def _shape(self) -> Self:
@@ -168,8 +185,8 @@ class ConsistencyRule(_Section):
 class CombineConfig(_Section):
     """How the judge score and the feedback score make one reward (either may be absent)."""
 
-    judge_weight: float = Field(0.5, ge=0, description="Weight of the judges' score.")
-    feedback_weight: float = Field(0.5, ge=0, description="Weight of the feedback score.")
+    judge_weight: float = Field(default=0.5, ge=0, description="Weight of the judges' score.")
+    feedback_weight: float = Field(default=0.5, ge=0, description="Weight of the feedback score.")
 
     @model_validator(mode="after")
     def _not_both_zero(self) -> Self:
@@ -181,13 +198,15 @@ class CombineConfig(_Section):
 class CacheConfig(_Section):
     """The content-hash cache of judge answers, persisted through the Store's kv entries."""
 
-    enabled: bool = Field(True, description="Reuse an identical call's earlier answer.")
-    namespace: str = Field("rim.cache", min_length=1, description="Store kv namespace.")
+    enabled: bool = Field(default=True, description="Reuse an identical call's earlier answer.")
+    namespace: str = Field(default="rim.cache", min_length=1, description="Store kv namespace.")
     tenant: str = Field(
-        "default", min_length=1, description="Tenant whose entries cache calls with no tenant."
+        default="default",
+        min_length=1,
+        description="Tenant whose entries cache calls with no tenant.",
     )
     max_memory_entries: int = Field(
-        100_000, ge=0, description="Answers also kept in process memory, at most."
+        default=100_000, ge=0, description="Answers also kept in process memory, at most."
     )
 
 
@@ -197,12 +216,14 @@ class RimConfig(_Section):
     endpoint: EndpointConfig = Field(default_factory=EndpointConfig)
     signals: SignalConfig = Field(default_factory=SignalConfig)
     judges: list[JudgeConfig] = Field(default_factory=list, description="The ensemble.")
-    arbiter: ArbiterConfig | None = Field(None, description="None: escalation is only recorded.")
+    arbiter: ArbiterConfig | None = Field(
+        default=None, description="None: escalation is only recorded."
+    )
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     consistency: list[ConsistencyRule] = Field(default_factory=list)
     combine: CombineConfig = Field(default_factory=CombineConfig)
     quality_threshold: float = Field(
-        0.0, ge=0, le=1, description="Rewards below this are marked not for training."
+        default=0.0, ge=0, le=1, description="Rewards below this are marked not for training."
     )
     cache: CacheConfig = Field(default_factory=CacheConfig)
 

@@ -28,9 +28,7 @@ def kept_fraction(response: str, correction: str) -> float:
     return float(Indel.normalized_similarity(response, correction))
 
 
-def kept_fractions(
-    responses: Sequence[str], corrections: Sequence[str]
-) -> npt.NDArray[np.float64]:
+def kept_fractions(responses: Sequence[str], corrections: Sequence[str]) -> npt.NDArray[np.float64]:
     """The similarity of each pair (``responses[i]``, ``corrections[i]``), as float64."""
     if len(responses) != len(corrections):
         raise ValueError(f"{len(responses)} responses but {len(corrections)} corrections")

@@ -1,0 +1,374 @@
+"""The judge ensemble: samples, consistency rules, escalation to the arbiter, accounting.
+
+For each task every judge is sampled once per configured temperature (all calls of a round
+run concurrently, bounded by the endpoint's ``max_concurrency``; retries, back-off and
+timeouts are the chat client's). Then, per response:
+
+- a judge's score is the mean of its parsed samples; the ensemble's is the weighted mean of
+  the judges that have one (``JudgeConfig.weight``);
+- the ensemble escalates to the arbiter when the *spread* (max - min over every parsed
+  sample) exceeds ``escalation.spread_threshold``, when any sample reports uncertainty above
+  ``escalation.uncertainty_threshold``, when any sample failed (bad JSON, or the call itself)
+  and ``escalation.on_parse_failure`` is set, or when a consistency rule with action
+  ``escalate`` is violated (``flag`` rules are only recorded);
+- the arbiter, shown every judge's principles, scores and rationales, gives the final scores;
+  if it cannot answer, the ensemble's scores stand;
+- veto rules cap the final score last, whoever produced it.
+
+The uncertainty reported is the arbiter's when it answered, else the larger of the samples'
+mean reported uncertainty and the standard deviation of their scores. Tokens and latency are
+accounted per task; answers served from the cache cost no tokens and are counted as hits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from atlas_core.llm import ChatClient, LLMError
+from atlas_rim.config import ConsistencyRule, JudgeConfig, RimConfig
+from atlas_rim.judges.cache import CachedAnswer, JudgeCache, call_key
+from atlas_rim.judges.prompts import PanelEntry, Task, arbiter_messages, judge_messages
+from atlas_rim.judges.schema import Verdict, VerdictParseError, parse_verdict
+
+__all__ = ["ARBITER", "JudgeEnsemble", "Judgement", "Sample"]
+
+ARBITER = "arbiter"
+"""The ``judge`` name of the arbiter's sample."""
+
+
+@dataclass(frozen=True)
+class _Call:
+    judge: str
+    model: str
+    messages: list[dict[str, object]]
+    temperature: float
+    max_tokens: int
+    key: str
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One judge call's outcome."""
+
+    judge: str
+    temperature: float
+    verdict: Verdict | None
+    """None when the call failed or its answer did not parse (see ``error``)."""
+    error: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    cached: bool
+    latency_s: float
+
+    def panel_entry(self) -> PanelEntry:
+        """How the arbiter is shown this sample."""
+        v = self.verdict
+        if v is None:
+            return PanelEntry(self.judge, self.temperature, None, error=self.error)
+        return PanelEntry(
+            self.judge, self.temperature, v.scores, v.principles, v.rationale, v.uncertainty
+        )
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The ensemble's result for one task."""
+
+    scores: tuple[float, ...] | None
+    """Final score per response; None when no judge nor the arbiter produced one."""
+    judge_scores: dict[str, tuple[float, ...]]
+    """Each judge's mean over its parsed samples (judges with none are absent)."""
+    uncertainty: float | None
+    rationale: str
+    escalated: bool
+    """The arbiter was consulted (whether or not it answered)."""
+    reasons: tuple[str, ...]
+    """Why it escalated (or would have, with no arbiter configured)."""
+    flags: tuple[str, ...]
+    """Violated consistency rules and applied vetoes, by rule name."""
+    samples: tuple[Sample, ...]
+    arbiter: Sample | None
+    latency_s: float
+
+    @property
+    def score(self) -> float | None:
+        """The final score of a single-response task."""
+        return None if self.scores is None else self.scores[0]
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Prompt tokens paid for this task (cache hits cost none)."""
+        return sum(s.prompt_tokens for s in self._all())
+
+    @property
+    def completion_tokens(self) -> int:
+        """Completion tokens paid for this task."""
+        return sum(s.completion_tokens for s in self._all())
+
+    @property
+    def cache_hits(self) -> int:
+        """Samples answered from the cache."""
+        return sum(s.cached for s in self._all())
+
+    @property
+    def failures(self) -> int:
+        """Samples (arbiter included) with no usable answer."""
+        return sum(s.verdict is None for s in self._all())
+
+    def _all(self) -> tuple[Sample, ...]:
+        return self.samples + ((self.arbiter,) if self.arbiter is not None else ())
+
+
+@dataclass
+class _Round:
+    """One task's state between the panel and the arbiter."""
+
+    task: Task
+    samples: list[Sample]
+    elapsed_s: float
+    judge_scores: dict[str, tuple[float, ...]]
+    ensemble: tuple[float, ...] | None
+    reasons: list[str]
+    flags: list[str]
+
+
+class JudgeEnsemble:
+    """Runs the configured judges (and arbiter) over tasks; see the module docstring."""
+
+    def __init__(self, config: RimConfig, client: ChatClient, cache: JudgeCache) -> None:
+        self.config = config
+        self.client = client
+        self.cache = cache
+
+    async def judge(self, tasks: Sequence[Task]) -> list[Judgement]:
+        """One judgement per task, in order; the cache is flushed to the store at the end."""
+        if not self.config.judges:
+            raise ValueError("the RIM config has no judges")
+        panels = [self._panel_calls(task) for task in tasks]
+        self.cache.prefetch(
+            (t.tenant, c.key) for t, calls in zip(tasks, panels, strict=True) for c in calls
+        )
+        rounds = await asyncio.gather(
+            *(self._panel(task, calls) for task, calls in zip(tasks, panels, strict=True))
+        )
+        arbiter_calls = {i: self._arbiter_call(r) for i, r in enumerate(rounds) if self._asks(r)}
+        self.cache.prefetch((rounds[i].task.tenant, c.key) for i, c in arbiter_calls.items())
+        answers = await asyncio.gather(
+            *(self._timed(rounds[i].task, c) for i, c in arbiter_calls.items())
+        )
+        by_task = dict(zip(arbiter_calls, answers, strict=True))
+        self.cache.flush()
+        return [self._finish(r, by_task.get(i)) for i, r in enumerate(rounds)]
+
+    # -- the panel --------------------------------------------------------------------
+    def _panel_calls(self, task: Task) -> list[_Call]:
+        calls = []
+        for judge in self.config.judges:
+            messages = judge_messages(judge, task)
+            for i, temperature in enumerate(judge.temperatures):
+                key = call_key(judge.model, messages, temperature, judge.max_tokens, i)
+                calls.append(
+                    _Call(judge.name, judge.model, messages, temperature, judge.max_tokens, key)
+                )
+        return calls
+
+    async def _panel(self, task: Task, calls: list[_Call]) -> _Round:
+        started = time.perf_counter()
+        samples = list(await asyncio.gather(*(self._sample(task, c) for c in calls)))
+        elapsed = time.perf_counter() - started
+        judge_scores = _judge_means(self.config.judges, samples)
+        ensemble = _weighted(self.config.judges, judge_scores)
+        reasons, flags = self._reasons(samples, judge_scores)
+        return _Round(task, samples, elapsed, judge_scores, ensemble, reasons, flags)
+
+    def _reasons(
+        self, samples: list[Sample], judge_scores: dict[str, tuple[float, ...]]
+    ) -> tuple[list[str], list[str]]:
+        rules = self.config.escalation
+        reasons: list[str] = []
+        flags: list[str] = []
+        parsed = [s.verdict for s in samples if s.verdict is not None]
+        if parsed and _spread([v.scores for v in parsed]) > rules.spread_threshold:
+            reasons.append("spread")
+        if any(v.uncertainty > rules.uncertainty_threshold for v in parsed):
+            reasons.append("uncertainty")
+        if rules.on_parse_failure and len(parsed) < len(samples):
+            reasons.append("no_parse")
+        for rule in self.config.consistency:
+            if rule.kind != "veto" and _violates(rule, judge_scores):
+                flags.append(rule.name)
+                if rule.action == "escalate":
+                    reasons.append(f"consistency:{rule.name}")
+        return reasons, flags
+
+    # -- the arbiter ------------------------------------------------------------------
+    def _asks(self, r: _Round) -> bool:
+        return bool(r.reasons) and self.config.arbiter is not None
+
+    def _arbiter_call(self, r: _Round) -> _Call:
+        arbiter = self.config.arbiter
+        assert arbiter is not None  # only called when _asks
+        panel = [s.panel_entry() for s in r.samples]
+        messages = arbiter_messages(arbiter, self.config.judges, r.task, panel, r.reasons)
+        key = call_key(arbiter.model, messages, arbiter.temperature, arbiter.max_tokens, 0)
+        return _Call(ARBITER, arbiter.model, messages, arbiter.temperature, arbiter.max_tokens, key)
+
+    async def _timed(self, task: Task, call: _Call) -> tuple[Sample, float]:
+        started = time.perf_counter()
+        sample = await self._sample(task, call)
+        return sample, time.perf_counter() - started
+
+    def _finish(self, r: _Round, arbiter: tuple[Sample, float] | None) -> Judgement:
+        scores, rationale = r.ensemble, _rationale(r.samples)
+        reasons = list(r.reasons)
+        elapsed = r.elapsed_s
+        parsed = [s.verdict for s in r.samples if s.verdict is not None]
+        uncertainty: float | None = None
+        if parsed:
+            reported = statistics.fmean(v.uncertainty for v in parsed)
+            uncertainty = max(reported, _score_std([v.scores for v in parsed]))
+        arbiter_sample = None
+        if arbiter is not None:
+            arbiter_sample, arbiter_elapsed = arbiter
+            elapsed += arbiter_elapsed
+            verdict = arbiter_sample.verdict
+            if verdict is None:
+                reasons.append("arbiter_failed")
+            else:
+                scores, uncertainty = verdict.scores, verdict.uncertainty
+                rationale = f"arbiter: {verdict.rationale}"
+        flags = list(r.flags)
+        if scores is not None:
+            scores, vetoes = _apply_vetoes(self.config.consistency, r.judge_scores, scores)
+            flags += vetoes
+        return Judgement(
+            scores=scores,
+            judge_scores=r.judge_scores,
+            uncertainty=uncertainty,
+            rationale=rationale,
+            escalated=arbiter is not None,
+            reasons=tuple(reasons),
+            flags=tuple(flags),
+            samples=tuple(r.samples),
+            arbiter=arbiter_sample,
+            latency_s=elapsed,
+        )
+
+    # -- one call ---------------------------------------------------------------------
+    async def _sample(self, task: Task, call: _Call) -> Sample:
+        n = len(task.responses)
+        cached = self.cache.get(task.tenant, call.key)
+        if cached is not None:
+            # Only parsed answers are cached, but a changed schema must not crash on old ones.
+            try:
+                hit = parse_verdict(cached.text, n)
+                return Sample(call.judge, call.temperature, hit, None, 0, 0, True, 0.0)
+            except VerdictParseError:
+                pass
+        try:
+            response = await self.client.chat(
+                call.messages,
+                temperature=call.temperature,
+                max_tokens=call.max_tokens,
+                model=call.model,
+            )
+        except LLMError as exc:
+            return Sample(call.judge, call.temperature, None, str(exc), 0, 0, False, 0.0)
+        usage = response.usage
+        verdict: Verdict | None
+        error: str | None
+        try:
+            verdict = parse_verdict(response.text, n)
+        except VerdictParseError as exc:
+            verdict, error = None, str(exc)
+        else:
+            error = None
+            self.cache.put(
+                task.tenant,
+                call.key,
+                CachedAnswer(response.text, usage.prompt_tokens, usage.completion_tokens),
+            )
+        return Sample(
+            call.judge,
+            call.temperature,
+            verdict,
+            error,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            False,
+            response.latency_s,
+        )
+
+
+def _judge_means(
+    judges: Sequence[JudgeConfig], samples: Sequence[Sample]
+) -> dict[str, tuple[float, ...]]:
+    out = {}
+    for judge in judges:
+        mine = [s.verdict.scores for s in samples if s.judge == judge.name and s.verdict]
+        if mine:
+            out[judge.name] = tuple(statistics.fmean(col) for col in zip(*mine, strict=True))
+    return out
+
+
+def _weighted(
+    judges: Sequence[JudgeConfig], judge_scores: dict[str, tuple[float, ...]]
+) -> tuple[float, ...] | None:
+    present = [(j.weight, judge_scores[j.name]) for j in judges if j.name in judge_scores]
+    if not present:
+        return None
+    total = sum(w for w, _ in present)
+    return tuple(sum(w * s[i] for w, s in present) / total for i in range(len(present[0][1])))
+
+
+def _spread(vectors: Sequence[tuple[float, ...]]) -> float:
+    return float(max(max(col) - min(col) for col in zip(*vectors, strict=True)))
+
+
+def _score_std(vectors: Sequence[tuple[float, ...]]) -> float:
+    if len(vectors) < 2:
+        return 0.0
+    return float(max(statistics.pstdev(col) for col in zip(*vectors, strict=True)))
+
+
+def _violates(rule: ConsistencyRule, judge_scores: dict[str, tuple[float, ...]]) -> bool:
+    a, b = rule.judges
+    if a not in judge_scores or b not in judge_scores:
+        return False  # a rule about a judge that said nothing cannot be checked
+    gaps = [x - y for x, y in zip(judge_scores[a], judge_scores[b], strict=True)]
+    if rule.kind == "max_gap":
+        return max(abs(g) for g in gaps) > rule.threshold
+    return max(gaps) > rule.threshold  # not_above
+
+
+def _apply_vetoes(
+    rules: Sequence[ConsistencyRule],
+    judge_scores: dict[str, tuple[float, ...]],
+    scores: tuple[float, ...],
+) -> tuple[tuple[float, ...], list[str]]:
+    out, applied = list(scores), []
+    for rule in rules:
+        if rule.kind != "veto" or rule.judges[0] not in judge_scores:
+            continue
+        assert rule.cap is not None  # checked by the config
+        hit = False
+        for i, judge_score in enumerate(judge_scores[rule.judges[0]]):
+            if judge_score < rule.threshold and out[i] > rule.cap:
+                out[i], hit = rule.cap, True
+        if hit:
+            applied.append(f"veto:{rule.name}")
+    return tuple(out), applied
+
+
+def _rationale(samples: Sequence[Sample]) -> str:
+    seen: dict[str, str] = {}
+    for s in samples:
+        if s.verdict is not None and s.judge not in seen:
+            seen[s.judge] = s.verdict.rationale
+    if not seen:
+        return "no judge gave a usable answer"
+    return "; ".join(f"{judge}: {text}" for judge, text in seen.items())
