@@ -35,6 +35,10 @@ def kept_fractions(responses: Sequence[str], corrections: Sequence[str]) -> npt.
     if not responses:
         return np.zeros(0, dtype=np.float64)
     out = process.cpdist(
-        list(responses), list(corrections), scorer=Indel.normalized_similarity, workers=-1
+        list(responses),
+        list(corrections),
+        scorer=Indel.normalized_similarity,
+        dtype=np.float64,
+        workers=-1,
     )
     return np.asarray(out, dtype=np.float64)
