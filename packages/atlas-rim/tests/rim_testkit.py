@@ -99,7 +99,9 @@ def interaction(output: str = "Paris is the capital of France.", **extra: Any) -
     return Interaction(**fields)
 
 
-def rating(target: Interaction, value: float, low: float = 1, high: float = 5, **kw: Any) -> Feedback:
+def rating(
+    target: Interaction, value: float, low: float = 1, high: float = 5, **kw: Any
+) -> Feedback:
     """An explicit rating of ``target``."""
     return Feedback(
         tenant_id=target.tenant_id,

@@ -95,9 +95,7 @@ def test_spread_above_threshold_escalates_to_the_arbiter() -> None:
 def test_spread_at_or_below_threshold_does_not_escalate() -> None:
     answers = {"a": verdict(0.75), "b": verdict(0.25), "arbiter": verdict(0.0)}
     with FakeLLMServer(scripted(answers)) as server:
-        [j] = judge(
-            config(server.base_url, arbiter=ARBITER, escalation={"spread_threshold": 0.5})
-        )
+        [j] = judge(config(server.base_url, arbiter=ARBITER, escalation={"spread_threshold": 0.5}))
         assert all(who(c) != "arbiter" for c in server.calls)
     assert not j.escalated and j.score == pytest.approx(0.5)
 
@@ -110,7 +108,9 @@ def test_temperature_spread_within_one_judge_counts() -> None:
     assert j.judge_scores["a"] == pytest.approx((0.65,))
 
 
-@pytest.mark.parametrize(("reported", "threshold", "escalates"), [(0.6, 0.5, True), (0.6, 0.7, False)])
+@pytest.mark.parametrize(
+    ("reported", "threshold", "escalates"), [(0.6, 0.5, True), (0.6, 0.7, False)]
+)
 def test_uncertainty_threshold(reported: float, threshold: float, escalates: bool) -> None:
     answers = {"a": verdict(0.8, uncertainty=reported), "b": verdict(0.8), "arbiter": verdict(0.6)}
     with FakeLLMServer(scripted(answers)) as server:
@@ -132,9 +132,7 @@ def test_unparseable_sample_escalates_only_when_configured(on_failure: bool) -> 
         "arbiter": verdict(0.7),
     }
     with FakeLLMServer(scripted(answers)) as server:
-        cfg = config(
-            server.base_url, arbiter=ARBITER, escalation={"on_parse_failure": on_failure}
-        )
+        cfg = config(server.base_url, arbiter=ARBITER, escalation={"on_parse_failure": on_failure})
         [j] = judge(cfg)
     assert j.failures == 1
     failed = next(s for s in j.samples if s.verdict is None)
@@ -150,7 +148,7 @@ def test_unparseable_sample_escalates_only_when_configured(on_failure: bool) -> 
     [
         json.dumps({"principles": ["x"], "score": 1.5, "rationale": "r", "uncertainty": 0.1}),
         json.dumps({"principles": ["x"], "rationale": "r", "uncertainty": 0.1}),
-        "```json\n{\"score\": 0.5, \"rationale\": \"no principles\", \"uncertainty\": 0}\n```",
+        '```json\n{"score": 0.5, "rationale": "no principles", "uncertainty": 0}\n```',
     ],
 )
 def test_schema_violations_are_parse_failures(bad: str) -> None:

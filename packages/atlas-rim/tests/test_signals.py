@@ -253,7 +253,9 @@ def test_unknown_signals_ignored_by_default_and_weighted_when_configured() -> No
 
 def test_decay_halves_old_evidence() -> None:
     cfg = SignalConfig(decay_half_life_s=100.0, prior_strength=0.0)
-    old_bad = event(kind="rating", value=1.0, scale_min=1.0, scale_max=5.0, created_at=NOW - 100 * 10**9)
+    old_bad = event(
+        kind="rating", value=1.0, scale_min=1.0, scale_max=5.0, created_at=NOW - 100 * 10**9
+    )
     new_good = event(kind="rating", value=5.0, scale_min=1.0, scale_max=5.0, created_at=NOW)
     got = columnar([old_bad, new_good], cfg)[0]
     assert got["score"] == pytest.approx(1 / 1.5)  # 1 good vs 0.5 (halved) bad

@@ -58,7 +58,11 @@ def is_trainable(reward: Reward) -> bool:
 
 def events_frame(cases: Sequence[RewardCase]) -> pl.DataFrame:
     """The feedback of ``cases`` as the event columns :func:`~atlas_rim.signals.score_events`
-    reads, each row carrying its interaction's output as ``response``."""
+    reads, each row carrying its interaction's output as ``response``.
+
+    ``interaction_id`` holds the case's index, not the interaction's id, so two cases about
+    one interaction (say, scored with different feedback) never pool their evidence.
+    """
     rows: dict[str, list[Any]] = {
         k: []
         for k in (
@@ -66,9 +70,9 @@ def events_frame(cases: Sequence[RewardCase]) -> pl.DataFrame:
             "created_at", "response",
         )
     }  # fmt: skip
-    for case in cases:
+    for index, case in enumerate(cases):
         for f in case.feedback:
-            rows["interaction_id"].append(case.interaction.id.bytes)
+            rows["interaction_id"].append(index)
             rows["kind"].append(f.kind.value)
             rows["name"].append(f.name)
             rows["value"].append(f.value)
@@ -78,7 +82,7 @@ def events_frame(cases: Sequence[RewardCase]) -> pl.DataFrame:
             rows["created_at"].append(to_ns(f.created_at))
             rows["response"].append(case.interaction.output)
     schema = {
-        "interaction_id": pl.Binary, "kind": pl.String, "name": pl.String, "value": pl.Float64,
+        "interaction_id": pl.Int64, "kind": pl.String, "name": pl.String, "value": pl.Float64,
         "scale_min": pl.Float64, "scale_max": pl.Float64, "text": pl.String,
         "created_at": pl.Int64, "response": pl.String,
     }  # fmt: skip
@@ -134,16 +138,15 @@ class RimRewardModel:
         """One detailed evaluation per case, in order (``now`` anchors feedback decay)."""
         signals = score_events(events_frame(cases), self.config.signals, now)
         feedback = {row["interaction_id"]: row for row in signals.scores.iter_rows(named=True)}
-        sources: dict[bytes, dict[str, float]] = {}
+        sources: dict[int, dict[str, float]] = {}
         for row in signals.components.iter_rows(named=True):
             sources.setdefault(row["interaction_id"], {})[row["component"]] = row["value"]
         judgements: list[Judgement | None] = [None] * len(cases)
         if self.config.judges and cases:
             judgements = list(await self.ensemble.judge([_task(c) for c in cases]))
         out = []
-        for case, judgement in zip(cases, judgements, strict=True):
-            key = case.interaction.id.bytes
-            out.append(self._combine(case, feedback.get(key), sources.get(key, {}), judgement))
+        for i, (case, judgement) in enumerate(zip(cases, judgements, strict=True)):
+            out.append(self._combine(case, feedback.get(i), sources.get(i, {}), judgement))
         return out
 
     async def score(self, cases: Sequence[RewardCase]) -> list[Reward]:

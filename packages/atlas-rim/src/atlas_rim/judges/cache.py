@@ -70,6 +70,9 @@ class JudgeCache:
         self.config = config
         self.store = store
         self._memory: OrderedDict[tuple[str, str], CachedAnswer] = OrderedDict()
+        # What prefetch read for the round in progress: kept whole until flush, so the memory
+        # bound cannot evict an answer between reading it and using it.
+        self._round: dict[tuple[str, str], CachedAnswer] = {}
         self._pending: dict[str, dict[str, str]] = defaultdict(dict)
         self.hits = 0
         self.misses = 0
@@ -80,19 +83,23 @@ class JudgeCache:
             return
         by_tenant: dict[str, list[str]] = defaultdict(list)
         for tenant, key in wanted:
-            if (tenant, key) not in self._memory:
+            known = self._memory.get((tenant, key))
+            if known is None:
                 by_tenant[tenant].append(key)
+            else:
+                self._round[(tenant, key)] = known
         for tenant, keys in by_tenant.items():
             for key, raw in self.store.kv_get(tenant, self.config.namespace, keys).items():
                 answer = CachedAnswer.loads(raw)
                 if answer is not None:
+                    self._round[(tenant, key)] = answer
                     self._remember((tenant, key), answer)
 
     def get(self, tenant: str, key: str) -> CachedAnswer | None:
         """The cached answer, or None (counted as a hit or a miss)."""
         if not self.config.enabled:
             return None
-        answer = self._memory.get((tenant, key))
+        answer = self._memory.get((tenant, key)) or self._round.get((tenant, key))
         if answer is None:
             self.misses += 1
         else:
@@ -109,6 +116,7 @@ class JudgeCache:
 
     def flush(self) -> int:
         """Writes the answers put since the last flush to the store; how many were written."""
+        self._round.clear()
         written = 0
         if self.store is not None:
             for tenant, items in self._pending.items():
