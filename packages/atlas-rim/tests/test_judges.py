@@ -60,14 +60,18 @@ def test_weighted_mean_of_agreeing_judges_without_escalation() -> None:
         calls = server.calls
     assert j.score == pytest.approx((3 * 0.9 + 0.7) / 4)
     assert j.judge_scores == {"a": pytest.approx((0.9,)), "b": pytest.approx((0.7,))}
-    assert not j.escalated and j.reasons == () and j.arbiter is None
+    assert not j.escalated
+    assert j.reasons == ()
+    assert j.arbiter is None
     # One call per judge per temperature, each with its model, temperature and principles.
     sent = sorted((c.model, c.temperature) for c in calls)
     assert sent == [("m-a", 0.0), ("m-a", 0.7), ("m-b", 0.2)]
     system_a = next(c.system for c in calls if c.model == "m-a")
-    assert system_a is not None and "1. accurate" in system_a
+    assert system_a is not None
+    assert "1. accurate" in system_a
     user = calls[0].last_user
-    assert "What is 2 + 2?" in user and "## Reference answer\n4" in user
+    assert "What is 2 + 2?" in user
+    assert "## Reference answer\n4" in user
     assert "short and right" in user
     assert j.rationale.startswith("a: fine")
 
@@ -81,8 +85,10 @@ def test_spread_above_threshold_escalates_to_the_arbiter() -> None:
     with FakeLLMServer(scripted(answers)) as server:
         [j] = judge(config(server.base_url, arbiter=ARBITER))
         arbiter_calls = [c for c in server.calls if who(c) == "arbiter"]
-    assert j.escalated and j.reasons == ("spread",)
-    assert j.score == 0.8 and j.uncertainty == 0.05
+    assert j.escalated
+    assert j.reasons == ("spread",)
+    assert j.score == 0.8
+    assert j.uncertainty == 0.05
     assert j.rationale == "arbiter: terse but right"
     [call] = arbiter_calls
     assert call.model == "big-judge"
@@ -97,14 +103,16 @@ def test_spread_at_or_below_threshold_does_not_escalate() -> None:
     with FakeLLMServer(scripted(answers)) as server:
         [j] = judge(config(server.base_url, arbiter=ARBITER, escalation={"spread_threshold": 0.5}))
         assert all(who(c) != "arbiter" for c in server.calls)
-    assert not j.escalated and j.score == pytest.approx(0.5)
+    assert not j.escalated
+    assert j.score == pytest.approx(0.5)
 
 
 def test_temperature_spread_within_one_judge_counts() -> None:
     answers = {"a@0.0": verdict(0.9), "a@0.7": verdict(0.4), "b": verdict(0.6)}
     with FakeLLMServer(scripted({**answers, "arbiter": verdict(0.5)})) as server:
         [j] = judge(config(server.base_url, arbiter=ARBITER))
-    assert j.reasons == ("spread",) and j.score == 0.5
+    assert j.reasons == ("spread",)
+    assert j.score == 0.5
     assert j.judge_scores["a"] == pytest.approx((0.65,))
 
 
@@ -136,11 +144,14 @@ def test_unparseable_sample_escalates_only_when_configured(on_failure: bool) -> 
         [j] = judge(cfg)
     assert j.failures == 1
     failed = next(s for s in j.samples if s.verdict is None)
-    assert failed.judge == "a" and "no JSON object" in (failed.error or "")
+    assert failed.judge == "a"
+    assert "no JSON object" in (failed.error or "")
     if on_failure:
-        assert j.reasons == ("no_parse",) and j.score == 0.7
+        assert j.reasons == ("no_parse",)
+        assert j.score == 0.7
     else:
-        assert j.reasons == () and j.score == pytest.approx(0.8)
+        assert j.reasons == ()
+        assert j.score == pytest.approx(0.8)
 
 
 @pytest.mark.parametrize(
@@ -193,13 +204,18 @@ def test_transport_failures_timeouts_429_and_500() -> None:
         )
         [j] = judge(cfg)
     by_key = {f"{s.judge}@{s.temperature}": s for s in j.samples}
-    assert by_key["a@0.0"].verdict is not None and by_key["a@0.7"].verdict is not None
-    assert attempts["a@0.0"] == 2 and attempts["a@0.7"] == 2
+    assert by_key["a@0.0"].verdict is not None
+    assert by_key["a@0.7"].verdict is not None
+    assert attempts["a@0.0"] == 2
+    assert attempts["a@0.7"] == 2
     assert "timed out" in (by_key["b@0.0"].error or "").lower() or "no answer" in (
         by_key["b@0.0"].error or ""
     )
-    assert by_key["b@0.7"].verdict is None and by_key["b@0.7"].error
-    assert j.reasons == ("no_parse",) and j.escalated and j.score == 0.75
+    assert by_key["b@0.7"].verdict is None
+    assert by_key["b@0.7"].error
+    assert j.reasons == ("no_parse",)
+    assert j.escalated
+    assert j.score == 0.75
     assert j.judge_scores == {"a": pytest.approx((0.8,))}
 
 
@@ -207,8 +223,11 @@ def test_arbiter_failure_keeps_the_ensemble_score() -> None:
     answers = {"a": verdict(0.9), "b": verdict(0.2), "arbiter": "I refuse to answer in JSON."}
     with FakeLLMServer(scripted(answers)) as server:
         [j] = judge(config(server.base_url, arbiter=ARBITER))
-    assert j.escalated and j.reasons == ("spread", "arbiter_failed")
-    assert j.score == pytest.approx(0.55) and j.arbiter is not None and j.arbiter.verdict is None
+    assert j.escalated
+    assert j.reasons == ("spread", "arbiter_failed")
+    assert j.score == pytest.approx(0.55)
+    assert j.arbiter is not None
+    assert j.arbiter.verdict is None
 
 
 def test_no_arbiter_records_the_reasons_without_escalating() -> None:
@@ -216,13 +235,16 @@ def test_no_arbiter_records_the_reasons_without_escalating() -> None:
     with FakeLLMServer(scripted(answers)) as server:
         [j] = judge(config(server.base_url))
         assert len(server.calls) == 4
-    assert not j.escalated and j.reasons == ("spread",) and j.score == pytest.approx(0.55)
+    assert not j.escalated
+    assert j.reasons == ("spread",)
+    assert j.score == pytest.approx(0.55)
 
 
 def test_nothing_parsed_and_no_arbiter_gives_no_score() -> None:
     with FakeLLMServer(scripted({"a": "nope", "b": "nope"})) as server:
         [j] = judge(config(server.base_url))
-    assert j.scores is None and j.uncertainty is None
+    assert j.scores is None
+    assert j.uncertainty is None
     assert j.rationale == "no judge gave a usable answer"
 
 
@@ -252,7 +274,8 @@ def test_max_gap_rule_within_bounds_is_silent() -> None:
     rule = {"name": "agree", "kind": "max_gap", "judges": ["a", "b"], "threshold": 0.3}
     with FakeLLMServer(scripted(answers)) as server:
         [j] = judge(config(server.base_url, escalation=loose(), consistency=[rule]))
-    assert j.flags == () and j.reasons == ()
+    assert j.flags == ()
+    assert j.reasons == ()
 
 
 def test_not_above_rule_is_directional() -> None:
@@ -263,7 +286,8 @@ def test_not_above_rule_is_directional() -> None:
     with FakeLLMServer(scripted({"a": verdict(0.5), "b": verdict(0.9)})) as server:
         [fine] = judge(config(server.base_url, escalation=loose(), consistency=[rule]))
     assert violated.reasons == ("consistency:strict-below-lenient",)
-    assert fine.reasons == () and fine.flags == ()
+    assert fine.reasons == ()
+    assert fine.flags == ()
 
 
 def test_veto_caps_the_final_score_even_after_the_arbiter() -> None:
@@ -271,10 +295,13 @@ def test_veto_caps_the_final_score_even_after_the_arbiter() -> None:
     answers = {"a": verdict(0.95), "b": verdict(0.1), "arbiter": verdict(0.9)}
     with FakeLLMServer(scripted(answers)) as server:
         [j] = judge(config(server.base_url, arbiter=ARBITER, consistency=[rule]))
-    assert j.escalated and j.score == 0.2 and "veto:safety" in j.flags
+    assert j.escalated
+    assert j.score == 0.2
+    assert "veto:safety" in j.flags
     with FakeLLMServer(scripted({"a": verdict(0.9), "b": verdict(0.8)})) as server:
         [ok] = judge(config(server.base_url, consistency=[rule]))
-    assert ok.score == pytest.approx(0.85) and ok.flags == ()
+    assert ok.score == pytest.approx(0.85)
+    assert ok.flags == ()
 
 
 # -- group ranking, concurrency, accounting ---------------------------------------------------
@@ -312,7 +339,8 @@ def test_concurrency_is_bounded_by_the_endpoint() -> None:
         cfg = config(server.base_url, endpoint={"max_concurrency": 3})
         tasks = [Task(TASK.prompt, (f"answer {i}",)) for i in range(6)]
         judgements = judge(cfg, tasks)
-    assert len(judgements) == 6 and peak == 3
+    assert len(judgements) == 6
+    assert peak == 3
 
 
 def test_tokens_and_latency_are_accounted_per_task() -> None:
@@ -322,5 +350,7 @@ def test_tokens_and_latency_are_accounted_per_task() -> None:
     }
     with FakeLLMServer(scripted(answers)) as server:
         [j] = judge(config(server.base_url))
-    assert j.prompt_tokens == 2 * 100 + 2 * 50 and j.completion_tokens == 2 * 20 + 2 * 10
-    assert j.latency_s >= 0.05 and j.cache_hits == 0
+    assert j.prompt_tokens == 2 * 100 + 2 * 50
+    assert j.completion_tokens == 2 * 20 + 2 * 10
+    assert j.latency_s >= 0.05
+    assert j.cache_hits == 0

@@ -32,7 +32,8 @@ def evaluate(
 def test_it_is_a_reward_model_named_by_version_and_config() -> None:
     model = RimRewardModel(RimConfig())
     assert isinstance(model, RewardModel)
-    assert model.name.startswith("rim@") and "+" in model.name
+    assert model.name.startswith("rim@")
+    assert "+" in model.name
     other = RimRewardModel(load_config({"quality_threshold": 0.5}))
     assert other.name != model.name
 
@@ -43,13 +44,15 @@ def test_feedback_only_reward_and_its_components() -> None:
     [e] = evaluate(RimConfig(), [RewardCase.of(target, feedback)])
     p, n = 1.0 + 0.8, 0.3
     assert e.reward.score == pytest.approx((p + 0.5) / (p + n + 1))
-    assert e.feedback_score == e.reward.score and e.judgement is None
+    assert e.feedback_score == e.reward.score
+    assert e.judgement is None
     c = e.reward.components
     assert c["feedback.rating"] == pytest.approx(1.0)
     assert c["feedback.signal.copy"] == pytest.approx(0.8)
     assert c["feedback.signal.retry"] == pytest.approx(-0.3)
     assert c["feedback.evidence"] == pytest.approx(2.1)
-    assert "judge" not in c and c["quality.pass"] == 1.0
+    assert "judge" not in c
+    assert c["quality.pass"] == 1.0
     assert e.reward.reward_model.startswith("rim@")  # type: ignore[union-attr]
     assert "signal.copy +0.80" in (e.reward.rationale or "")
 
@@ -74,9 +77,12 @@ def test_judge_and_feedback_combine_by_weights() -> None:
         [e] = evaluate(cfg, [RewardCase.of(target, [rating(target, 5)])])
     assert e.reward.score == pytest.approx((1 * 0.2 + 3 * 1.0) / 4)
     c = e.reward.components
-    assert c["judge"] == pytest.approx(0.2) and c["feedback"] == 1.0
-    assert c["judge.a"] == pytest.approx(0.2) and c["judge.b"] == pytest.approx(0.2)
-    assert c["cost.prompt_tokens"] > 0 and c["cost.latency_s"] > 0
+    assert c["judge"] == pytest.approx(0.2)
+    assert c["feedback"] == 1.0
+    assert c["judge.a"] == pytest.approx(0.2)
+    assert c["judge.b"] == pytest.approx(0.2)
+    assert c["cost.prompt_tokens"] > 0
+    assert c["cost.latency_s"] > 0
 
 
 def test_either_part_may_be_absent_or_weighted_out() -> None:
@@ -88,16 +94,20 @@ def test_either_part_may_be_absent_or_weighted_out() -> None:
             server.base_url, combine={"judge_weight": 0.0}, signals={"prior_strength": 0.0}
         )
         [only_feedback] = evaluate(judge_off, [RewardCase.of(target, [rating(target, 5)])])
-    assert no_feedback.reward.score == pytest.approx(0.3) and no_feedback.feedback_score is None
-    assert only_feedback.reward.score == 1.0 and "judge" in only_feedback.reward.components
+    assert no_feedback.reward.score == pytest.approx(0.3)
+    assert no_feedback.feedback_score is None
+    assert only_feedback.reward.score == 1.0
+    assert "judge" in only_feedback.reward.components
 
 
 def test_no_evidence_gives_the_prior_and_is_never_trainable() -> None:
     target = interaction()
     comment = text_feedback(target, FeedbackKind.COMMENT, "hmm")
     [e] = evaluate(load_config({"signals": {"prior": 0.4}}), [RewardCase(target, (comment,))])
-    assert e.reward.score == 0.4 and e.reward.uncertainty == 0.5
-    assert not e.trainable and not is_trainable(e.reward)
+    assert e.reward.score == 0.4
+    assert e.reward.uncertainty == 0.5
+    assert not e.trainable
+    assert not is_trainable(e.reward)
 
 
 def test_quality_threshold_marks_what_is_not_for_training() -> None:
@@ -105,8 +115,10 @@ def test_quality_threshold_marks_what_is_not_for_training() -> None:
     cases = [RewardCase.of(good, [rating(good, 5)]), RewardCase.of(bad, [rating(bad, 2)])]
     cfg = load_config({"quality_threshold": 0.6})
     [g, b] = evaluate(cfg, cases)
-    assert g.trainable and is_trainable(g.reward)
-    assert not b.trainable and b.reward.components["quality.pass"] == 0.0
+    assert g.trainable
+    assert is_trainable(g.reward)
+    assert not b.trainable
+    assert b.reward.components["quality.pass"] == 0.0
 
 
 def test_judges_see_comments_edits_and_the_label_reference() -> None:
@@ -136,9 +148,11 @@ def test_escalation_and_consistency_reach_the_reward() -> None:
     with FakeLLMServer(scripted(answers)) as server:
         cfg = config(server.base_url, arbiter={"model": "big"}, consistency=[rule])
         [e] = evaluate(cfg, [RewardCase(interaction())])
-    assert e.reward.escalated and e.reward.score == pytest.approx(0.7)
+    assert e.reward.escalated
+    assert e.reward.score == pytest.approx(0.7)
     c = e.reward.components
-    assert c["escalation.spread"] == 1.0 and c["consistency.agree"] == 1.0
+    assert c["escalation.spread"] == 1.0
+    assert c["consistency.agree"] == 1.0
     assert (e.reward.rationale or "").startswith("judges 0.70: arbiter:")
 
 
@@ -167,7 +181,8 @@ def test_cache_keys_on_content_and_skips_unparsed_answers(store: Store) -> None:
         evaluate(cfg, [RewardCase(interaction("y"))], store)
         calls = [c.model for c in server.calls]
     # a's two samples cached after the first run; b's failures are asked again; "y" is new.
-    assert calls.count("judge-a") == 4 and calls.count("judge-b") == 6
+    assert calls.count("judge-a") == 4
+    assert calls.count("judge-b") == 6
     assert len(store.kv_items("default", "rim.cache")) == 4
 
 
@@ -218,7 +233,7 @@ def test_judges_need_a_config_and_an_endpoint(monkeypatch: pytest.MonkeyPatch) -
         _ = RimRewardModel(RimConfig()).ensemble
     monkeypatch.delenv("ATLAS_LLM_BASE_URL", raising=False)
     judges = [{"name": "a", "model": "m", "principles": ["p"]}]
-    with pytest.raises(ConfigError, match="endpoint.base_url"):
+    with pytest.raises(ConfigError, match=r"endpoint\.base_url"):
         _ = RimRewardModel(load_config({"judges": judges})).ensemble
 
 

@@ -273,7 +273,9 @@ def test_decay_reads_datetime_columns() -> None:
 def test_prior_when_no_evidence_and_no_prior_strength() -> None:
     cfg = SignalConfig(prior=0.3, prior_strength=0.0)
     got = score_events(frame([event(kind="comment", text="hm")]), cfg).scores.row(0, named=True)
-    assert got["score"] == 0.3 and got["uncertainty"] == 0.5 and got["events"] == 1
+    assert got["score"] == 0.3
+    assert got["uncertainty"] == 0.5
+    assert got["events"] == 1
 
 
 def test_missing_columns_are_named() -> None:

@@ -34,10 +34,10 @@ def seed(store: Store) -> dict[str, Interaction]:
             tenant_id="acme",
             learning_key="support",
             created_at=T0 + timedelta(hours=1),
-        ),  # fmt: skip
+        ),
         "silent": interaction(
             "Maybe.", tenant_id="acme", learning_key="support", created_at=T0 + timedelta(hours=2)
-        ),  # fmt: skip
+        ),
         "billing": interaction("Refunded.", tenant_id="acme", learning_key="billing"),
         "other": interaction("Hi.", tenant_id="globex", learning_key="support"),
     }
@@ -62,7 +62,8 @@ def test_scores_the_window_and_writes_rewards(store: Store) -> None:
     model = RimRewardModel(load_config({"quality_threshold": 0.5}))
     result = run(store, model, learning_key="support", until=T0 + timedelta(hours=1, minutes=30))
     assert (result.selected, result.skipped, result.written) == (2, 0, 2)
-    assert result.trainable == 1 and result.escalated == 0
+    assert result.trainable == 1
+    assert result.escalated == 0
     rewards = store.rewards("acme")
     assert rewards.height == 2
     by_id = {r["interaction_id"]: r for r in rewards.iter_rows(named=True)}
@@ -74,7 +75,8 @@ def test_scores_the_window_and_writes_rewards(store: Store) -> None:
     assert '"feedback.signal.retry"' in bad["components"]
     assert store.rewards("globex").height == 0
     [row] = result.per_key.iter_rows(named=True)
-    assert row["learning_key"] == "support" and row["count"] == 2
+    assert row["learning_key"] == "support"
+    assert row["count"] == 2
     assert row["mean"] == pytest.approx((good["score"] + bad["score"]) / 2)
 
 
@@ -114,7 +116,8 @@ def test_judges_score_stored_interactions_over_http(store: Store) -> None:
         assert len(server.calls) == 5
     assert result.escalated == 1
     [reward] = store.rewards("acme").iter_rows(named=True)
-    assert reward["interaction_id"] == made["billing"].id.bytes and reward["escalated"]
+    assert reward["interaction_id"] == made["billing"].id.bytes
+    assert reward["escalated"]
     assert len(store.kv_items("acme", "rim.cache")) == 5
 
 
@@ -123,7 +126,8 @@ def test_frames_round_trip_to_objects(store: Store) -> None:
     [back] = interactions_from_frame(store.interactions("globex"))
     assert back == made["other"]
     [feedback] = feedback_from_frame(store.feedback("globex"))
-    assert feedback.interaction_id == made["other"].id and feedback.value == 1
+    assert feedback.interaction_id == made["other"].id
+    assert feedback.value == 1
 
 
 def test_batch_size_must_be_positive(store: Store) -> None:
