@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 __all__ = ["rim_app"]
+
+T = TypeVar("T")
 
 rim_app = typer.Typer(
     name="rim",
@@ -57,7 +60,7 @@ def eval_command(
     from atlas_rim.evaluate import evaluate_best_of, evaluate_pairwise
     from atlas_rim.model import RimRewardModel
 
-    rim_config = load_config(config)
+    rim_config = _or_exit(lambda: load_config(config))
 
     async def run() -> dict[str, Any]:
         store = _open(cache_store) if cache_store else None
@@ -71,7 +74,7 @@ def eval_command(
             if store is not None:
                 store.close()
 
-    report = asyncio.run(run())
+    report = _or_exit(lambda: asyncio.run(run()))
     report["data"] = str(data)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
@@ -102,7 +105,7 @@ def score_command(
     from atlas_rim.model import RimRewardModel
     from atlas_rim.store_scoring import score_store
 
-    rim_config = load_config(config)
+    rim_config = _or_exit(lambda: load_config(config))
 
     async def run() -> str:
         opened = _open(store)
@@ -125,7 +128,19 @@ def score_command(
             f"escalated) with {model.name}\n{result.per_key}"
         )
 
-    typer.echo(asyncio.run(run()))
+    typer.echo(_or_exit(lambda: asyncio.run(run())))
+
+
+def _or_exit(action: Callable[[], T]) -> T:
+    """``action()``; an Atlas error (bad data, config, endpoint) ends the command with its
+    message and exit status 2 instead of a traceback."""
+    from atlas_core.errors import AtlasError
+
+    try:
+        return action()
+    except AtlasError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def _open(url: str | None) -> Any:
