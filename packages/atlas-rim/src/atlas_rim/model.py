@@ -25,13 +25,14 @@ from typing import Any
 import polars as pl
 
 from atlas_core.errors import AtlasError, ConfigError
-from atlas_core.llm import ChatClient, Endpoint
+from atlas_core.llm import Endpoint
 from atlas_core.rewards import RewardCase
 from atlas_core.store import Store
 from atlas_core.types import FeedbackKind, Reward, to_ns
 from atlas_rim import __version__
 from atlas_rim.config import RimConfig
 from atlas_rim.judges import JudgeCache, JudgeEnsemble, Judgement, Task
+from atlas_rim.judges.chat import Chat, ShardedChat
 from atlas_rim.signals import score_events
 
 __all__ = ["Evaluation", "JudgeUnavailableError", "RimRewardModel", "events_frame", "is_trainable"]
@@ -101,7 +102,7 @@ class RimRewardModel:
         config: RimConfig | None = None,
         *,
         store: Store | None = None,
-        client: ChatClient | None = None,
+        client: Chat | None = None,
     ) -> None:
         self.config = config if config is not None else RimConfig()
         self.name = f"rim@{__version__}+{self.config.fingerprint()}"
@@ -118,7 +119,7 @@ class RimRewardModel:
                 raise ConfigError("judges: the RIM config defines no judges")
             if self._client is None:
                 ep = self.config.endpoint
-                self._client = ChatClient(
+                self._client = ShardedChat(
                     Endpoint(
                         base_url=ep.resolved_base_url(),
                         model=self.config.judges[0].model,

@@ -11,9 +11,9 @@ from atlas_rim import __version__
 from atlas_rim.cli import rim_app
 
 if TYPE_CHECKING:
-    from atlas_core.llm import ChatClient
     from atlas_core.store import Store
     from atlas_rim.config import RimConfig
+    from atlas_rim.judges.chat import Chat
     from atlas_rim.model import RimRewardModel
 
 
@@ -21,7 +21,7 @@ def create_reward_model(
     config: RimConfig | str | os.PathLike[str] | Mapping[str, Any] | None = None,
     *,
     store: Store | None = None,
-    client: ChatClient | None = None,
+    client: Chat | None = None,
 ) -> RimRewardModel:
     """The ``rim`` reward model: ``config`` is a RimConfig, a YAML path, a mapping or None."""
     from atlas_rim.config import RimConfig, load_config

@@ -91,7 +91,7 @@ def score_events(
         .with_columns(
             score=pl.when(a + b > 0).then(a / (a + b)).otherwise(prior),
             uncertainty=pl.when(a + b > 0)
-            .then((a * b / ((a + b) ** 2 * (a + b + 1))).sqrt())
+            .then(((a / (a + b)) * (b / (a + b)) / (a + b + 1)).sqrt())  # no underflow in (a+b)^2
             .otherwise(0.5),
             evidence=pl.col("positive") + pl.col("negative"),
         )

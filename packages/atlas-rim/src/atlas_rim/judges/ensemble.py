@@ -23,14 +23,16 @@ accounted per task; answers served from the cache cost no tokens and are counted
 from __future__ import annotations
 
 import asyncio
+import math
 import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from atlas_core.llm import ChatClient, LLMError
+from atlas_core.llm import LLMError
 from atlas_rim.config import ConsistencyRule, JudgeConfig, RimConfig
 from atlas_rim.judges.cache import CachedAnswer, JudgeCache, call_key
+from atlas_rim.judges.chat import Chat
 from atlas_rim.judges.prompts import PanelEntry, Task, arbiter_messages, judge_messages
 from atlas_rim.judges.schema import Verdict, VerdictParseError, parse_verdict
 
@@ -139,7 +141,7 @@ class _Round:
 class JudgeEnsemble:
     """Runs the configured judges (and arbiter) over tasks; see the module docstring."""
 
-    def __init__(self, config: RimConfig, client: ChatClient, cache: JudgeCache) -> None:
+    def __init__(self, config: RimConfig, client: Chat, cache: JudgeCache) -> None:
         self.config = config
         self.client = client
         self.cache = cache
@@ -152,9 +154,25 @@ class JudgeEnsemble:
         self.cache.prefetch(
             (t.tenant, c.key) for t, calls in zip(tasks, panels, strict=True) for c in calls
         )
-        rounds = await asyncio.gather(
-            *(self._panel(task, calls) for task, calls in zip(tasks, panels, strict=True))
+        # Answers in the cache are used at once; only tasks with calls left become coroutines
+        # (a cached evaluation should cost microseconds, not an event-loop round trip).
+        cached: list[list[Sample | None]] = []
+        elapsed: list[float] = []
+        for task, calls in zip(tasks, panels, strict=True):
+            started = time.perf_counter()
+            cached.append([self._cached(task, c) for c in calls])
+            elapsed.append(time.perf_counter() - started)
+        pending = [i for i, hits in enumerate(cached) if any(h is None for h in hits)]
+        fetched = await asyncio.gather(
+            *(self._fill(tasks[i], panels[i], cached[i]) for i in pending)
         )
+        for i, (samples, seconds) in zip(pending, fetched, strict=True):
+            cached[i] = samples
+            elapsed[i] += seconds
+        rounds = [
+            self._round(task, [s for s in samples if s is not None], elapsed[i])
+            for i, (task, samples) in enumerate(zip(tasks, cached, strict=True))
+        ]
         arbiter_calls = {i: self._arbiter_call(r) for i, r in enumerate(rounds) if self._asks(r)}
         self.cache.prefetch((rounds[i].task.tenant, c.key) for i, c in arbiter_calls.items())
         answers = await asyncio.gather(
@@ -176,10 +194,19 @@ class JudgeEnsemble:
                 )
         return calls
 
-    async def _panel(self, task: Task, calls: list[_Call]) -> _Round:
+    async def _fill(
+        self, task: Task, calls: list[_Call], samples: list[Sample | None]
+    ) -> tuple[list[Sample | None], float]:
+        """Makes the calls the cache could not answer, concurrently; with the elapsed time."""
         started = time.perf_counter()
-        samples = list(await asyncio.gather(*(self._sample(task, c) for c in calls)))
-        elapsed = time.perf_counter() - started
+        missing = [i for i, s in enumerate(samples) if s is None]
+        fresh = await asyncio.gather(*(self._call(task, calls[i]) for i in missing))
+        out = list(samples)
+        for i, sample in zip(missing, fresh, strict=True):
+            out[i] = sample
+        return out, time.perf_counter() - started
+
+    def _round(self, task: Task, samples: list[Sample], elapsed: float) -> _Round:
         judge_scores = _judge_means(self.config.judges, samples)
         ensemble = _weighted(self.config.judges, judge_scores)
         reasons, flags = self._reasons(samples, judge_scores)
@@ -219,7 +246,7 @@ class JudgeEnsemble:
 
     async def _timed(self, task: Task, call: _Call) -> tuple[Sample, float]:
         started = time.perf_counter()
-        sample = await self._sample(task, call)
+        sample = self._cached(task, call) or await self._call(task, call)
         return sample, time.perf_counter() - started
 
     def _finish(self, r: _Round, arbiter: tuple[Sample, float] | None) -> Judgement:
@@ -259,16 +286,21 @@ class JudgeEnsemble:
         )
 
     # -- one call ---------------------------------------------------------------------
-    async def _sample(self, task: Task, call: _Call) -> Sample:
-        n = len(task.responses)
+    def _cached(self, task: Task, call: _Call) -> Sample | None:
+        """The sample the cache holds for ``call``, or None."""
         cached = self.cache.get(task.tenant, call.key)
-        if cached is not None:
+        if cached is None:
+            return None
+        try:
+            verdict = parse_verdict(cached.text, len(task.responses))
+        except VerdictParseError:
             # Only parsed answers are cached, but a changed schema must not crash on old ones.
-            try:
-                hit = parse_verdict(cached.text, n)
-                return Sample(call.judge, call.temperature, hit, None, 0, 0, True, 0.0)
-            except VerdictParseError:
-                pass
+            return None
+        return Sample(call.judge, call.temperature, verdict, None, 0, 0, True, 0.0)
+
+    async def _call(self, task: Task, call: _Call) -> Sample:
+        """Asks the endpoint; a failed call or an unparseable answer is a failed sample."""
+        n = len(task.responses)
         try:
             response = await self.client.chat(
                 call.messages,
@@ -330,9 +362,14 @@ def _spread(vectors: Sequence[tuple[float, ...]]) -> float:
 
 
 def _score_std(vectors: Sequence[tuple[float, ...]]) -> float:
+    """The largest population standard deviation of one response's sample scores."""
     if len(vectors) < 2:
         return 0.0
-    return float(max(statistics.pstdev(col) for col in zip(*vectors, strict=True)))
+    worst = 0.0
+    for col in zip(*vectors, strict=True):
+        mean = sum(col) / len(col)
+        worst = max(worst, math.sqrt(sum((x - mean) ** 2 for x in col) / len(col)))
+    return worst
 
 
 def _violates(rule: ConsistencyRule, judge_scores: dict[str, tuple[float, ...]]) -> bool:

@@ -60,7 +60,9 @@ def _json_object(text: str) -> str:
 
 def parse_verdict(text: str, n_responses: int) -> Verdict:
     """The verdict in ``text`` about ``n_responses`` responses, else VerdictParseError."""
-    raw = _json_object(text)
+    raw = text.strip()
+    if not (raw.startswith("{") and raw.endswith("}")):  # prose or a fence around the JSON
+        raw = _json_object(text)
     try:
         if n_responses == 1:
             one = VerdictModel.model_validate_json(raw)
