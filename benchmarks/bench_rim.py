@@ -6,9 +6,11 @@ Hot paths (``benchmark.group``):
 
 - ``rim.signals_1m``: score 1,000,000 feedback events (ratings on a 1-5 scale, the five default
   signals plus an unknown one, engage with dwell seconds, 1,000 edits) over 200,000
-  interactions with 16-byte ids, with decay, into per-interaction scores and components.
-  Target: < 1 s. The result is checked against a per-event Python computation of the rule
-  for 500 interactions before timing.
+  interactions with 16-byte ids, with decay, into per-interaction scores. Target: < 1 s. The
+  result is checked against a per-event Python computation of the rule for 500 interactions
+  before timing.
+- ``rim.signal_components_1m``: the per-source components of those events (what explains a
+  reward; computed on first read of ``SignalScores.components``, so scoring does not pay it).
 - ``rim.judge_evaluations``: evaluations of the default-shaped ensemble (2 judges x 2
   temperatures = 4 chat calls per evaluation) against FakeLLMServer with 50 ms latency per
   call, ``max_concurrency`` 32, cache off. Target: >= 40 evaluations/s.
@@ -114,6 +116,33 @@ def bench_signals_1m(benchmark: Any) -> None:
     benchmark.extra_info.update(impl="atlas", items=EVENTS)
     scored = benchmark.pedantic(score_events, args=(events, cfg, NOW), rounds=5, iterations=1)
     assert scored.scores.height == result.scores.height
+
+
+def bench_signal_components_1m(benchmark: Any) -> None:
+    """The per-source components of the same 1,000,000 events (computed when a reward is
+    explained, not when it is scored)."""
+    cfg = SignalConfig(decay_half_life_s=7 * 86_400)
+    events = _events()
+    components = score_events(events, cfg, now=NOW).components
+    per_event = (
+        events.head(50_000)
+        .filter(pl.col("kind") == "signal", pl.col("name") == "copy")
+        .group_by("interaction_id")
+        .agg(pl.len())
+    )
+    copies = components.filter(pl.col("component") == "signal.copy")
+    assert set(per_event["interaction_id"].to_list()) <= set(copies["interaction_id"].to_list())
+    assert set(components["component"].unique().to_list()) == {
+        "rating", "edit", *(f"signal.{n}" for n in ("copy", "share", "engage", "retry", "dismiss")),
+    }  # fmt: skip
+    benchmark.group = "rim.signal_components_1m"
+    benchmark.extra_info.update(impl="atlas", items=EVENTS)
+    benchmark.pedantic(
+        lambda scored: scored.components,
+        setup=lambda: ((score_events(events, cfg, NOW),), {}),
+        rounds=5,
+        iterations=1,
+    )
 
 
 # -- judges over HTTP -------------------------------------------------------------------------

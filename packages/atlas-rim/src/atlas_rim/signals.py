@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -46,14 +47,37 @@ EVENT_COLUMNS = ("interaction_id", "kind", "name", "value", "scale_min", "scale_
 _SIMILARITY_KINDS = ("edit", "label")
 
 
-@dataclass(frozen=True)
 class SignalScores:
-    """The feedback score of each interaction that had events, and its components."""
+    """The feedback score of each interaction that had events, and (on demand) its components."""
 
-    scores: pl.DataFrame
-    """interaction_id, score, uncertainty, evidence (P + N), positive (P), negative (N), events."""
-    components: pl.DataFrame
-    """interaction_id, component, value (net evidence); only sources with non-zero evidence."""
+    def __init__(self, scores: pl.DataFrame, events: pl.DataFrame, labels: list[str]) -> None:
+        self.scores = scores
+        """interaction_id, score, uncertainty, evidence (P + N), positive (P), negative (N),
+        events."""
+        self._events = events
+        self._labels = labels
+
+    @cached_property
+    def components(self) -> pl.DataFrame:
+        """interaction_id, component, value (net evidence) of each source with evidence.
+
+        Computed when first read: scoring needs only the per-interaction sums, explaining a
+        reward needs the per-source ones.
+        """
+        return (
+            self._events.lazy()
+            .filter((pl.col("pos") + pl.col("neg")) > 0)
+            .group_by("interaction_id", "source")
+            .agg(value=(pl.col("pos") - pl.col("neg")).sum())
+            .select(
+                "interaction_id",
+                component=pl.col("source").replace_strict(
+                    list(range(len(self._labels))), self._labels, return_dtype=pl.String
+                ),
+                value="value",
+            )
+            .collect()
+        )
 
 
 def score_events(
@@ -69,25 +93,19 @@ def score_events(
         raise InvalidArgumentError(f"events: missing column(s) {missing}")
     sources = _Sources.of(events)
     pos, neg = _evidence(events, sources, config, now)
-    # Group by (interaction, integer source code): hashing integers beats hashing the
-    # kind and name strings per event; names are attached to the few grouped rows after.
-    by_source = (
-        pl.DataFrame({"interaction_id": events["interaction_id"], "source": sources.codes})
-        .with_columns(pos=pos, neg=neg)
-        .group_by("interaction_id", "source")
-        .agg(pl.col("pos").sum(), pl.col("neg").sum(), events=pl.len())
-    )
+    # Sources are integer codes (hashing integers beats hashing kind and name strings per
+    # event); their names are attached to the few grouped rows of ``components``.
+    evidence = pl.DataFrame(
+        {"interaction_id": events["interaction_id"], "source": sources.codes, "pos": pos,
+         "neg": neg}
+    )  # fmt: skip
     alpha, prior = config.prior_strength, config.prior
     a = pl.col("positive") + prior * alpha
     b = pl.col("negative") + (1.0 - prior) * alpha
     scores = (
-        by_source.lazy()
+        evidence.lazy()
         .group_by("interaction_id")
-        .agg(
-            positive=pl.col("pos").sum(),
-            negative=pl.col("neg").sum(),
-            events=pl.col("events").sum(),
-        )
+        .agg(positive=pl.col("pos").sum(), negative=pl.col("neg").sum(), events=pl.len())
         .with_columns(
             score=pl.when(a + b > 0).then(a / (a + b)).otherwise(prior),
             uncertainty=pl.when(a + b > 0)
@@ -100,14 +118,7 @@ def score_events(
         )
         .collect()
     )
-    components = by_source.filter((pl.col("pos") + pl.col("neg")) > 0).select(
-        "interaction_id",
-        component=pl.col("source").replace_strict(
-            list(range(len(sources.labels))), sources.labels, return_dtype=pl.String
-        ),
-        value=pl.col("pos") - pl.col("neg"),
-    )
-    return SignalScores(scores=scores, components=components)
+    return SignalScores(scores, evidence, sources.labels)
 
 
 _KINDS = ("rating", "edit", "label", "comment", "other")
