@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from atlas_core.errors import ConfigError
 from atlas_rim.config import RimConfig, load_config
@@ -137,3 +138,11 @@ def test_fingerprint_ignores_endpoint_and_cache_only() -> None:
     assert base.fingerprint() == load_config({"endpoint": {"max_concurrency": 2}}).fingerprint()
     assert base.fingerprint() == load_config({"cache": {"enabled": False}}).fingerprint()
     assert base.fingerprint() != load_config({"signals": {"prior": 0.6}}).fingerprint()
+
+
+def test_the_readme_config_block_is_valid() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    cfg = load_config(yaml.safe_load(block))
+    assert [j.name for j in cfg.judges] == ["accuracy", "safety"]
+    assert cfg.consistency[0].kind == "veto"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from atlas_core import plugins
@@ -29,3 +30,13 @@ def test_atlas_rim_is_mounted() -> None:
     assert result.exit_code == 0, result.output
     assert "eval" in result.output
     assert "score" in result.output
+
+
+def test_package_exports_load_on_first_use() -> None:
+    import atlas_rim
+    from atlas_rim import model, store_scoring
+
+    assert atlas_rim.RimRewardModel is model.RimRewardModel
+    assert atlas_rim.score_store is store_scoring.score_store
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = atlas_rim.nope
