@@ -53,7 +53,13 @@ def test_weighted_mean_of_agreeing_judges_without_escalation() -> None:
             server.base_url,
             judges=[
                 {"name": "a", "model": "m-a", "principles": ["accurate"], "weight": 3.0},
-                {"name": "b", "model": "m-b", "principles": ["kind"], "temperatures": [0.2]},
+                {
+                    "name": "b",
+                    "model": "m-b",
+                    "principles": ["kind"],
+                    "temperatures": [0.2],
+                    "max_tokens": 300,
+                },
             ],
             arbiter=ARBITER,
         )
@@ -65,8 +71,8 @@ def test_weighted_mean_of_agreeing_judges_without_escalation() -> None:
     assert j.reasons == ()
     assert j.arbiter is None
     # One call per judge per temperature, each with its model, temperature and principles.
-    sent = sorted((c.model, c.temperature) for c in calls)
-    assert sent == [("m-a", 0.0), ("m-a", 0.7), ("m-b", 0.2)]
+    sent = sorted((c.model, c.temperature, c.max_tokens) for c in calls)
+    assert sent == [("m-a", 0.0, 512), ("m-a", 0.7, 512), ("m-b", 0.2, 300)]
     system_a = next(c.system for c in calls if c.model == "m-a")
     assert system_a is not None
     assert "1. accurate" in system_a
@@ -83,8 +89,9 @@ def test_spread_above_threshold_escalates_to_the_arbiter() -> None:
         "b": verdict(0.3, rationale="too terse"),
         "arbiter": verdict(0.8, rationale="terse but right", uncertainty=0.05),
     }
+    arbiter = {**ARBITER, "temperature": 0.1, "max_tokens": 2048}
     with FakeLLMServer(scripted(answers)) as server:
-        [j] = judge(config(server.base_url, arbiter=ARBITER))
+        [j] = judge(config(server.base_url, arbiter=arbiter))
         arbiter_calls = [c for c in server.calls if who(c) == "arbiter"]
     assert j.escalated
     assert j.reasons == ("spread",)
@@ -93,6 +100,8 @@ def test_spread_above_threshold_escalates_to_the_arbiter() -> None:
     assert j.rationale == "arbiter: terse but right"
     [call] = arbiter_calls
     assert call.model == "big-judge"
+    assert call.temperature == 0.1
+    assert call.max_tokens == 2048
     shown = call.last_user + (call.system or "")
     for needle in ("Judge a", "accurate", "helpful", "correct", "too terse", "[0.9]", "[0.3]",
                    "accuracy: met", "be decisive", "spread"):  # fmt: skip

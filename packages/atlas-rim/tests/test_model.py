@@ -269,3 +269,26 @@ def test_score_returns_rewards_in_order() -> None:
     assert [r.interaction_id for r in rewards] == [t.id for t in targets]
     assert [r.score for r in rewards] == sorted(r.score for r in rewards)
     assert json.dumps(rewards[0].components)  # JSON-serialisable for the store
+
+
+def test_rank_shows_the_reference_and_returns_one_score_per_response() -> None:
+    seen: list[str] = []
+
+    def answer(call: ChatCall) -> str:
+        seen.append(call.last_user)
+        return group([0.3, 0.7, 0.5])
+
+    with FakeLLMServer(scripted({"a": answer, "b": answer})) as server:
+        cfg = config(server.base_url)
+
+        async def run() -> list[float]:
+            async with RimRewardModel(cfg) as model:
+                prompt = [{"role": "user", "content": "2+2?"}]
+                return await model.rank(prompt, ["3", "4", "5"], reference="4")
+
+        scores = asyncio.run(run())
+    assert scores == pytest.approx([0.3, 0.7, 0.5])
+    assert len(seen) == 4
+    assert all("## Reference answer\n4" in text for text in seen)
+    with pytest.raises(ValueError, match="at least one response"):
+        asyncio.run(RimRewardModel(cfg).rank([{"role": "user", "content": "q"}], []))

@@ -123,6 +123,8 @@ configs = st.builds(
     prior_strength=st.floats(0, 3),
     decay_half_life_s=st.one_of(st.none(), st.floats(1, 10_000)),
     rating_weight=st.floats(0, 2),
+    edit_weight=st.floats(0, 2),
+    label_weight=st.floats(0, 2),
     unknown_signal_weight=st.floats(-1, 1),
 )
 
