@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from atlas_core.store import default_store_url
@@ -19,6 +19,8 @@ from atlas_core.store import default_store_url
 __all__ = [
     "AtlasConfig",
     "FeedbackTokenConfig",
+    "LLMEndpointConfig",
+    "RuntimeConfig",
     "SdkConfig",
     "ServeConfig",
     "StoreConfig",
@@ -179,3 +181,152 @@ class AtlasConfig(BaseSettings):
         default_factory=FeedbackTokenConfig, description="Browser feedback tokens."
     )
     sdk: SdkConfig = Field(default_factory=SdkConfig, description="SDK buffering defaults.")
+    runtime: RuntimeConfig = Field(
+        default_factory=lambda: RuntimeConfig(),
+        description="The reasoning core: lanes, capability estimate, templates, playbook.",
+    )
+
+
+# -- the reasoning core (atlas_core.runtime) ----------------------------------------------------
+
+
+class LLMEndpointConfig(_Section):
+    """An OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, ...)."""
+
+    base_url: str = Field(min_length=1, description="API root, e.g. http://localhost:8000/v1.")
+    model: str = Field(min_length=1, description="Model name sent with every request.")
+    api_key: SecretStr | None = Field(
+        default=None, description="Bearer key; unset for servers that need none."
+    )
+    timeout_s: float = Field(
+        default=30.0, gt=0, allow_inf_nan=False, description="Per-attempt timeout, in seconds."
+    )
+    max_retries: int = Field(
+        default=3, ge=0, description="Retries of a 429, 5xx, timeout or connection error."
+    )
+
+
+class RuntimeConfig(_Section):
+    """The teacher-student protocol: lane thresholds, capability estimate, templates, playbook."""
+
+    student: LLMEndpointConfig | None = Field(
+        default=None, description="The student model, when the student is a chat endpoint."
+    )
+    teacher: LLMEndpointConfig | None = Field(
+        default=None, description="The teacher model (paired and coach lanes need one)."
+    )
+    auto_threshold: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="Confidence at or above which the student answers alone (auto lane).",
+    )
+    coach_threshold: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Confidence below which the teacher guides before the answer (coach lane).",
+    )
+    min_history: int = Field(
+        default=5,
+        ge=1,
+        description="Rewards a key needs before its estimate picks the lane (before: paired).",
+    )
+    capability_window: int = Field(
+        default=50, ge=1, description="Most recent rewards of a key the estimate rests on."
+    )
+    capability_lookback_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Only interactions this recent count (seconds); unset: no age limit.",
+    )
+    capability_use_ema: bool = Field(
+        default=True,
+        description="Use an exponential moving average of rewards (native) over the window mean.",
+    )
+    capability_half_life: float = Field(
+        default=10.0, gt=0, allow_inf_nan=False, description="EMA half-life, in rewards."
+    )
+    capability_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="A key's estimate is re-read from the store after this many seconds.",
+    )
+    probe_weight: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Weight of a probe model's confidence in the blend (when one is given).",
+    )
+    probe_when_auto: bool = Field(
+        default=False,
+        description=(
+            "Run the student's probe even when the lane is auto by the estimate (it is then "
+            "only recorded, for the learners; it costs a student call)."
+        ),
+    )
+    template_family: str = Field(
+        default="atlas.runtime",
+        min_length=1,
+        description="Prompt template versions are named <family>.<role>.",
+    )
+    template_alias: str = Field(
+        default="production", min_length=1, description="Alias of the templates served."
+    )
+    template_ttl_s: float = Field(
+        default=30.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="Templates are re-read after this many seconds (an alias move takes effect).",
+    )
+    playbook_token_budget: int = Field(
+        default=256, ge=0, description="Most tokens of playbook guidance injected into a prompt."
+    )
+    playbook_holdout: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="Fraction of calls an entry is withheld from, to measure its impact.",
+    )
+    playbook_learn: bool = Field(
+        default=True,
+        description="Add the teacher's LESSON line of coach-lane guidance to the playbook.",
+    )
+    playbook_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="A key's playbook is re-read from the store after this many seconds.",
+    )
+    playbook_review_every: int = Field(
+        default=100,
+        ge=0,
+        description="Review (measure, prune) a key's playbook every this many runs; 0: never.",
+    )
+    playbook_lookback_s: float | None = Field(
+        default=30 * 86_400.0,
+        gt=0,
+        description="A review measures the key's calls of this many seconds; unset: all.",
+    )
+    playbook_min_samples: int = Field(
+        default=5, ge=1, description="Rewarded calls each way before an entry can be pruned."
+    )
+    playbook_prune_margin: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="An entry is pruned when mean reward with it is below without by more.",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RuntimeConfig:
+        if self.coach_threshold > self.auto_threshold:
+            raise ValueError(
+                f"coach_threshold ({self.coach_threshold}) must not exceed auto_threshold "
+                f"({self.auto_threshold})"
+            )
+        return self
+
+
+AtlasConfig.model_rebuild()
