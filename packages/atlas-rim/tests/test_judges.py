@@ -392,3 +392,11 @@ def test_sharded_chat_keeps_the_total_concurrency() -> None:
         texts = asyncio.run(burst(server.base_url))
     assert texts == ["ok"] * 60
     assert 8 < peak <= 20  # spread over the shards, never above the endpoint's limit
+
+
+@pytest.mark.parametrize("json_mode", [True, False])
+def test_json_mode_asks_for_a_json_object(json_mode: bool) -> None:
+    with FakeLLMServer(scripted({"a": verdict(0.5), "b": verdict(0.5)})) as server:
+        judge(config(server.base_url, endpoint={"json_mode": json_mode}))
+        formats = [c.body.get("response_format") for c in server.calls]
+    assert formats == [{"type": "json_object"} if json_mode else None] * 4

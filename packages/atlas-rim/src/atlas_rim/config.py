@@ -92,6 +92,10 @@ class EndpointConfig(_Section):
     max_retries: int = Field(default=3, ge=0, description="Retries on 429, 5xx, timeouts, resets.")
     backoff_s: float = Field(default=0.25, ge=0, description="First back-off; doubles per retry.")
     max_concurrency: int = Field(default=16, ge=1, description="Calls in flight at once, at most.")
+    json_mode: bool = Field(
+        default=False,
+        description='Send response_format {"type": "json_object"} (OpenAI, vLLM, Ollama).',
+    )
 
     def resolved_base_url(self) -> str:
         """``base_url``, else ``ATLAS_LLM_BASE_URL``; a ConfigError when neither is set."""

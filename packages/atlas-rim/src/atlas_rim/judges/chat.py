@@ -32,6 +32,7 @@ class Chat(Protocol):
         *,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        response_format: Mapping[str, Any] | None = None,
         model: str | None = None,
     ) -> ChatResponse:
         """One chat completion, or an ``LLMError``."""
@@ -58,6 +59,7 @@ class ShardedChat:
         *,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        response_format: Mapping[str, Any] | None = None,
         model: str | None = None,
     ) -> ChatResponse:
         """One chat completion through the least busy client (retries are the client's)."""
@@ -65,7 +67,11 @@ class ShardedChat:
         self._busy[i] += 1
         try:
             return await self._clients[i].chat(
-                messages, temperature=temperature, max_tokens=max_tokens, model=model
+                messages,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                response_format=response_format,
+                model=model,
             )
         finally:
             self._busy[i] -= 1

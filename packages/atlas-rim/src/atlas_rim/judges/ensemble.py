@@ -41,6 +41,8 @@ __all__ = ["ARBITER", "JudgeEnsemble", "Judgement", "Sample"]
 ARBITER = "arbiter"
 """The ``judge`` name of the arbiter's sample."""
 
+_JSON = {"type": "json_object"}
+
 
 @dataclass(frozen=True)
 class _Call:
@@ -306,6 +308,7 @@ class JudgeEnsemble:
                 call.messages,
                 temperature=call.temperature,
                 max_tokens=call.max_tokens,
+                response_format=_JSON if self.config.endpoint.json_mode else None,
                 model=call.model,
             )
         except LLMError as exc:
