@@ -23,14 +23,24 @@ accounted per task; answers served from the cache cost no tokens and are counted
 from __future__ import annotations
 
 import asyncio
-import math
 import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from atlas_core.llm import LLMError
-from atlas_rim.config import ConsistencyRule, JudgeConfig, RimConfig
+from atlas_rim.config import RimConfig
+from atlas_rim.judges.aggregate import (
+    apply_vetoes,
+    judge_means,
+    score_std,
+    spread,
+    violates,
+    weighted,
+)
+from atlas_rim.judges.aggregate import (
+    rationale as panel_rationale,
+)
 from atlas_rim.judges.cache import CachedAnswer, JudgeCache, call_key
 from atlas_rim.judges.chat import Chat
 from atlas_rim.judges.prompts import PanelEntry, Task, arbiter_messages, judge_messages
@@ -209,8 +219,8 @@ class JudgeEnsemble:
         return out, time.perf_counter() - started
 
     def _round(self, task: Task, samples: list[Sample], elapsed: float) -> _Round:
-        judge_scores = _judge_means(self.config.judges, samples)
-        ensemble = _weighted(self.config.judges, judge_scores)
+        judge_scores = judge_means(self.config.judges, samples)
+        ensemble = weighted(self.config.judges, judge_scores)
         reasons, flags = self._reasons(samples, judge_scores)
         return _Round(task, samples, elapsed, judge_scores, ensemble, reasons, flags)
 
@@ -221,14 +231,14 @@ class JudgeEnsemble:
         reasons: list[str] = []
         flags: list[str] = []
         parsed = [s.verdict for s in samples if s.verdict is not None]
-        if parsed and _spread([v.scores for v in parsed]) > rules.spread_threshold:
+        if parsed and spread([v.scores for v in parsed]) > rules.spread_threshold:
             reasons.append("spread")
         if any(v.uncertainty > rules.uncertainty_threshold for v in parsed):
             reasons.append("uncertainty")
         if rules.on_parse_failure and len(parsed) < len(samples):
             reasons.append("no_parse")
         for rule in self.config.consistency:
-            if rule.kind != "veto" and _violates(rule, judge_scores):
+            if rule.kind != "veto" and violates(rule, judge_scores):
                 flags.append(rule.name)
                 if rule.action == "escalate":
                     reasons.append(f"consistency:{rule.name}")
@@ -252,14 +262,14 @@ class JudgeEnsemble:
         return sample, time.perf_counter() - started
 
     def _finish(self, r: _Round, arbiter: tuple[Sample, float] | None) -> Judgement:
-        scores, rationale = r.ensemble, _rationale(r.samples)
+        scores, rationale = r.ensemble, panel_rationale(r.samples)
         reasons = list(r.reasons)
         elapsed = r.elapsed_s
         parsed = [s.verdict for s in r.samples if s.verdict is not None]
         uncertainty: float | None = None
         if parsed:
             reported = statistics.fmean(v.uncertainty for v in parsed)
-            uncertainty = max(reported, _score_std([v.scores for v in parsed]))
+            uncertainty = max(reported, score_std([v.scores for v in parsed]))
         arbiter_sample = None
         if arbiter is not None:
             arbiter_sample, arbiter_elapsed = arbiter
@@ -272,7 +282,7 @@ class JudgeEnsemble:
                 rationale = f"arbiter: {verdict.rationale}"
         flags = list(r.flags)
         if scores is not None:
-            scores, vetoes = _apply_vetoes(self.config.consistency, r.judge_scores, scores)
+            scores, vetoes = apply_vetoes(self.config.consistency, r.judge_scores, scores)
             flags += vetoes
         return Judgement(
             scores=scores,
@@ -337,78 +347,3 @@ class JudgeEnsemble:
             False,
             response.latency_s,
         )
-
-
-def _judge_means(
-    judges: Sequence[JudgeConfig], samples: Sequence[Sample]
-) -> dict[str, tuple[float, ...]]:
-    out = {}
-    for judge in judges:
-        mine = [s.verdict.scores for s in samples if s.judge == judge.name and s.verdict]
-        if mine:
-            out[judge.name] = tuple(statistics.fmean(col) for col in zip(*mine, strict=True))
-    return out
-
-
-def _weighted(
-    judges: Sequence[JudgeConfig], judge_scores: dict[str, tuple[float, ...]]
-) -> tuple[float, ...] | None:
-    present = [(j.weight, judge_scores[j.name]) for j in judges if j.name in judge_scores]
-    if not present:
-        return None
-    total = sum(w for w, _ in present)
-    return tuple(sum(w * s[i] for w, s in present) / total for i in range(len(present[0][1])))
-
-
-def _spread(vectors: Sequence[tuple[float, ...]]) -> float:
-    return float(max(max(col) - min(col) for col in zip(*vectors, strict=True)))
-
-
-def _score_std(vectors: Sequence[tuple[float, ...]]) -> float:
-    """The largest population standard deviation of one response's sample scores."""
-    if len(vectors) < 2:
-        return 0.0
-    worst = 0.0
-    for col in zip(*vectors, strict=True):
-        mean = sum(col) / len(col)
-        worst = max(worst, math.sqrt(sum((x - mean) ** 2 for x in col) / len(col)))
-    return worst
-
-
-def _violates(rule: ConsistencyRule, judge_scores: dict[str, tuple[float, ...]]) -> bool:
-    a, b = rule.judges
-    if a not in judge_scores or b not in judge_scores:
-        return False  # a rule about a judge that said nothing cannot be checked
-    gaps = [x - y for x, y in zip(judge_scores[a], judge_scores[b], strict=True)]
-    if rule.kind == "max_gap":
-        return max(abs(g) for g in gaps) > rule.threshold
-    return max(gaps) > rule.threshold  # not_above
-
-
-def _apply_vetoes(
-    rules: Sequence[ConsistencyRule],
-    judge_scores: dict[str, tuple[float, ...]],
-    scores: tuple[float, ...],
-) -> tuple[tuple[float, ...], list[str]]:
-    out, applied = list(scores), []
-    for rule in rules:
-        if rule.kind != "veto" or rule.judges[0] not in judge_scores:
-            continue
-        assert rule.cap is not None  # checked by the config
-        hit = False
-        for i, judge_score in enumerate(judge_scores[rule.judges[0]]):
-            if judge_score < rule.threshold and out[i] > rule.cap:
-                out[i], hit = rule.cap, True
-        if hit:
-            applied.append(f"veto:{rule.name}")
-    return tuple(out), applied
-
-
-def _rationale(samples: Sequence[Sample]) -> str:
-    seen: dict[str, str] = {}
-    for s in samples:
-        if s.verdict is not None and s.judge not in seen:
-            seen[s.judge] = s.verdict.rationale
-    if not seen:
-        return "no judge gave a usable answer"
-    return "; ".join(f"{judge}: {text}" for judge, text in seen.items())
