@@ -230,3 +230,23 @@ def test_score_command_writes_rewards_to_the_store(tmp_path: Path) -> None:
         [reward] = store.rewards("acme").iter_rows(named=True)
     assert reward["interaction_id"] == target.id.bytes
     assert reward["score"] == pytest.approx(0.75)
+
+
+def test_eval_counts_records_without_a_usable_ranking_as_wrong(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "rb2.jsonl", RB2[:2])
+
+    def answer(call: ChatCall) -> str:
+        return "no idea" if "yo" in call.last_user else by_content(call)
+
+    with FakeLLMServer(answer) as server:
+        out = tmp_path / "report.json"
+        cfg = write_config(tmp_path, server.base_url, escalation={"on_parse_failure": False})
+        result = invoke(
+            "rim", "eval", "--data", str(data), "--layout", "rewardbench2",
+            "--config", str(cfg), "--out", str(out), "--limit", "2",
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["failures"] == 1
+    assert report["accuracy"] == 0.5
+    assert report["escalation_rate"] == 0.0
