@@ -24,7 +24,7 @@ from atlas_rim.config import CacheConfig
 __all__ = ["CachedAnswer", "JudgeCache", "call_key"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CachedAnswer:
     """A judge answer as it was first received, with what it cost then."""
 

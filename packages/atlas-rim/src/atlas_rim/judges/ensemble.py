@@ -54,7 +54,7 @@ ARBITER = "arbiter"
 _JSON = {"type": "json_object"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Call:
     judge: str
     model: str
@@ -64,7 +64,7 @@ class _Call:
     key: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One judge call's outcome."""
 
@@ -88,7 +88,7 @@ class Sample:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Judgement:
     """The ensemble's result for one task."""
 
@@ -137,7 +137,7 @@ class Judgement:
         return self.samples + ((self.arbiter,) if self.arbiter is not None else ())
 
 
-@dataclass
+@dataclass(slots=True)
 class _Round:
     """One task's state between the panel and the arbiter."""
 

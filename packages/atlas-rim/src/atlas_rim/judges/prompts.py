@@ -31,7 +31,7 @@ _GROUP = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Task:
     """What is judged: responses to one prompt (one response, or a group to rank)."""
 
@@ -46,7 +46,7 @@ class Task:
     """Whose cache entries the calls use."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PanelEntry:
     """What one judge sample said, as the arbiter is shown it."""
 

@@ -41,7 +41,7 @@ class GroupVerdictModel(_Base):
     scores: list[float] = Field(description="One score in [0, 1] per response, in order.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """A validated answer; ``scores`` has one entry per judged response."""
 
