@@ -34,6 +34,7 @@ import asyncio
 import math
 import multiprocessing
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from atlas_core.llm import ChatResponse, Usage
 from atlas_core.rewards import RewardCase
 from atlas_core.store import Store, open_store
 from atlas_core.testing.openai_server import ChatCall, FakeLLMServer
@@ -59,7 +61,9 @@ VERDICT = '{"principles": ["ok"], "score": 0.7, "rationale": "fine", "uncertaint
 
 
 # -- signal scoring ---------------------------------------------------------------------------
+@cache
 def _events(seed: int = 0) -> pl.DataFrame:
+    """The 1,000,000 events (built once per session; frames are immutable)."""
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, 256, (INTERACTIONS, 16), dtype=np.uint8)
     which = rng.integers(0, INTERACTIONS, EVENTS)
@@ -222,18 +226,34 @@ def bench_judge_evaluations(benchmark: Any, slow_server: str) -> None:
 
 
 # -- cache hits -------------------------------------------------------------------------------
+class _InstantJudge:
+    """A chat client answering at once without HTTP: fills the cache in milliseconds."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def chat(self, messages: Any, **_: Any) -> ChatResponse:
+        self.calls += 1
+        return ChatResponse(VERDICT, "m", Usage(10, 5, 15), 0.0, 1)
+
+    async def aclose(self) -> None:
+        return None
+
+
 @pytest.fixture(scope="module")
 def warm_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, RimConfig]]:
     path: Path = tmp_path_factory.mktemp("rim-cache") / "cache.db"
-    with open_store("sqlite:///" + str(path)) as store, FakeLLMServer(_answer) as server:
-        cfg = _config(server.base_url)
+    with open_store("sqlite:///" + str(path)) as store:
+        cfg = _config("http://127.0.0.1:9/v1")  # never called: every answer is cached
+        instant = _InstantJudge()
 
         async def fill() -> None:
-            async with RimRewardModel(cfg, store=store) as model:
+            async with RimRewardModel(cfg, store=store, client=instant) as model:
                 await model.evaluate(_cases(CACHED_CASES, "cached"))
 
         asyncio.run(fill())
-        assert len(server.calls) == 4 * CACHED_CASES
+        assert instant.calls == 4 * CACHED_CASES
+        assert len(store.kv_items("default", "rim.cache")) == 4 * CACHED_CASES
         yield store, cfg
 
 
