@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import polars as pl
 import pytest
 from rim_testkit import T0, config, interaction, rating, scripted, signal, text_feedback, verdict
 
@@ -80,17 +81,31 @@ def test_scores_the_window_and_writes_rewards(store: Store) -> None:
     assert row["mean"] == pytest.approx((good["score"] + bad["score"]) / 2)
 
 
-def test_already_scored_interactions_are_skipped_unless_rescored(store: Store) -> None:
-    seed(store)
+def test_scoring_is_incremental(store: Store) -> None:
+    made = seed(store)
     model = RimRewardModel(RimConfig())
     first = run(store, model, batch_size=2)
-    assert (first.selected, first.written) == (4, 4)
+    # good, bad and billing have feedback; silent has none and gets no reward yet.
+    assert (first.selected, first.written, first.no_evidence) == (4, 3, 1)
     again = run(store, model)
-    assert (again.selected, again.skipped, again.written) == (4, 4, 0)
+    assert (again.selected, again.skipped, again.written, again.no_evidence) == (4, 3, 0, 1)
+    # Feedback after the last scoring makes an interaction due again; so does a first one.
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    store.write_feedback(
+        [
+            signal(made["good"], "share", created_at=later),
+            rating(made["silent"], 2, created_at=later),
+        ]
+    )
+    third = run(store, model)
+    assert (third.skipped, third.written, third.no_evidence) == (2, 2, 0)
+    rewards = store.rewards("acme").filter(pl.col("interaction_id") == made["good"].id.bytes)
+    assert rewards.height == 2
+    assert '"feedback.signal.share"' in rewards.sort("created_at")["components"][-1]
     assert run(store, model, rescore=True).written == 4
     other_model = RimRewardModel(load_config({"signals": {"prior": 0.2}}))
     assert run(store, other_model).written == 4  # another config is another reward model
-    assert store.rewards("acme").height == 12
+    assert store.rewards("acme").height == 13
 
 
 def test_window_since_and_learning_keys(store: Store) -> None:

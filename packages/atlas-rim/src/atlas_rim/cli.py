@@ -125,7 +125,8 @@ def score_command(
         return (
             f"selected {result.selected}, skipped {result.skipped} already scored, wrote "
             f"{result.written} rewards ({result.trainable} trainable, {result.escalated} "
-            f"escalated) with {model.name}\n{result.per_key}"
+            f"escalated), {result.no_evidence} without evidence yet, with {model.name}\n"
+            f"{result.per_key}"
         )
 
     typer.echo(_or_exit(lambda: asyncio.run(run())))

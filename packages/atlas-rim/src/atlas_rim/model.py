@@ -50,6 +50,8 @@ class Evaluation:
     feedback_score: float | None
     judgement: Judgement | None
     trainable: bool
+    evidence: bool
+    """Whether feedback or a judge informed the reward (else it is the prior)."""
 
 
 def is_trainable(reward: Reward) -> bool:
@@ -258,7 +260,7 @@ class RimRewardModel:
             escalated=escalated,
             reward_model=self.name,
         )
-        return Evaluation(reward, feedback_score, judgement, trainable)
+        return Evaluation(reward, feedback_score, judgement, trainable, bool(parts))
 
 
 def _task(case: RewardCase) -> Task:

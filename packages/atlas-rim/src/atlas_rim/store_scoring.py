@@ -2,8 +2,11 @@
 
 This is how the learning loop gets its rewards: :func:`score_store` selects interactions by
 learning key and creation window, skips those this reward model (same ``name``, i.e. same
-version and config) already scored unless ``rescore`` is set, scores them in batches and
-writes one :class:`~atlas_core.types.Reward` per interaction with ``store.write_rewards``.
+version and config) scored after their latest feedback unless ``rescore`` is set (so it can
+run incrementally: new interactions and new feedback are picked up, nothing else), scores
+them in batches and writes one :class:`~atlas_core.types.Reward` per interaction with
+``store.write_rewards``. An interaction with nothing to go on (no feedback evidence, no judge
+score) gets no reward yet.
 Feedback is read for the selected interactions whenever it was given (it usually comes after
 the interaction, so the window does not bound it).
 """
@@ -34,9 +37,12 @@ class StoreScoring:
     selected: int
     """Interactions in the window."""
     skipped: int
-    """Of those, already scored by this reward model (left alone)."""
+    """Of those, scored by this reward model after their latest feedback (left alone)."""
     written: int
     """Rewards written."""
+    no_evidence: int
+    """Interactions with no feedback evidence and no judge score: given no reward, so that
+    they are scored once something arrives."""
     trainable: int
     """Rewards at or above the quality threshold (with evidence)."""
     escalated: int
@@ -88,25 +94,29 @@ async def score_store(
     window = Query(since=since, until=until, learning_key=learning_key)
     interactions = store.interactions(tenant, window)
     selected = interactions.height
-    if not rescore and selected:
-        done = store.rewards(tenant, Query(learning_key=learning_key)).filter(
-            pl.col("reward_model") == model.name
-        )
-        interactions = interactions.filter(~pl.col("id").is_in(done["interaction_id"].implode()))
     feedback = store.feedback(tenant, Query(since=since, learning_key=learning_key))
+    if not rescore and selected:
+        interactions = _stale(store, tenant, model.name, learning_key, interactions, feedback)
     stats = RewardAggregator("str")
-    written = trainable = escalated = 0
+    written = trainable = escalated = no_evidence = 0
     for start in range(0, interactions.height, batch_size):
         chunk = interactions.slice(start, batch_size)
         about = feedback.filter(pl.col("interaction_id").is_in(chunk["id"].implode()))
         cases = _cases(interactions_from_frame(chunk), feedback_from_frame(about))
         evaluations = await model.evaluate(cases, now=now)
-        rewards = [e.reward for e in evaluations]
+        # With nothing to go on the reward would be the prior; writing it would also mark
+        # the interaction done, so feedback arriving later would never be scored.
+        kept = [(c, e) for c, e in zip(cases, evaluations, strict=True) if e.evidence]
+        no_evidence += len(cases) - len(kept)
+        rewards = [e.reward for _, e in kept]
+        if not rewards:
+            continue
         written += store.write_rewards(rewards).inserted
-        trainable += sum(e.trainable for e in evaluations)
+        trainable += sum(e.trainable for _, e in kept)
         escalated += sum(r.escalated for r in rewards)
         stats.add_batch(
-            chunk["learning_key"].to_list(), np.array([r.score for r in rewards], np.float64)
+            [c.interaction.learning_key for c, _ in kept],
+            np.array([r.score for r in rewards], np.float64),
         )
     per_key = stats.to_polars().select(
         pl.col("key").alias("learning_key"), "count", "mean", "var", "min", "max", "p50"
@@ -115,10 +125,39 @@ async def score_store(
         selected=selected,
         skipped=selected - interactions.height,
         written=written,
+        no_evidence=no_evidence,
         trainable=trainable,
         escalated=escalated,
         per_key=per_key,
     )
+
+
+def _stale(
+    store: Store,
+    tenant: str,
+    model_name: str,
+    learning_key: str | None,
+    interactions: pl.DataFrame,
+    feedback: pl.DataFrame,
+) -> pl.DataFrame:
+    """The interactions this model never scored, or got feedback after it last did."""
+    scored = (
+        store.rewards(tenant, Query(learning_key=learning_key))
+        .filter(pl.col("reward_model") == model_name)
+        .group_by("interaction_id")
+        .agg(scored_at=pl.col("created_at").max())
+    )
+    latest = feedback.group_by("interaction_id").agg(feedback_at=pl.col("created_at").max())
+    todo = (
+        interactions.select("id")
+        .join(scored, left_on="id", right_on="interaction_id", how="left")
+        .join(latest, left_on="id", right_on="interaction_id", how="left")
+        .filter(
+            pl.col("scored_at").is_null()
+            | (pl.col("feedback_at").is_not_null() & (pl.col("feedback_at") > pl.col("scored_at")))
+        )
+    )
+    return interactions.filter(pl.col("id").is_in(todo["id"].implode()))
 
 
 def _cases(interactions: list[Interaction], feedback: list[Feedback]) -> list[RewardCase]:
