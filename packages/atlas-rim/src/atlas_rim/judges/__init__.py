@@ -1,6 +1,6 @@
 """LLM judges: schema, prompts, the content-hash cache and the ensemble with escalation."""
 
-from atlas_rim.judges.cache import CachedAnswer, JudgeCache, call_key
+from atlas_rim.judges.cache import CachedAnswer, JudgeCache, bundle_key, slot
 from atlas_rim.judges.ensemble import ARBITER, JudgeEnsemble, Judgement, Sample
 from atlas_rim.judges.prompts import Task
 from atlas_rim.judges.schema import Verdict, VerdictParseError, parse_verdict
@@ -15,6 +15,7 @@ __all__ = [
     "Task",
     "Verdict",
     "VerdictParseError",
-    "call_key",
+    "bundle_key",
     "parse_verdict",
+    "slot",
 ]

@@ -41,7 +41,7 @@ from atlas_rim.judges.aggregate import (
 from atlas_rim.judges.aggregate import (
     rationale as panel_rationale,
 )
-from atlas_rim.judges.cache import CachedAnswer, JudgeCache, call_key
+from atlas_rim.judges.cache import CachedAnswer, JudgeCache, bundle_key, slot
 from atlas_rim.judges.chat import Chat
 from atlas_rim.judges.prompts import PanelEntry, Task, arbiter_messages, judge_messages
 from atlas_rim.judges.schema import Verdict, VerdictParseError, parse_verdict
@@ -62,6 +62,9 @@ class _Call:
     temperature: float
     max_tokens: int
     key: str
+    """The cache entry of this judge's answers about the task."""
+    slot: str
+    """This sample's place in the entry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +167,7 @@ class JudgeEnsemble:
             raise ValueError("the RIM config has no judges")
         panels = [self._panel_calls(task) for task in tasks]
         self.cache.prefetch(
-            (t.tenant, c.key) for t, calls in zip(tasks, panels, strict=True) for c in calls
+            {(t.tenant, c.key) for t, calls in zip(tasks, panels, strict=True) for c in calls}
         )
         # Answers in the cache are used at once; only tasks with calls left become coroutines
         # (a cached evaluation should cost microseconds, not an event-loop round trip).
@@ -199,10 +202,18 @@ class JudgeEnsemble:
         calls = []
         for judge in self.config.judges:
             messages = judge_messages(judge, task)
+            key = bundle_key(judge.model, messages, judge.max_tokens)
             for i, temperature in enumerate(judge.temperatures):
-                key = call_key(judge.model, messages, temperature, judge.max_tokens, i)
                 calls.append(
-                    _Call(judge.name, judge.model, messages, temperature, judge.max_tokens, key)
+                    _Call(
+                        judge.name,
+                        judge.model,
+                        messages,
+                        temperature,
+                        judge.max_tokens,
+                        key,
+                        slot(temperature, i),
+                    )
                 )
         return calls
 
@@ -253,8 +264,16 @@ class JudgeEnsemble:
         assert arbiter is not None  # only called when _asks
         panel = [s.panel_entry() for s in r.samples]
         messages = arbiter_messages(arbiter, self.config.judges, r.task, panel, r.reasons)
-        key = call_key(arbiter.model, messages, arbiter.temperature, arbiter.max_tokens, 0)
-        return _Call(ARBITER, arbiter.model, messages, arbiter.temperature, arbiter.max_tokens, key)
+        key = bundle_key(arbiter.model, messages, arbiter.max_tokens)
+        return _Call(
+            ARBITER,
+            arbiter.model,
+            messages,
+            arbiter.temperature,
+            arbiter.max_tokens,
+            key,
+            slot(arbiter.temperature, 0),
+        )
 
     async def _timed(self, task: Task, call: _Call) -> tuple[Sample, float]:
         started = time.perf_counter()
@@ -300,7 +319,7 @@ class JudgeEnsemble:
     # -- one call ---------------------------------------------------------------------
     def _cached(self, task: Task, call: _Call) -> Sample | None:
         """The sample the cache holds for ``call``, or None."""
-        cached = self.cache.get(task.tenant, call.key)
+        cached = self.cache.get(task.tenant, call.key, call.slot)
         if cached is None:
             return None
         try:
@@ -335,6 +354,7 @@ class JudgeEnsemble:
             self.cache.put(
                 task.tenant,
                 call.key,
+                call.slot,
                 CachedAnswer(response.text, usage.prompt_tokens, usage.completion_tokens),
             )
         return Sample(
