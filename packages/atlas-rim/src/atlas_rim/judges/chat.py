@@ -50,7 +50,10 @@ class ShardedChat:
         shards = math.ceil(endpoint.max_concurrency / SHARD_CONCURRENCY)
         base, extra = divmod(endpoint.max_concurrency, shards)
         self.sizes = [base + (1 if i < extra else 0) for i in range(shards)]
-        self._clients = [ChatClient(replace(endpoint, max_concurrency=n)) for n in self.sizes]
+        self._endpoint = endpoint
+        # Created on first use: each loads the TLS trust store (tens of ms), which a model
+        # answering from its cache should not pay.
+        self._clients: list[ChatClient | None] = [None] * shards
         self._busy = [0] * shards
 
     async def chat(
@@ -64,9 +67,13 @@ class ShardedChat:
     ) -> ChatResponse:
         """One chat completion through the least busy client (retries are the client's)."""
         i = min(range(len(self.sizes)), key=lambda j: self._busy[j] / self.sizes[j])
+        client = self._clients[i]
+        if client is None:
+            client = ChatClient(replace(self._endpoint, max_concurrency=self.sizes[i]))
+            self._clients[i] = client
         self._busy[i] += 1
         try:
-            return await self._clients[i].chat(
+            return await client.chat(
                 messages,
                 temperature=temperature,
                 max_tokens=max_tokens,
@@ -79,4 +86,6 @@ class ShardedChat:
     async def aclose(self) -> None:
         """Closes every client."""
         for client in self._clients:
-            await client.aclose()
+            if client is not None:
+                await client.aclose()
+        self._clients = [None] * len(self.sizes)
