@@ -21,12 +21,13 @@ Hot paths (``benchmark.group``):
   answers in memory (a long-running service): no store read, no HTTP. Target for cache hits:
   >= 10,000/s.
 
-Measured (2026-11-22, the 2-core dev machine shared with three other sessions, load average
-7-8 during the run; means of the rounds, best round in brackets):
-signals_1m 0.74 s [0.54 s]; signal_components_1m 0.34 s [0.17 s]; judge_evaluations 128 in
-1.92 s = 67 evaluations/s, 266 calls/s [81/s]; cache_hits_memory 8,000 in 0.81 s = 9.9k hits/s
-[14.5k/s]; cache_hits_store 8,000 in 1.59 s = 5.0k hits/s [5.7k/s], of which the store's
-``kv_get`` of 8,000 keys is about a third.
+Measured (2026-11-22, ``uv run pytest benchmarks/bench_rim.py --benchmark-enable`` on the
+2-core dev machine shared with three other sessions, load average 6.5-7 during the run; mean
+of the rounds, best round in brackets): signals_1m 0.51 s [0.33 s]; signal_components_1m
+0.28 s [0.13 s]; judge_evaluations 128 in 2.41 s = 53 evaluations/s, 213 calls/s [59/s];
+cache_hits_memory 8,000 in 0.69 s = 11.6k hits/s [18.2k/s]; cache_hits_store 8,000 in 1.24 s
+= 6.4k hits/s [9.8k/s]. Timings swing 2x between runs at this load; about a third of the
+cache-hit time is Python's cyclic GC walking the process's ~130k tracked objects.
 """
 
 from __future__ import annotations
