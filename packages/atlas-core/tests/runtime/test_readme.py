@@ -1,4 +1,4 @@
-"""The README's "Wrap an agent" snippet runs as written, against the fixture server."""
+"""The root README's "Wrap an agent" snippet runs as written, against the fixture server."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-import atlas_core.runtime
 from atlas_core.store import open_store
 from atlas_core.testing.openai_server import ChatCall, FakeLLMServer
 
-README = Path(atlas_core.runtime.__file__).with_name("README.md")
+README = Path(__file__).parents[4] / "README.md"
 
 
 def teacher(call: ChatCall) -> str:
@@ -25,7 +24,8 @@ def teacher(call: ChatCall) -> str:
 def test_readme_snippet_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
+    section = README.read_text().split("## Wrap an agent", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
     assert len(blocks) == 1
     monkeypatch.chdir(tmp_path)
     with FakeLLMServer(teacher) as server:

@@ -8,20 +8,27 @@ not a silently ignored setting. Loading (YAML file + ``ATLAS_*`` environment) is
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from atlas_core.store import default_store_url
 
 __all__ = [
+    "ActiveLearningConfig",
     "AtlasConfig",
     "FeedbackTokenConfig",
+    "GateConfig",
     "LLMEndpointConfig",
+    "LoopConfig",
+    "RolloutConfig",
     "RuntimeConfig",
+    "SchedulerConfig",
     "SdkConfig",
+    "SelectionConfig",
     "ServeConfig",
     "StoreConfig",
 ]
@@ -185,6 +192,9 @@ class AtlasConfig(BaseSettings):
         default_factory=lambda: RuntimeConfig(),
         description="The reasoning core: lanes, capability estimate, templates, playbook.",
     )
+    loop: LoopConfig = Field(
+        default_factory=lambda: LoopConfig(), description="The continual-learning loop."
+    )
 
 
 # -- the reasoning core (atlas_core.runtime) ----------------------------------------------------
@@ -327,6 +337,175 @@ class RuntimeConfig(_Section):
                 f"({self.auto_threshold})"
             )
         return self
+
+
+# -- the continual-learning loop (atlas_core.loop) ----------------------------------------
+
+
+class SchedulerConfig(_Section):
+    """When the loop decides to learn (every decision is recorded as a LearningRun)."""
+
+    min_samples: int = Field(
+        default=200, ge=1, description="Fire once this many new rewarded samples arrived."
+    )
+    max_interval_s: float | None = Field(
+        default=3600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Fire when this long passed since the last update and any sample arrived.",
+    )
+    min_interval_s: float = Field(
+        default=60.0, ge=0, allow_inf_nan=False, description="Never fire sooner than this."
+    )
+    max_updates_per_window: int = Field(
+        default=6, ge=1, description="At most this many fired updates per rate window."
+    )
+    rate_window_s: float = Field(
+        default=3600.0, gt=0, allow_inf_nan=False, description="The rate window, in seconds."
+    )
+    drift_detector: Literal["adwin", "page_hinkley", "none"] = Field(
+        default="adwin", description="Native detector watching each learning key's reward."
+    )
+    drift_delta: float = Field(
+        default=0.002, gt=0, lt=1, allow_inf_nan=False, description="ADWIN confidence delta."
+    )
+    ph_threshold: float = Field(
+        default=75.0, gt=0, allow_inf_nan=False, description="Page–Hinkley threshold lambda."
+    )
+    ph_delta: float = Field(
+        default=0.01, ge=0, allow_inf_nan=False, description="Page–Hinkley tolerance delta."
+    )
+    min_drift_samples: int = Field(
+        default=20, ge=1, description="A drift fires only with this many new samples to learn from."
+    )
+    error_rate_threshold: float = Field(
+        default=0.2, gt=0, le=1, allow_inf_nan=False, description="Fire above this error rate."
+    )
+    error_window: int = Field(
+        default=100, ge=1, description="Interactions over which the error rate is measured."
+    )
+
+
+class SelectionConfig(_Section):
+    """What a learner trains on: value-weighted new examples mixed with replay."""
+
+    batch_size: int = Field(default=256, ge=1, description="Training examples per update.")
+    replay_ratio: float = Field(
+        default=0.3, ge=0, le=1, allow_inf_nan=False, description="Share of a batch that is replay."
+    )
+    replay_capacity_per_key: int = Field(
+        default=2000, ge=1, description="Replay memory kept per learning key."
+    )
+    weight_uncertainty: float = Field(
+        default=1.0, ge=0, allow_inf_nan=False, description="Value weight of reward uncertainty."
+    )
+    weight_novelty: float = Field(
+        default=1.0, ge=0, allow_inf_nan=False, description="Value weight of input novelty."
+    )
+    weight_error: float = Field(
+        default=1.0, ge=0, allow_inf_nan=False, description="Value weight of 1 - reward."
+    )
+    priority_alpha: float = Field(
+        default=1.0, ge=0, allow_inf_nan=False, description="Prioritized sampling exponent."
+    )
+    held_out_fraction: float = Field(
+        default=0.2, ge=0, lt=1, allow_inf_nan=False, description="Share kept out for the gate."
+    )
+    seed: int = Field(default=0, ge=0, description="Seed of the samplers.")
+    feedback_wait_s: float = Field(
+        default=600.0,
+        ge=0,
+        allow_inf_nan=False,
+        description=(
+            "An interaction without reward or gold answer yet stays eligible for later updates "
+            "until this much newer traffic exists (late feedback is still learned from)."
+        ),
+    )
+
+
+class GateConfig(_Section):
+    """When a candidate may go to rollout."""
+
+    min_improvement: float = Field(
+        default=0.0, ge=0, allow_inf_nan=False, description="Overall score gain required (> this)."
+    )
+    max_key_regression: float = Field(
+        default=0.02,
+        ge=0,
+        allow_inf_nan=False,
+        description="Largest drop of any learning key's score tolerated.",
+    )
+    min_examples_per_key: int = Field(
+        default=1, ge=1, description="Keys with fewer evaluation examples are not judged alone."
+    )
+
+
+class RolloutConfig(_Section):
+    """How a passed candidate reaches production."""
+
+    shadow: bool = Field(default=True, description="Mirror traffic to the candidate first.")
+    canary_steps: tuple[float, ...] = Field(
+        default=(1.0, 5.0, 10.0, 25.0, 50.0, 100.0),
+        min_length=1,
+        description="Canary traffic percentages, increasing, ending at 100.",
+    )
+
+    @field_validator("canary_steps")
+    @classmethod
+    def _steps_increase_to_100(cls, steps: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 < s <= 100 for s in steps):
+            raise ValueError("every canary step is a percentage in (0, 100]")
+        if any(b <= a for a, b in itertools.pairwise(steps)):
+            raise ValueError("canary steps must increase")
+        if steps[-1] != 100:
+            raise ValueError("the last canary step must be 100")
+        return steps
+
+    min_samples_per_arm: int = Field(
+        default=30, ge=2, description="Observations per arm before a step is analysed."
+    )
+    significance: float = Field(
+        default=0.05, gt=0, lt=0.5, allow_inf_nan=False, description="One-sided test level."
+    )
+    reward_margin: float = Field(
+        default=0.02, ge=0, allow_inf_nan=False, description="Reward drop tolerated (absolute)."
+    )
+    error_margin: float = Field(
+        default=0.02, ge=0, allow_inf_nan=False, description="Error-rate rise tolerated."
+    )
+    latency_margin: float = Field(
+        default=0.2, ge=0, allow_inf_nan=False, description="Relative latency rise tolerated."
+    )
+    on_restart: Literal["resume", "revert"] = Field(
+        default="resume", description="What a restarted process does with a rollout in flight."
+    )
+
+
+class ActiveLearningConfig(_Section):
+    """Asking users for feedback on the responses the loop is least sure about."""
+
+    requests_per_s: float = Field(
+        default=0.1, gt=0, allow_inf_nan=False, description="Sustained feedback requests per s."
+    )
+    burst: int = Field(default=10, ge=1, description="Requests that may be made at once.")
+    min_uncertainty: float = Field(
+        default=0.0, ge=0, allow_inf_nan=False, description="Never ask below this uncertainty."
+    )
+
+
+class LoopConfig(_Section):
+    """The continual-learning loop: scheduler, selection, gate, rollout, active learning."""
+
+    learner: str = Field(default="gepa", min_length=1, description="Learner plugin name.")
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig, description="Triggers.")
+    selection: SelectionConfig = Field(
+        default_factory=SelectionConfig, description="Selection and replay."
+    )
+    gate: GateConfig = Field(default_factory=GateConfig, description="The non-regression gate.")
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig, description="Safe rollout.")
+    active: ActiveLearningConfig = Field(
+        default_factory=ActiveLearningConfig, description="Active learning."
+    )
 
 
 AtlasConfig.model_rebuild()
