@@ -250,3 +250,19 @@ def test_eval_counts_records_without_a_usable_ranking_as_wrong(tmp_path: Path) -
     assert report["failures"] == 1
     assert report["accuracy"] == 0.5
     assert report["escalation_rate"] == 0.0
+
+
+def test_eval_ranks_in_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from atlas_rim import evaluate
+
+    monkeypatch.setattr(evaluate, "CHUNK", 1)
+    data = write_jsonl(tmp_path / "pairs.jsonl", PAIRS)
+    with FakeLLMServer(by_content) as server:
+        out = tmp_path / "chunked.json"
+        pairwise(data, write_config(tmp_path, server.base_url), out)
+        order = [responses(c) for c in server.calls]
+    # One group at a time: each pair's two orders, pair after pair.
+    assert order == [
+        r for i in range(3) for r in ([f"GOOD {i}", f"meh {i}"], [f"meh {i}", f"GOOD {i}"])
+    ]
+    assert json.loads(out.read_text())["accuracy"] == 1.0

@@ -27,7 +27,10 @@ from atlas_rim.eval_data import BestOfRecord, PairRecord
 from atlas_rim.judges import Judgement
 from atlas_rim.model import RimRewardModel
 
-__all__ = ["evaluate_best_of", "evaluate_pairwise"]
+__all__ = ["CHUNK", "evaluate_best_of", "evaluate_pairwise"]
+
+CHUNK = 256
+"""Groups ranked concurrently per round (bounded further by the endpoint's concurrency)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ async def evaluate_best_of(
         rng.shuffle(order)
         groups.append((record.prompt, [responses[i] for i in order], None))
         positions.append(order.index(0))
-    judgements = await model.rank_batch(groups)
+    judgements = await _rank_in_chunks(model, groups)
     outcomes = [
         _Outcome(r.subset, _wins(j.scores, pos), j)
         for r, j, pos in zip(records, judgements, positions, strict=True)
@@ -66,7 +69,7 @@ async def evaluate_pairwise(model: RimRewardModel, records: Sequence[PairRecord]
     for r in records:
         groups.append((r.prompt, [r.chosen, r.rejected], None))
         groups.append((r.prompt, [r.rejected, r.chosen], None))
-    judgements = await model.rank_batch(groups)
+    judgements = await _rank_in_chunks(model, groups)
     outcomes, first_wins, decided, consistent = [], 0, 0, 0
     for i, record in enumerate(records):
         forward, backward = judgements[2 * i], judgements[2 * i + 1]
@@ -85,6 +88,15 @@ async def evaluate_pairwise(model: RimRewardModel, records: Sequence[PairRecord]
     report["position_bias"] = first_wins / decided - 0.5 if decided else None
     report["order_consistency"] = consistent / len(records) if records else None
     return report
+
+
+async def _rank_in_chunks(model: RimRewardModel, groups: list[Any]) -> list[Judgement]:
+    """All groups ranked, CHUNK at a time: each chunk's answers reach the cache (and the
+    store) before the next starts, so an interrupted evaluation resumes from its cache."""
+    out: list[Judgement] = []
+    for start in range(0, len(groups), CHUNK):
+        out += await model.rank_batch(groups[start : start + CHUNK])
+    return out
 
 
 def _wins(scores: tuple[float, ...] | None, position: int) -> bool:
