@@ -15,7 +15,6 @@ from atlas_core.llm import ChatClient, Endpoint
 from atlas_core.testing.openai_server import ChatCall, FakeLLMServer, Reply
 from atlas_rim.config import RimConfig
 from atlas_rim.judges import JudgeCache, JudgeEnsemble, Judgement, Task, parse_verdict
-from atlas_rim.judges.chat import ShardedChat
 from atlas_rim.judges.schema import VerdictParseError
 
 ARBITER = {"model": "big-judge", "principles": ["be decisive"]}
@@ -364,34 +363,6 @@ def test_tokens_and_latency_are_accounted_per_task() -> None:
     assert j.completion_tokens == 2 * 20 + 2 * 10
     assert j.latency_s >= 0.05
     assert j.cache_hits == 0
-
-
-def test_sharded_chat_keeps_the_total_concurrency() -> None:
-    in_flight, peak = 0, 0
-
-    async def slow(call: ChatCall) -> str:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await asyncio.sleep(0.1)
-        in_flight -= 1
-        return "ok"
-
-    async def burst(url: str) -> list[str]:
-        chat = ShardedChat(Endpoint(base_url=url, model="m", max_concurrency=20))
-        assert chat.sizes == [7, 7, 6]
-        try:
-            replies = await asyncio.gather(
-                *(chat.chat([{"role": "user", "content": str(i)}]) for i in range(60))
-            )
-        finally:
-            await chat.aclose()
-        return [r.text for r in replies]
-
-    with FakeLLMServer(slow) as server:
-        texts = asyncio.run(burst(server.base_url))
-    assert texts == ["ok"] * 60
-    assert 8 < peak <= 20  # spread over the shards, never above the endpoint's limit
 
 
 @pytest.mark.parametrize("json_mode", [True, False])

@@ -25,14 +25,14 @@ from typing import Any
 import polars as pl
 
 from atlas_core.errors import AtlasError, ConfigError
-from atlas_core.llm import Endpoint
+from atlas_core.llm import ChatClient, Endpoint
 from atlas_core.rewards import RewardCase
 from atlas_core.store import Store
 from atlas_core.types import FeedbackKind, Reward, to_ns
 from atlas_rim import __version__
 from atlas_rim.config import RimConfig
 from atlas_rim.judges import JudgeCache, JudgeEnsemble, Judgement, Task
-from atlas_rim.judges.chat import Chat, ShardedChat
+from atlas_rim.judges.chat import Chat
 from atlas_rim.signals import score_events
 
 __all__ = ["Evaluation", "JudgeUnavailableError", "RimRewardModel", "events_frame", "is_trainable"]
@@ -121,7 +121,7 @@ class RimRewardModel:
                 raise ConfigError("judges: the RIM config defines no judges")
             if self._client is None:
                 ep = self.config.endpoint
-                self._client = ShardedChat(
+                self._client = ChatClient(
                     Endpoint(
                         base_url=ep.resolved_base_url(),
                         model=self.config.judges[0].model,
