@@ -181,3 +181,31 @@ def test_bad_arguments_and_config_are_named(monkeypatch: pytest.MonkeyPatch) -> 
 async def _one(endpoint: Endpoint) -> ChatResponse:
     async with ChatClient(endpoint) as client:
         return await client.chat(HELLO)
+
+
+def test_calls_spread_over_small_pools_within_the_total_limit() -> None:
+    in_flight, peak = 0, 0
+
+    async def slow(call: ChatCall) -> str:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.1)
+        in_flight -= 1
+        return "ok"
+
+    async def burst(url: str) -> list[str]:
+        chat = ChatClient(Endpoint(base_url=url, model="m", max_concurrency=20))
+        assert chat.pool_sizes == [7, 7, 6]
+        try:
+            replies = await asyncio.gather(
+                *(chat.chat([{"role": "user", "content": str(i)}]) for i in range(60))
+            )
+        finally:
+            await chat.aclose()
+        return [r.text for r in replies]
+
+    with FakeLLMServer(slow) as server:
+        texts = asyncio.run(burst(server.base_url))
+    assert texts == ["ok"] * 60
+    assert peak == 20  # the pools together carry the whole limit, never more
