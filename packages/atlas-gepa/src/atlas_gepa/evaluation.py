@@ -33,6 +33,7 @@ from atlas_core.ids import new_id
 from atlas_core.runtime import Agent, Lane, Outcome, Role, Runtime, TemplateError, TemplateRegistry
 from atlas_core.runtime.templates import DEFAULT_TEXTS, check_text
 from atlas_core.sdk.recorder import Recorder
+from atlas_core.sdk.transport import TransportStats
 from atlas_core.store import Store, open_store
 from atlas_core.types import Interaction, VersionKind, VersionStatus
 from atlas_gepa.data import GepaExample
@@ -47,6 +48,9 @@ _WARM_RUNTIMES = 8
 class DiscardTransport:
     """A recorder transport that drops every event: evaluation runs are not traffic."""
 
+    def __init__(self) -> None:
+        self._accepted = 0
+
     def send(
         self,
         interaction_id: bytes,
@@ -58,6 +62,7 @@ class DiscardTransport:
         event_id: bytes | None = None,
     ) -> bytes:
         """Accepts and forgets the event; its id."""
+        self._accepted += 1  # a counter race loses a count, nothing else: it is only a stat
         return event_id if event_id is not None else new_id().bytes
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -71,6 +76,11 @@ class DiscardTransport:
     def has_room(self) -> bool:
         """Always."""
         return True
+
+    def stats(self) -> TransportStats:
+        """Every event accepted, none delivered (dropped on purpose)."""
+        n = self._accepted
+        return TransportStats(n, 0, 0, n, 0, 0, 0, 0)
 
 
 @dataclass(frozen=True)

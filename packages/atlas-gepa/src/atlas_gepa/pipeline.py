@@ -18,6 +18,7 @@ from uuid import UUID
 
 from atlas_core.errors import ConfigError
 from atlas_core.llm import Endpoint
+from atlas_core.rewards import load_reward_model
 from atlas_core.runtime import Agent, ChatAgent, Role, TemplateRegistry
 from atlas_core.store import Store, open_store
 from atlas_core.types import Version, VersionKind
@@ -50,9 +51,6 @@ def make_scorer(scoring: ScoringConfig) -> Scorer:
     """The configured scorer (a reward model plugin, or gold-label matching)."""
     if scoring.method == "gold":
         return GoldScorer(scoring.match)
-    # Imported here: reward models are plugins, needed only when one is configured.
-    from atlas_core.rewards import load_reward_model
-
     return RewardModelScorer(load_reward_model(scoring.reward_model, **scoring.options))
 
 

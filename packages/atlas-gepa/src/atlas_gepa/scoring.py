@@ -13,14 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from atlas_core.errors import InvalidArgumentError
+from atlas_core.rewards import RewardCase, RewardModel
 from atlas_core.types import Interaction
 from atlas_gepa.data import GepaExample
-
-if TYPE_CHECKING:
-    from atlas_core.rewards import RewardModel
 
 __all__ = ["GoldScorer", "RewardModelScorer", "Scored", "Scorer", "normalise"]
 
@@ -85,8 +83,6 @@ class RewardModelScorer:
     """Scores with a :class:`RewardModel`; the gold answer, when known, is the reference."""
 
     def __init__(self, model: RewardModel) -> None:
-        from atlas_core.rewards import RewardModel
-
         if not isinstance(model, RewardModel):
             raise InvalidArgumentError(f"invalid argument `model`: not a RewardModel: {model!r}")
         self.model = model
@@ -96,8 +92,6 @@ class RewardModelScorer:
         """One reward per item; a reward model error scores every item 0 with the error."""
         if not items:
             return []
-        from atlas_core.rewards import RewardCase
-
         cases = [RewardCase(interaction, (), example.reference) for example, interaction in items]
         try:
             rewards = await self.model.score(cases)
