@@ -10,7 +10,7 @@ from atlas_core.testing.openai_server import FakeLLMServer
 from atlas_core.types import VersionKind, VersionStatus
 from atlas_gepa.config import GepaConfig
 from atlas_gepa.pipeline import optimize
-from atlas_gepa.testing import FIXED, gepa_config, seed_store
+from atlas_gepa.testing import FIXED, FIXED_BY_ROLE, gepa_config, seed_store
 from atlas_gepa.versions import instance_scores
 
 
@@ -64,3 +64,41 @@ def test_optimization_accepts_the_better_template_and_stores_it(
     assert again.run.metric_calls == run.metric_calls
     assert len(server.calls) == calls_before
     assert len(store.versions("default", VersionKind.PROMPT, version.name)) == 1
+
+
+def test_the_token_budget_stops_the_run(tmp_path: Path, server: FakeLLMServer) -> None:
+    store = seed_store(tmp_path / "atlas.db")
+    data = gepa_config(tmp_path, server, budget={"max_metric_calls": 200, "max_tokens": 50})
+    result = optimize(GepaConfig.model_validate(data), store=store)
+    # The seed's validation pass alone spends more than 50 tokens: nothing more is bought.
+    assert result.run.tokens >= 50
+    assert result.run.metric_calls == 4  # the 4 validation examples, once
+    assert not [c for c in server.calls if c.model == "reflector"]
+    assert result.versions == []
+    assert json.loads(result.summary_path.read_text())["improvement"] == 0.0
+
+
+def test_teacher_roles_are_targets_too(tmp_path: Path, server: FakeLLMServer) -> None:
+    store = seed_store(tmp_path / "atlas.db")
+    data = gepa_config(
+        tmp_path,
+        server,
+        target_roles=["teacher_guidance", "student_with_guidance"],
+        lane="coach",
+        runtime={
+            "student": {"base_url": server.base_url, "model": "student"},
+            "teacher": {"base_url": server.base_url, "model": "teacher"},
+        },
+        budget={"max_metric_calls": 60},
+    )
+    result = optimize(GepaConfig.model_validate(data), store=store)
+    run = result.run
+    assert run.initial_score == 0.0
+    assert run.best_score == 1.0
+    best = run.candidates[run.best]
+    assert best["student_with_guidance"] == FIXED_BY_ROLE["student_with_guidance"]
+    # Each changed role is its own candidate Version, under its own name.
+    names = {v.name for v in result.versions}
+    assert "atlas.runtime.student_with_guidance" in names
+    teacher_calls = [c for c in server.calls if c.model == "teacher"]
+    assert teacher_calls  # the coach lane was really served: the teacher guided

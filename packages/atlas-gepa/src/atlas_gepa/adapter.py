@@ -144,8 +144,10 @@ class AtlasAdapter:
         return {"spend": self.meter.state()}
 
     def set_adapter_state(self, state: dict[str, Any]) -> None:
-        """Restores the spend meter on resume."""
-        self.meter.restore(state.get("spend", {}))
+        """Restores the spend meter on resume (a fresh run's empty state leaves it as is: the
+        seed's evaluation, already metered, happens before the engine calls this)."""
+        if "spend" in state:
+            self.meter.restore(state["spend"])
 
 
 def attempt_to_json(attempt: Attempt) -> dict[str, Any]:

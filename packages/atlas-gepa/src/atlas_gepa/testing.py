@@ -34,15 +34,30 @@ def student_answer(prompt: str) -> str:
     return f"Let me think about it: {m.group(1)} plus {m.group(2)} is {total}, I believe."
 
 
+FIXED_BY_ROLE = {
+    "student": FIXED,
+    "student_with_guidance": "${task}\n\nA teacher says: ${guidance}\n\nGive the final answer only.",
+    "teacher_guidance": "Task: ${task}\nThe student plans: ${probe}\nAdvise the student briefly.",
+}
+"""What the scripted reflection model proposes, by the role named in its prompt."""
+
+_ROLE = re.compile(r"Role of this template: (\w+)")
+
+
 def reflection_answer(call: ChatCall) -> str:
-    """The scripted reflection model: one improved student template, fenced."""
-    return "Here is a better template:\n```\n" + FIXED + "\n```"
+    """The scripted reflection model: an improved template for the role asked about, fenced."""
+    m = _ROLE.search(call.last_user)
+    text = FIXED_BY_ROLE.get(m.group(1) if m else "student", FIXED)
+    return "Here is a better template:\n```\n" + text + "\n```"
 
 
 def responder(call: ChatCall) -> Reply | str:
-    """Routes by model name: ``reflector`` reflects, anything else is the student."""
+    """Routes by model name: ``reflector`` reflects, ``teacher`` guides, any other model is
+    the student (``BROKEN`` in a task: a malformed body; ``SLOW``: an answer after 2 s)."""
     if call.model == "reflector":
         return reflection_answer(call)
+    if call.model == "teacher":
+        return "Add the two numbers. LESSON: none"
     if "BROKEN" in call.last_user:
         return Reply(raw_body="{not json")
     if "SLOW" in call.last_user:
