@@ -36,7 +36,7 @@ def student_answer(prompt: str) -> str:
 
 FIXED_BY_ROLE = {
     "student": FIXED,
-    "student_with_guidance": "${task}\n\nA teacher says: ${guidance}\n\nGive the final answer only.",
+    "student_with_guidance": "${task}\n\nA teacher says: ${guidance}\n\nGive the final answer only",
     "teacher_guidance": "Task: ${task}\nThe student plans: ${probe}\nAdvise the student briefly.",
 }
 """What the scripted reflection model proposes, by the role named in its prompt."""
