@@ -21,7 +21,14 @@ from atlas_core.loop.examples import Example, load_examples, prompt_text
 from atlas_core.store import Query, Store
 from atlas_core.types import FeedbackKind
 
-__all__ = ["GepaExample", "UserFeedback", "from_examples", "load_dataset", "split"]
+__all__ = [
+    "GepaExample",
+    "UserFeedback",
+    "from_examples",
+    "load_dataset",
+    "split",
+    "user_feedback",
+]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,13 @@ agents as production) over a private *scratch* store: the candidate's texts are 
 there under an alias named by their hash, every other role falls back to a copy of the
 production templates. Why a scratch store: evaluations must not be recorded as production
 traffic, must not write candidate versions the gate never asked for, and must not teach the
-production playbook; yet the Runtime is used only through its public API.
+production playbook; yet the Runtime is used only through its public API. The runs'
+recordings go to a transport that drops them (the outcomes are what is scored). The scratch
+store holds no rewards, so with ``lane`` unset the runtime picks ``paired`` whenever a teacher
+is given (too little history): set ``lane`` to evaluate the lane the target roles serve in.
+
+All evaluations run on one long-lived event loop owned by the runner: agents keep their HTTP
+connection pools and the runtimes their template caches across GEPA's many small batches.
 
 Examples run concurrently up to ``concurrency``; each is bounded by ``timeout_s``. Nothing
 about one example makes the batch fail: a timeout, an agent error, a template the role
@@ -167,6 +173,9 @@ class CandidateRunner:
         # Evaluation runs are not traffic: their outcomes are kept, their recordings dropped.
         self._recorder = Recorder(DiscardTransport(), tenant_id=tenant)
         self._runtimes: OrderedDict[str, Runtime] = OrderedDict()
+        self.base = {role: base.get(role, DEFAULT_TEXTS[role]) for role in Role}
+        """The production text of every role (what a candidate leaves out is served from)."""
+        self._seed_production()
         # One long-lived loop for every evaluation, so agents keep their HTTP connections
         # (and the runtimes their template caches) from one GEPA step to the next.
         self._loop = asyncio.new_event_loop()
@@ -174,9 +183,6 @@ class CandidateRunner:
             target=self._loop.run_forever, name="atlas-gepa-eval", daemon=True
         )
         self._thread.start()
-        self.base = {role: base.get(role, DEFAULT_TEXTS[role]) for role in Role}
-        """The production text of every role (what a candidate leaves out is served from)."""
-        self._seed_production()
 
     def _seed_production(self) -> None:
         current = production_texts(self.store, self.tenant, self.config.template_family)

@@ -157,7 +157,7 @@ def optimize(
         cache = RunCache(config.run_dir / CACHE_FILE)
         reflection = ReflectionLM(_endpoint(config), meter, cache=cache)
         try:
-            seed = {r.value: runner_base(runner, r) for r in config.target_roles}
+            seed = {r.value: runner.base[r] for r in config.target_roles}
             train, val = _data(config, store)
             run = run_gepa(
                 AtlasAdapter(runner, meter, cache),
@@ -188,11 +188,6 @@ def optimize(
     finally:
         if owned:
             store.close()
-
-
-def runner_base(runner: CandidateRunner, role: Role) -> str:
-    """The production text of ``role`` the runner evaluates against (the seed)."""
-    return runner.base[role]
 
 
 def _publish_once(run: GepaRun, store: Store, config: GepaConfig) -> list[Version]:
