@@ -14,7 +14,7 @@ from atlas_gepa.adapter import AtlasAdapter
 from atlas_gepa.cache import RunCache
 from atlas_gepa.data import GepaExample, UserFeedback
 from atlas_gepa.evaluation import CandidateRunner
-from atlas_gepa.scoring import GoldScorer
+from atlas_gepa.scoring import GoldScorer, Scored
 from atlas_gepa.testing import FIXED, student_answer
 
 
@@ -138,3 +138,27 @@ def test_cached_evaluations_are_not_run_again(tmp_path: Path, server: FakeLLMSer
     assert a.scores == b.scores == [1.0, 1.0, 1.0]
     assert len(server.calls) == calls
     assert second.meter.evaluations == 0
+
+
+def test_a_scorer_that_raises_fails_its_examples_not_the_batch(
+    tmp_path: Path, server: FakeLLMServer
+) -> None:
+    class Exploding:
+        name = "exploding"
+
+        async def score(self, items: object) -> list[Scored]:
+            raise RuntimeError("judge crashed")
+
+    student = ChatAgent(Endpoint(server.base_url, "student"))
+    runner = CandidateRunner(
+        student,
+        None,
+        Exploding(),
+        base=dict(DEFAULT_TEXTS),
+        lane=Lane.AUTO,
+        scratch_dir=tmp_path / "scratch",
+    )
+    out = AtlasAdapter(runner).evaluate([_example(0, "What is 1 + 2?", "3")], {"student": FIXED})
+    runner.close()
+    assert out.scores == [0.0]
+    assert "judge crashed" in out.outputs[0].rationale

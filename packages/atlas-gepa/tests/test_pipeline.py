@@ -90,6 +90,7 @@ def test_teacher_roles_are_targets_too(tmp_path: Path, server: FakeLLMServer) ->
             "teacher": {"base_url": server.base_url, "model": "teacher"},
         },
         budget={"max_metric_calls": 60},
+        use_merge=True,
     )
     result = optimize(GepaConfig.model_validate(data), store=store)
     run = result.run

@@ -43,7 +43,7 @@ from atlas_core.sdk.transport import TransportStats
 from atlas_core.store import Store, open_store
 from atlas_core.types import Interaction, VersionKind, VersionStatus
 from atlas_gepa.data import GepaExample
-from atlas_gepa.scoring import Scorer
+from atlas_gepa.scoring import Scored, Scorer
 
 __all__ = ["Attempt", "CandidateRunner", "DiscardTransport", "candidate_digest", "production_texts"]
 
@@ -270,7 +270,13 @@ class CandidateRunner:
     ) -> list[Attempt]:
         scorable = [(i, e, o) for i, (e, o, err) in enumerate(answered) if err is None and o]
         items = [(e, self._interaction(e, o)) for _, e, o in scorable]
-        scores = await self.scorer.score(items) if items else []
+        try:
+            scores = await self.scorer.score(items) if items else []
+            if len(scores) != len(items):
+                raise InvalidArgumentError(f"returned {len(scores)} scores for {len(items)}")
+        except Exception as exc:  # a scorer's failure fails these examples, not the batch
+            reason = f"scorer {self.scorer.name} failed: {type(exc).__name__}: {exc}"
+            scores = [Scored(0.0, reason) for _ in items]
         by_index = {i: s for (i, _, _), s in zip(scorable, scores, strict=True)}
         out = []
         for i, (example, outcome, error) in enumerate(answered):
