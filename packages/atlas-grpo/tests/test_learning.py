@@ -23,7 +23,9 @@ from atlas_grpo.config import parse_train_config
 from atlas_grpo.runner import run_grpo, run_sft
 from atlas_grpo.testing import ShiftTask
 
-MARGIN = 0.1
+# Measured here: 0.397 -> 0.770 (deterministic on one machine); the bound leaves room for
+# numerical differences between machines.
+MARGIN = 0.2
 
 
 @pytest.mark.slow
@@ -44,7 +46,7 @@ def test_sft_warmup_then_grpo_raises_held_out_reward(
         tiny_model_dir,
         url,
         tmp_path / "sft",
-        max_steps=60,
+        max_steps=120,
         learning_rate=3e-3,
         per_device_batch_size=32,
         num_generations=4,
@@ -59,13 +61,14 @@ def test_sft_warmup_then_grpo_raises_held_out_reward(
         sft.artifact,
         url,
         tmp_path / "grpo",
-        max_steps=100,
+        max_steps=40,
         learning_rate=5e-4,
         per_device_batch_size=64,
         num_generations=8,
         logging_steps=10,
     )
     grpo_raw["data"] |= {"held_out_fraction": 64 / len(rl), "require_reference": True}
+    grpo_raw["generation"] = {"temperature": 0.7}
     grpo = run_grpo(parse_train_config(grpo_raw), store=store)
     elapsed = time.perf_counter() - started
 
