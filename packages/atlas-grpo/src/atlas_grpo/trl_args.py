@@ -25,7 +25,7 @@ def common_args(cfg: TrainConfig, output_dir: Path) -> dict[str, Any]:
         "per_device_train_batch_size": t.per_device_batch_size,
         "gradient_accumulation_steps": t.gradient_accumulation_steps,
         "warmup_steps": t.warmup_ratio,  # a float below 1 is a share of max_steps
-        "gradient_checkpointing": t.gradient_checkpointing,
+        "activation_checkpointing": t.gradient_checkpointing,
         "logging_steps": t.logging_steps,
         "save_strategy": "steps",
         "save_steps": t.save_steps,
