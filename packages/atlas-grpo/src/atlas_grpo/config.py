@@ -298,9 +298,10 @@ class GuardConfig(_Section):
         default=None, gt=0.0, description="Stop when the logged KL exceeds this (needs beta > 0)."
     )
     snapshot_every: int = Field(
-        default=1,
+        default=5,
         ge=1,
-        description="Save the last good model every this many healthy logging steps.",
+        description="Save the last good model every this many healthy logging steps (a full "
+        "save of the weights, or of the adapter with LoRA: keep it rare for large models).",
     )
 
 

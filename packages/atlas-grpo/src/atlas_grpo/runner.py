@@ -267,11 +267,13 @@ def run_grpo(
     reward_funcs: Sequence[RewardFunc] | None = None,
     reward_weights: Sequence[float] | None = None,
     reward_model_factories: dict[str, Callable[..., Any]] | None = None,
+    extra_callbacks: Sequence[Any] = (),
 ) -> TrainResult:
     """GRPO on prompts from the Store with the configured (or given) reward functions.
 
     ``reward_funcs`` replaces the config's ``rewards`` (with ``reward_weights``, default 1
-    each); ``reward_model_factories`` replaces the plugin registry's reward models.
+    each); ``reward_model_factories`` replaces the plugin registry's reward models;
+    ``extra_callbacks`` are more TrainerCallbacks (profilers, custom trackers).
     """
     from datasets import Dataset
     from trl.trainer.grpo_trainer import GRPOTrainer
@@ -298,7 +300,7 @@ def run_grpo(
         train_dataset=Dataset.from_list(split.train),
         processing_class=s.tokenizer,
         peft_config=peft_config(cfg.model),
-        callbacks=[s.metrics, guard],
+        callbacks=[s.metrics, guard, *extra_callbacks],
     )
     _quiet_printer(trainer, cfg.tracking.console)
     trainer.train()
