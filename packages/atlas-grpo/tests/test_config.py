@@ -77,3 +77,16 @@ def test_bad_configs_name_the_field(tmp_path: Path, yaml_text: str, message: str
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_train_config(tmp_path / "absent.yaml")
+
+
+def test_accelerate_configs_cover_one_gpu_zero3_fsdp2_and_nodes() -> None:
+    import yaml
+
+    folder = EXAMPLE.parent / "accelerate"
+    configs = {p.stem: yaml.safe_load(p.read_text()) for p in folder.glob("*.yaml")}
+    assert configs["single_gpu"]["num_processes"] == 1
+    assert configs["zero3_8gpu"]["deepspeed_config"]["zero_stage"] == 3
+    assert configs["zero3_8gpu"]["num_processes"] == 8
+    assert configs["fsdp2_8gpu"]["fsdp_config"]["fsdp_version"] == 2
+    nodes = configs["zero3_multinode"]
+    assert nodes["num_processes"] == 8 * nodes["num_machines"] > 8

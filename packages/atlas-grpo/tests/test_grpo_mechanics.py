@@ -139,3 +139,32 @@ def test_collapsed_reward_std_stops_the_run_without_a_candidate(
     (run,) = store.learning_runs("default")
     assert run.outcome == "guard_stopped"
     assert "reward_std" in run.reason
+
+
+@pytest.mark.slow
+def test_a_guard_tripping_late_keeps_the_last_good_snapshot(
+    store: Store, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    seed_task(store, ShiftTask().prompts(20, seed=8))
+    raw = tiny_config(tiny_model_dir, store.url, tmp_path / "run", max_steps=8)
+    raw["guards"] = {"reward_std_patience": 2, "snapshot_every": 1}
+
+    def varied_then_flat(
+        completions: list[Any], trainer_state: Any = None, **_: Any
+    ) -> list[float]:
+        # Informative for the first two steps, then every completion scores the same.
+        if trainer_state is not None and trainer_state.global_step >= 2:
+            return [0.5] * len(completions)
+        return [len(str(c)) / 10 for c in completions]
+
+    result = run_grpo(parse_train_config(raw), store=store, reward_funcs=[varied_then_flat])
+    assert result.guard == "reward_std_collapse"
+    assert [row["step"] for row in result.history] == [1.0, 2.0, 3.0, 4.0]
+    assert result.artifact == tmp_path / "run" / "last-good"
+    assert (result.artifact / "model.safetensors").is_file()
+    assert result.version is not None
+    assert result.version.artifact_uri == result.artifact.resolve().as_uri()
+    assert "eval/reward" in result.metrics_after
+    (run,) = store.learning_runs("default")
+    assert run.outcome == "candidate_guarded"
+    assert run.candidate_version_id == result.version.id

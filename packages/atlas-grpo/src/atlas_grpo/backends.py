@@ -70,7 +70,8 @@ def generation_plan(cfg: GenerationConfig, *, cuda: bool | None = None) -> Gener
         return GenerationPlan(False, None)
     if not vllm:
         raise ConfigError(
-            f"generation.backend: {cfg.backend} needs vllm (pip install 'atlas-grpo[vllm]'), "
+            f"generation.backend: {cfg.backend} needs vllm (pip install vllm, the build matching "
+            "your torch), "
             "or use 'transformers'"
         )
     return GenerationPlan(True, "server" if cfg.backend == "vllm_server" else "colocate")

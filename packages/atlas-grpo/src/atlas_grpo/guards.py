@@ -13,6 +13,7 @@ model is on disk when a guard trips.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,15 @@ __all__ = ["GuardCallback"]
 class GuardCallback(TrainerCallback):
     """Stops training on reward-std collapse or excessive KL; snapshots healthy models."""
 
-    def __init__(self, cfg: GuardConfig, snapshot_dir: Path) -> None:
+    def __init__(
+        self, cfg: GuardConfig, snapshot_dir: Path, save: Callable[[Path], None] | None = None
+    ) -> None:
         self.cfg = cfg
         self.snapshot_dir = Path(snapshot_dir)
+        self.save = save
+        """Saves the model to a directory on every process (the runner passes the trainer's
+        ``save_model``, which gathers ZeRO-3 / FSDP shards); None: ``model.save_pretrained``
+        on the main process."""
         self.tripped: str | None = None
         """'reward_std_collapse' or 'kl_bound' once a guard stopped the run, else None."""
         self.reason = ""
@@ -80,10 +87,13 @@ class GuardCallback(TrainerCallback):
         control.should_training_stop = True
 
     def _snapshot(self, model: Any, tokenizer: Any, state: TrainerState) -> None:
+        if self.save is not None:
+            self.save(self.snapshot_dir)  # collective: every process takes part
         if not state.is_world_process_zero:
             return
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(self.snapshot_dir)
+        if self.save is None:
+            model.save_pretrained(self.snapshot_dir)
         if tokenizer is not None:
             tokenizer.save_pretrained(self.snapshot_dir)
         self.snapshot_step = state.global_step

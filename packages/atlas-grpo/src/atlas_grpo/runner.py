@@ -302,6 +302,7 @@ def run_grpo(
         peft_config=peft_config(cfg.model),
         callbacks=[s.metrics, guard, *extra_callbacks],
     )
+    guard.save = lambda path: trainer.save_model(str(path))
     _quiet_printer(trainer, cfg.tracking.console)
     trainer.train()
     kept: Any = trainer.model
