@@ -35,7 +35,7 @@ def feed(guard: GuardCallback, logs: list[dict[str, Any]], model: Any = None) ->
 
 
 def test_reward_std_collapse_stops_after_patience(tmp_path: Path) -> None:
-    guard = GuardCallback(GuardConfig(reward_std_patience=3), tmp_path / "good")
+    guard = GuardCallback(GuardConfig(reward_std_patience=3, snapshot_every=1), tmp_path / "good")
     model = FakeModel()
     stops = feed(
         guard,
