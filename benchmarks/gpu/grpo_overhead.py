@@ -227,17 +227,35 @@ def _seed_store(url: str, prompts: Sequence[str]) -> None:
 
 
 def run_benchmark(args: argparse.Namespace) -> list[ArmResult]:
-    """Runs the three arms in one process, in a fixed order, and returns their costs."""
+    """Runs the three arms round-robin ``--repeats`` times; each arm's median step time.
+
+    Round-robin repeats spread slow phases of a shared machine over all arms alike.
+    """
     work = Path(tempfile.mkdtemp(prefix="atlas-grpo-bench-"))
     model_path = str(save_tiny_model(work / "tiny")) if args.model == "tiny" else args.model
     n_prompts = (args.warmup + args.steps) * max(1, args.batch // args.generations)
     prompts = ShiftTask().prompts(n_prompts, seed=0)
     store_url = "sqlite:///" + str(work / "atlas.db")
     _seed_store(store_url, prompts)
-    results = [_plain_trl(args, model_path, prompts, work / "trl")]
-    results.append(_atlas(args, model_path, store_url, work / "atlas", teaching=False))
-    results.append(_atlas(args, model_path, store_url, work / "teach", teaching=True))
-    return results
+    runs: dict[str, list[ArmResult]] = {"trl": [], "atlas": [], "atlas+teaching": []}
+    for i in range(args.repeats):
+        runs["trl"].append(_plain_trl(args, model_path, prompts, work / f"trl{i}"))
+        runs["atlas"].append(_atlas(args, model_path, store_url, work / f"atlas{i}", False))
+        runs["atlas+teaching"].append(
+            _atlas(args, model_path, store_url, work / f"teach{i}", teaching=True)
+        )
+    return [_median(arm, results) for arm, results in runs.items()]
+
+
+def _median(arm: str, results: list[ArmResult]) -> ArmResult:
+    peaks = [r.peak_memory_gib for r in results if r.peak_memory_gib is not None]
+    return ArmResult(
+        arm=arm,
+        steps_timed=sum(r.steps_timed for r in results),
+        step_time_s=statistics.median(r.step_time_s for r in results),
+        tokens_per_s=statistics.median(r.tokens_per_s for r in results),
+        peak_memory_gib=max(peaks) if peaks else None,
+    )
 
 
 def render(results: Sequence[ArmResult]) -> str:
@@ -262,6 +280,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=16, help="per-device batch (completions)")
     p.add_argument("--generations", type=int, default=8, help="completions per prompt")
     p.add_argument("--completion", type=int, default=128, help="max completion tokens")
+    p.add_argument("--repeats", type=int, default=3, help="round-robin runs of every arm")
     p.add_argument("--device", choices=["cuda", "cpu"], default=None, help="default: cuda if any")
     p.add_argument("--console", action="store_true", help="Atlas rich progress on")
     p.add_argument("--json", type=Path, default=None, help="also write results here")

@@ -17,7 +17,7 @@ def test_benchmark_script_runs_all_three_arms_on_cpu(
     out = tmp_path / "results.json"
     results = grpo_overhead.main(
         [
-            "--model", "tiny", "--device", "cpu", "--steps", "2", "--warmup", "1",
+            "--model", "tiny", "--device", "cpu", "--steps", "2", "--warmup", "1", "--repeats", "1",
             "--batch", "8", "--generations", "4", "--completion", "6", "--json", str(out),
         ]
     )  # fmt: skip

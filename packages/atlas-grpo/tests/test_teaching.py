@@ -94,6 +94,13 @@ def test_baseline_runs_once_per_prompt_and_is_cached() -> None:
     assert len(student.calls) == 2 + 4 + 2
 
 
+def test_repeated_guidance_runs_the_student_once() -> None:
+    student = ScriptedStudent({"q": "wrong"})
+    out = make(student).score(["q"] * 4, ["say:right"] * 3 + ["hm"], ["right"] * 4)
+    assert out.rewards == [1.0, 1.0, 1.0, 0.0]
+    assert [c for c in student.calls if c[1] is not None] == [("q", "say:right"), ("q", "hm")]
+
+
 def test_trl_call_logs_rates_and_accepts_chat_prompts() -> None:
     reward = make(ScriptedStudent({"q": "wrong", "k": "right"}))
     logged: dict[str, float] = {}

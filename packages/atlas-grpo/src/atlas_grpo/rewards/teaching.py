@@ -12,7 +12,8 @@ without and with it; a scorer rates both answers in [0, 1] and the change is
 so helping earns the gain, harming is penalised by a tunable factor, and when the
 student ends up right, shorter guidance earns more (including "say little when the
 student already knows"). The student's answer without guidance depends only on the
-prompt, so it is computed once per prompt and reference and cached.
+prompt, so it is computed once per prompt and reference and cached; repeated guidance
+for the same prompt within a batch is run once.
 """
 
 from __future__ import annotations
@@ -120,8 +121,13 @@ class AdaptiveTeachingReward:
             scores = self.scorer([p for p, _ in missing], alone, [r for _, r in missing])
             self._baseline.update(zip(missing, scores, strict=True))
         baseline = [self._baseline[k] for k in keys]
-        answers = self.student(list(prompts), list(guidance))
-        guided = self.scorer(list(prompts), answers, list(references))
+        # Identical guidance for the same prompt (common once a group converges) is run once.
+        triples = list(zip(prompts, guidance, references, strict=True))
+        unique = list(dict.fromkeys(triples))
+        answers = self.student([p for p, _, _ in unique], [g for _, g, _ in unique])
+        scores = self.scorer([p for p, _, _ in unique], answers, [r for _, _, r in unique])
+        by_triple = dict(zip(unique, scores, strict=True))
+        guided = [by_triple[t] for t in triples]
         rewards = [
             self.reward(g - b, g, text)
             for g, b, text in zip(guided, baseline, guidance, strict=True)
