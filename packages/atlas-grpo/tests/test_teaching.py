@@ -180,3 +180,46 @@ def test_hf_student_is_frozen_deterministic_and_reads_the_guidance(tmp_path: Pat
     assert student.calls == 3 + 3 + 1 + 2
     with pytest.raises(ValueError, match="must contain"):
         HFStudent(model, tokenizer, guidance_template="{prompt}")
+
+
+def test_endpoint_student_over_real_http_feeds_the_teaching_reward() -> None:
+    from atlas_core.llm import Endpoint
+    from atlas_core.testing.openai_server import ChatCall, FakeLLMServer
+    from atlas_grpo.config import TeachingRewardSpec
+    from atlas_grpo.endpoint_student import EndpointStudent
+    from atlas_grpo.rewards import build_reward_funcs
+
+    def responder(call: ChatCall) -> str:
+        # The served student copies a hinted answer, and alone answers "dunno".
+        text = call.last_user
+        return text.split("Answer: ", 1)[1].strip() if "Answer: " in text else "dunno"
+
+    with FakeLLMServer(responder) as server:
+        (reward,) = build_reward_funcs(
+            [
+                TeachingRewardSpec(
+                    student="student-model",
+                    student_base_url=server.base_url,
+                    guidance_template="{prompt}\n{guidance}",
+                    match="exact",
+                )
+            ]
+        )
+        assert isinstance(reward, AdaptiveTeachingReward)
+        assert isinstance(reward.student, EndpointStudent)
+        rewards = reward(
+            prompts=["2+2?", "2+2?", "2+3?"],
+            completions=["Answer: 4", "Answer: 5", "think"],
+            reference=["4", "4", "5"],
+        )
+        calls = list(server.calls)
+    assert rewards[0] == pytest.approx(1.0 + 0.1 * (1 - len("Answer: 4") / 64))
+    assert rewards[1:] == [0.0, 0.0]
+    assert all(c.model == "student-model" and c.temperature == 0.0 for c in calls)
+    # Two solo answers (one per distinct prompt) and three guided ones.
+    assert sorted(c.last_user for c in calls) == sorted(
+        ["2+2?", "2+3?", "2+2?\nAnswer: 4", "2+2?\nAnswer: 5", "2+3?\nthink"]
+    )
+    student = EndpointStudent(Endpoint(base_url="http://127.0.0.1:9/v1", model="m"))
+    with pytest.raises(ValueError, match="2 prompts but 1"):
+        student(["a", "b"], [None])

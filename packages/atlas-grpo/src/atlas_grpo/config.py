@@ -173,7 +173,15 @@ class TeachingRewardSpec(_Section):
     weight: float = Field(
         default=1.0, description="Weight of this reward in the sum GRPO optimises."
     )
-    student: str = Field(description="Frozen student model id or path (transformers generate).")
+    student: str = Field(
+        description="Frozen student: a model id or path (transformers generate), or the model "
+        "name at student_base_url."
+    )
+    student_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint serving the student (e.g. a vLLM server); "
+        "unset: the student runs locally. The API key comes from ATLAS_LLM_API_KEY.",
+    )
     guidance_template: str = Field(
         default="{prompt}\nHint: {guidance}\n",
         description="How guidance is shown to the student; fields {prompt} and {guidance}.",

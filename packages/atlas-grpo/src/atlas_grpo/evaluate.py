@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from atlas_grpo.rewards.scorers import run_sync
+from atlas_grpo.sync import run_sync
 
 __all__ = ["evaluate_rewards", "generate_greedy", "render_prompt"]
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from atlas_core import plugins
 from atlas_core.errors import ConfigError
+from atlas_core.llm import Endpoint
 from atlas_grpo.config import RewardSpec, RimRewardSpec, TeachingRewardSpec, VerifiableRewardSpec
+from atlas_grpo.endpoint_student import EndpointStudent
 from atlas_grpo.rewards.ranking import GroupRanker, GroupRankingReward
 from atlas_grpo.rewards.scorers import reference_scorer, reward_model_scorer
-from atlas_grpo.rewards.teaching import AdaptiveTeachingReward
+from atlas_grpo.rewards.teaching import AdaptiveTeachingReward, Student
 from atlas_grpo.rewards.verifiable import VerifiableReward
 
 __all__ = ["build_reward_funcs", "reward_model"]
@@ -40,13 +43,25 @@ def _one(spec: RewardSpec, factories: Mapping[str, Callable[..., Any]] | None) -
     if isinstance(spec, RimRewardSpec):
         return GroupRankingReward(reward_model(spec.model, spec.options, factories))
     if isinstance(spec, TeachingRewardSpec):
-        from atlas_grpo.student import HFStudent  # loads torch models: only when asked for
+        student: Student
+        if spec.student_base_url is not None:
+            student = EndpointStudent(
+                Endpoint(
+                    base_url=spec.student_base_url,
+                    model=spec.student,
+                    api_key=os.environ.get("ATLAS_LLM_API_KEY"),
+                ),
+                guidance_template=spec.guidance_template,
+                max_tokens=spec.student_max_new_tokens,
+            )
+        else:
+            from atlas_grpo.student import HFStudent  # loads torch models: only when asked for
 
-        student = HFStudent.from_pretrained(
-            spec.student,
-            guidance_template=spec.guidance_template,
-            max_new_tokens=spec.student_max_new_tokens,
-        )
+            student = HFStudent.from_pretrained(
+                spec.student,
+                guidance_template=spec.guidance_template,
+                max_new_tokens=spec.student_max_new_tokens,
+            )
         scorer = (
             reference_scorer(spec.match)
             if spec.scorer == "verifiable"
