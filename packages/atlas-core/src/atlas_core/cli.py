@@ -56,8 +56,10 @@ def list_plugins() -> None:
 
 def build_app() -> typer.Typer:
     """The CLI with every installed plugin's command groups mounted."""
+    mounted = {group.name for group in app.registered_groups}
     for name, sub in plugins.commands().items():
-        app.add_typer(sub, name=name)
+        if name not in mounted:  # build_app may run more than once in a process (tests)
+            app.add_typer(sub, name=name)
     return app
 
 
