@@ -2,7 +2,8 @@
 
 Modules: ``config`` (the run's typed YAML config), ``data`` (examples from the Store, split),
 ``scoring`` (reward model or gold-label scores), ``evaluation`` (a candidate served through
-the runtime, batch-concurrent), ``adapter`` (the ``GEPAAdapter``), ``reflection`` (the
+the runtime, batch-concurrent; ``discard``: its runs are not recorded), ``adapter`` (the
+``GEPAAdapter``), ``reflection`` (the
 reflection model over any OpenAI-compatible endpoint), ``cache`` (what a resume must not
 pay for twice), ``optimizer`` (the ``gepa`` engine with budgets and a run directory),
 ``versions`` (candidate prompt Versions), ``pipeline`` (a whole run from a config),

@@ -35,58 +35,19 @@ from typing import Any
 
 from atlas_core.config.models import RuntimeConfig
 from atlas_core.errors import InvalidArgumentError
-from atlas_core.ids import new_id
 from atlas_core.runtime import Agent, Lane, Outcome, Role, Runtime, TemplateError, TemplateRegistry
 from atlas_core.runtime.templates import DEFAULT_TEXTS, check_text
 from atlas_core.sdk.recorder import Recorder
-from atlas_core.sdk.transport import TransportStats
 from atlas_core.store import Store, open_store
 from atlas_core.types import Interaction, VersionKind, VersionStatus
 from atlas_gepa.data import GepaExample
+from atlas_gepa.discard import DiscardTransport
 from atlas_gepa.scoring import Scored, Scorer
 
-__all__ = ["Attempt", "CandidateRunner", "DiscardTransport", "candidate_digest", "production_texts"]
+__all__ = ["Attempt", "CandidateRunner", "candidate_digest", "production_texts"]
 
 _PROMPT = VersionKind.PROMPT
 _WARM_RUNTIMES = 8
-
-
-class DiscardTransport:
-    """A recorder transport that drops every event: evaluation runs are not traffic."""
-
-    def __init__(self) -> None:
-        self._accepted = 0
-
-    def send(
-        self,
-        interaction_id: bytes,
-        kind: int,
-        value: float,
-        key: int,
-        payload: bytes,
-        ts_ns: int,
-        event_id: bytes | None = None,
-    ) -> bytes:
-        """Accepts and forgets the event; its id."""
-        self._accepted += 1  # a counter race loses a count, nothing else: it is only a stat
-        return event_id if event_id is not None else new_id().bytes
-
-    def flush(self, timeout: float | None = None) -> bool:
-        """Nothing is ever pending."""
-        return True
-
-    def close(self, timeout: float | None = None) -> bool:
-        """Nothing to settle."""
-        return True
-
-    def has_room(self) -> bool:
-        """Always."""
-        return True
-
-    def stats(self) -> TransportStats:
-        """Every event accepted, none delivered (dropped on purpose)."""
-        n = self._accepted
-        return TransportStats(n, 0, 0, n, 0, 0, 0, 0)
 
 
 @dataclass(frozen=True)
