@@ -4,7 +4,8 @@ Modules: ``config`` (the run's typed YAML config), ``data`` (examples from the S
 ``scoring`` (reward model or gold-label scores), ``evaluation`` (a candidate served through
 the runtime, batch-concurrent; ``discard``: its runs are not recorded), ``adapter`` (the
 ``GEPAAdapter``), ``reflection`` (the reflection model over any OpenAI-compatible
-endpoint), ``cache`` (what a resume must not pay for twice), ``optimizer`` (the ``gepa`` engine with budgets and a run directory),
+endpoint), ``cache`` (what a resume must not pay for twice), ``optimizer`` (the ``gepa``
+engine with budgets and a run directory),
 ``versions`` (candidate prompt Versions), ``pipeline`` (a whole run from a config),
 ``learner`` (the learning loop's ``gepa`` learner and the gate's evaluator), ``online``
 (windows of fresh traffic, honestly measured), ``cli`` (``atlas optimize gepa``),
