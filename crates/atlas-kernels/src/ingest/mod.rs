@@ -8,8 +8,8 @@
 //! field missing) is counted out by position, and a line that is not the SDK's JSON
 //! refuses the whole call (the caller retries request by request to find the culprit).
 //!
-//! `tenant_id` is checked for presence but not kept: the server replaces it with the
-//! caller's tenant.
+//! The payload's `tenant_id` is checked for presence but not kept: each event is
+//! stored under the tenant the caller names for it (the server's authenticated tenant).
 
 mod json;
 #[cfg(test)]
@@ -38,6 +38,10 @@ pub struct SdkBatch<'a> {
     /// n + 1 offsets into `payload_data`.
     pub payload_offsets: &'a [i64],
     pub payload_data: &'a [u8],
+    /// The tenant each event is stored under (an index into `tenant_names`): the
+    /// caller's, never the payload's.
+    pub tenant_index: &'a [u32],
+    pub tenant_names: &'a [String],
 }
 
 /// One storage column's values (`valid`: per row, false for null; `None` when none is null).
@@ -74,8 +78,7 @@ impl Column {
     }
 }
 
-/// One table's columns (storage order, without `tenant_id`) and each row's position in
-/// the batch.
+/// One table's columns (storage order) and each row's position in the batch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
     pub columns: Vec<Column>,
@@ -132,11 +135,13 @@ enum Source {
     /// The `value` column, NaN as null.
     Value,
     CreatedAt,
+    Tenant,
     Payload(usize),
 }
 
-const INTERACTION_COLUMNS: [(&str, Source); 13] = [
+const INTERACTION_COLUMNS: [(&str, Source); 14] = [
     ("id", Source::EventId),
+    ("tenant_id", Source::Tenant),
     ("session_id", Source::Payload(1)),
     ("user_id", Source::Payload(2)),
     ("learning_key", Source::Payload(3)),
@@ -153,8 +158,9 @@ const INTERACTION_COLUMNS: [(&str, Source); 13] = [
 /// Payload fields an interaction must have (the SDK always writes them).
 const INTERACTION_REQUIRED: [usize; 5] = [TENANT, 10, 3, 6, 7];
 
-const FEEDBACK_COLUMNS: [(&str, Source); 12] = [
+const FEEDBACK_COLUMNS: [(&str, Source); 13] = [
     ("id", Source::EventId),
+    ("tenant_id", Source::Tenant),
     ("interaction_id", Source::InteractionId),
     ("user_id", Source::Payload(2)),
     ("kind", Source::KindText),
@@ -190,6 +196,20 @@ pub fn decode_sdk_batch(batch: &SdkBatch<'_>) -> Result<DecodedSdkBatch> {
     check_len("value", batch.value.len(), n)?;
     check_len("ts_ns", batch.ts_ns.len(), n)?;
     check_len("payload_offsets", batch.payload_offsets.len(), n + 1)?;
+    check_len("tenant_index", batch.tenant_index.len(), n)?;
+    if let Some(&bad) = batch
+        .tenant_index
+        .iter()
+        .find(|&&t| t as usize >= batch.tenant_names.len())
+    {
+        return Err(KernelError::invalid(
+            "tenant_index",
+            format!(
+                "{bad} is not an index into {} tenant names",
+                batch.tenant_names.len()
+            ),
+        ));
+    }
     let mut interactions = Builder::new(&INTERACTION_COLUMNS);
     let mut feedback = Builder::new(&FEEDBACK_COLUMNS);
     let mut invalid = Vec::new();
@@ -301,7 +321,7 @@ impl Builder {
                     offsets: vec![0],
                     data: Vec::new(),
                 },
-                Source::KindText => ColumnData::Utf8 {
+                Source::KindText | Source::Tenant => ColumnData::Utf8 {
                     offsets: vec![0],
                     data: Vec::new(),
                 },
@@ -343,6 +363,10 @@ impl Builder {
                 (Source::KindText, ColumnData::Utf8 { offsets, data }) => {
                     let name = FEEDBACK_KINDS[usize::from(batch.kind[row]) - 1];
                     push_bytes(offsets, data, name.as_bytes())
+                }
+                (Source::Tenant, ColumnData::Utf8 { offsets, data }) => {
+                    let tenant = &batch.tenant_names[batch.tenant_index[row] as usize];
+                    push_bytes(offsets, data, tenant.as_bytes())
                 }
                 (Source::Value, ColumnData::F64(values)) => {
                     let v = batch.value[row];

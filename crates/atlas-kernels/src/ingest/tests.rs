@@ -10,6 +10,8 @@ struct Batch {
     ts_ns: Vec<i64>,
     offsets: Vec<i64>,
     data: Vec<u8>,
+    tenant_index: Vec<u32>,
+    tenant_names: Vec<String>,
 }
 
 impl Batch {
@@ -25,6 +27,8 @@ impl Batch {
         self.data.extend_from_slice(payload.as_bytes());
         self.data.push(b'\n');
         self.offsets.push(self.data.len() as i64);
+        self.tenant_index.push(u32::from(id % 2));
+        self.tenant_names = vec!["even".into(), "odd".into()];
         self
     }
 
@@ -37,6 +41,8 @@ impl Batch {
             ts_ns: &self.ts_ns,
             payload_offsets: &self.offsets,
             payload_data: &self.data,
+            tenant_index: &self.tenant_index,
+            tenant_names: &self.tenant_names,
         }
     }
 }
@@ -76,7 +82,11 @@ fn events_go_to_their_table_with_fields_unescaped() {
     assert_eq!(out.feedback.rows, vec![1]);
     assert!(out.invalid.is_empty());
     let names: Vec<_> = out.interactions.columns.iter().map(|c| c.name).collect();
-    assert_eq!(names[..3], ["id", "session_id", "user_id"]);
+    assert_eq!(names[..3], ["id", "tenant_id", "session_id"]);
+    assert_eq!(
+        texts(column(&out.interactions, "tenant_id")),
+        [Some("odd".to_string()), Some("odd".to_string())]
+    );
     let input = texts(column(&out.interactions, "input"));
     assert_eq!(
         input[0].as_deref(),
@@ -187,6 +197,12 @@ fn bad_framing_is_refused() {
 
     let mut b = Batch::default();
     b.push(1, 0, 0, 0.0, INTERACTION);
+    b.tenant_index[0] = 2;
+    let err = decode_sdk_batch(&b.view()).expect_err("tenant").to_string();
+    assert!(err.contains("tenant_index"), "{err}");
+
+    let mut b = Batch::default();
+    b.push(1, 0, 0, 0.0, INTERACTION);
     b.value.push(1.0);
     let err = decode_sdk_batch(&b.view())
         .expect_err("lengths")
@@ -202,6 +218,6 @@ fn an_empty_batch_gives_empty_tables() {
     };
     let out = decode_sdk_batch(&b.view()).expect("decodes");
     assert!(out.interactions.rows.is_empty() && out.feedback.rows.is_empty());
-    assert_eq!(out.interactions.columns.len(), 13);
-    assert_eq!(out.feedback.columns.len(), 12);
+    assert_eq!(out.interactions.columns.len(), 14);
+    assert_eq!(out.feedback.columns.len(), 13);
 }

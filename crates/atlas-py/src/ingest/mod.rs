@@ -91,8 +91,9 @@ fn table<'py>(py: Python<'py>, table: Table) -> PyTable<'py> {
     (columns, PyArray1::from_vec(py, table.rows))
 }
 
-/// Decodes an SDK column batch into the `interactions` and `feedback` storage columns
-/// (without `tenant_id`); returns `((columns, rows), (columns, rows), invalid_rows)`.
+/// Decodes an SDK column batch into the `interactions` and `feedback` storage columns,
+/// event i stored under `tenant_names[tenant_index[i]]`; returns
+/// `((columns, rows), (columns, rows), invalid_rows)`.
 #[pyfunction]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn decode_sdk_columns<'py>(
@@ -104,6 +105,8 @@ fn decode_sdk_columns<'py>(
     ts_ns: &Bound<'py, PyAny>,
     payload_offsets: &Bound<'py, PyAny>,
     payload_data: &Bound<'py, PyAny>,
+    tenant_index: &Bound<'py, PyAny>,
+    tenant_names: Vec<String>,
 ) -> PyResult<(PyTable<'py>, PyTable<'py>, Bound<'py, PyArray1<i64>>)> {
     let event_id = column::<u8>("event_id", event_id, "uint8 (16 bytes per event, flat)")?;
     let interaction_id = column::<u8>(
@@ -116,6 +119,7 @@ fn decode_sdk_columns<'py>(
     let ts_ns = column::<i64>("ts_ns", ts_ns, "int64")?;
     let offsets = column::<i64>("payload_offsets", payload_offsets, "int64")?;
     let data = column::<u8>("payload_data", payload_data, "uint8")?;
+    let tenant_index = column::<u32>("tenant_index", tenant_index, "uint32")?;
     if event_id.as_slice().len() % ID_LEN != 0 {
         return Err(invalid("event_id", "must hold 16 bytes per event"));
     }
@@ -127,6 +131,8 @@ fn decode_sdk_columns<'py>(
         ts_ns: ts_ns.as_slice(),
         payload_offsets: offsets.as_slice(),
         payload_data: data.as_slice(),
+        tenant_index: tenant_index.as_slice(),
+        tenant_names: &tenant_names,
     };
     let decoded = detach(py, || decode_sdk_batch(&batch))?;
     Ok((

@@ -11,8 +11,8 @@ from numpy.typing import NDArray
 
 __all__ = [
     "ADWIN",
-    "ArrowColumn",
     "EVENT_ID_LEN",
+    "ArrowColumn",
     "FeedbackBuffer",
     "PageHinkley",
     "PrioritizedReplay",
@@ -343,5 +343,8 @@ def decode_sdk_columns(
     ts_ns: NDArray[np.int64],
     payload_offsets: NDArray[np.int64],
     payload_data: NDArray[np.uint8],
+    tenant_index: NDArray[np.uint32],
+    tenant_names: Sequence[str],
 ) -> tuple[_Table, _Table, NDArray[np.int64]]:
-    """SDK column batch -> (interactions (columns, rows), feedback (columns, rows), invalid rows)."""
+    """SDK column batch -> (interactions (columns, rows), feedback (columns, rows), invalid rows);
+    event i is stored under tenant_names[tenant_index[i]]."""

@@ -63,7 +63,7 @@ def _events(draw: st.DrawFn) -> EventColumns:
 @given(_events())
 def test_native_decoder_matches_the_sdk_decoder(columns: EventColumns) -> None:
     reference = decode(columns, keep_rows=True)
-    native = decode_columns(columns, "caller")
+    native = decode_columns(columns, ["caller"])
     assert len(native.invalid) == reference.invalid == 0
     pairs = (
         (reference.interactions, native.interactions, native.interaction_rows),
@@ -99,7 +99,7 @@ _RATING = b'{"tenant_id":"t","source":"sdk","metadata":"{}","scale_min":1,"scale
 
 def test_events_the_sdk_would_not_write_are_left_out_by_position() -> None:
     no_source = b'{"tenant_id":"t","metadata":"{}"}\n'
-    decoded = decode_columns(_batch([_RATING, _RATING, no_source], [9, 1, 1]), "t")
+    decoded = decode_columns(_batch([_RATING, _RATING, no_source], [9, 1, 1]), ["t"])
     assert decoded.invalid.tolist() == [0, 2]
     assert decoded.feedback_rows.tolist() == [1]
     assert decoded.feedback["value"].to_list() == [None]  # NaN in the column is null
@@ -120,7 +120,7 @@ def test_events_the_sdk_would_not_write_are_left_out_by_position() -> None:
 )
 def test_a_payload_that_is_not_sdk_json_refuses_the_batch(payload: bytes, reason: str) -> None:
     with pytest.raises(InvalidArgumentError, match=f"event 1: .*{reason}"):
-        decode_columns(_batch([_RATING, payload], [1, 1]), "t")
+        decode_columns(_batch([_RATING, payload], [1, 1]), ["t"])
 
 
 def test_columns_leave_once_through_the_arrow_interface() -> None:
@@ -133,6 +133,8 @@ def test_columns_leave_once_through_the_arrow_interface() -> None:
         columns.ts_ns,
         columns.payload_offsets,
         columns.payload_data,
+        np.zeros(1, dtype=np.uint32),
+        ["t"],
     )
     source = next(c for c in feedback if c.name == "source")
     assert len(source) == 1
@@ -153,6 +155,16 @@ def test_wrong_dtypes_are_refused_by_name() -> None:
         columns.ts_ns.astype(np.int32),
         columns.payload_offsets,
         columns.payload_data,
+        np.zeros(1, dtype=np.uint32),
+        ["t"],
     ]
     with pytest.raises(InvalidArgumentError, match="ts_ns"):
         _native.decode_sdk_columns(*args)
+
+
+def test_each_event_is_stored_under_the_tenant_named_for_it() -> None:
+    columns = _batch([_RATING, _RATING, _RATING], [1, 2, 3])
+    decoded = decode_columns(columns, ["x", "y"], np.array([1, 0, 1], dtype=np.uint32))
+    assert decoded.feedback["tenant_id"].to_list() == ["y", "x", "y"]
+    with pytest.raises(InvalidArgumentError, match="tenant_index"):
+        decode_columns(columns, ["x"], np.array([1, 0, 1], dtype=np.uint32))

@@ -13,6 +13,7 @@ SDK's JSON refuses the whole call with InvalidArgumentError naming the event.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -29,7 +30,7 @@ _Ints = np.ndarray[Any, np.dtype[np.int64]]
 
 
 class DecodedColumns(NamedTuple):
-    """Storage frames (``tenant_id`` filled with ``tenant``) and each row's position."""
+    """Storage frames and each row's position in the batch."""
 
     interactions: pl.DataFrame
     interaction_rows: _Ints
@@ -39,11 +40,19 @@ class DecodedColumns(NamedTuple):
     """Positions of the events left out (unknown kind, or a field the SDK writes missing)."""
 
 
-def decode_columns(columns: EventColumns, tenant: str | _TenantOf) -> DecodedColumns:
-    """Decodes ``columns``; ``tenant`` is the tenant of every row, or a per-row array of
-    tenants (a group commit holding several tenants' batches). Raises
-    InvalidArgumentError when a payload is not the SDK's JSON (see the module docstring).
+def decode_columns(
+    columns: EventColumns,
+    tenants: Sequence[str],
+    tenant_index: np.ndarray[Any, np.dtype[np.uint32]] | None = None,
+) -> DecodedColumns:
+    """Decodes ``columns``, each event stored under ``tenants[tenant_index[i]]`` (every
+    event under ``tenants[0]`` when ``tenant_index`` is None): the caller's tenant, never
+    the payload's. Raises InvalidArgumentError when a payload is not the SDK's JSON (see
+    the module docstring).
     """
+    n = len(columns)
+    if tenant_index is None:
+        tenant_index = np.zeros(n, dtype=np.uint32)
     (icols, irows), (fcols, frows), invalid = _native.decode_sdk_columns(
         np.ascontiguousarray(columns.event_id, dtype=np.uint8).reshape(-1),
         np.ascontiguousarray(columns.interaction_id, dtype=np.uint8).reshape(-1),
@@ -52,22 +61,11 @@ def decode_columns(columns: EventColumns, tenant: str | _TenantOf) -> DecodedCol
         np.ascontiguousarray(columns.ts_ns, dtype=np.int64),
         np.ascontiguousarray(columns.payload_offsets, dtype=np.int64),
         np.ascontiguousarray(columns.payload_data, dtype=np.uint8),
+        tenant_index,
+        list(tenants),
     )
-    return DecodedColumns(
-        _frame(icols, irows, tenant), irows, _frame(fcols, frows, tenant), frows, invalid
-    )
+    return DecodedColumns(_frame(icols), irows, _frame(fcols), frows, invalid)
 
 
-_TenantOf = np.ndarray[Any, np.dtype[np.object_]]
-
-
-def _frame(
-    columns: list[_native.ArrowColumn], rows: _Ints, tenant: str | _TenantOf
-) -> pl.DataFrame:
-    frame = pl.DataFrame([pl.Series(column) for column in columns])
-    if isinstance(tenant, str):
-        tenants = pl.repeat(tenant, len(rows), dtype=pl.String, eager=True)
-    else:
-        tenants = pl.Series(tenant[rows], dtype=pl.String)
-    # The store's column order: tenant_id second, after id.
-    return frame.insert_column(1, tenants.alias("tenant_id"))
+def _frame(columns: list[_native.ArrowColumn]) -> pl.DataFrame:
+    return pl.DataFrame([pl.Series(column) for column in columns])

@@ -187,14 +187,14 @@ def _columnar_frames(
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     req_of = np.repeat(np.array([i for i, _ in batches], dtype=np.int64), sizes)
     start_of = np.repeat(starts, sizes)
-    tenants = {r.tenant_id for _, r in batches}
     # The caller's tenant replaces whatever the payloads said.
-    tenant: Any = (
-        next(iter(tenants))
-        if len(tenants) == 1
-        else np.repeat(np.array([r.tenant_id for _, r in batches], dtype=object), sizes)
-    )
-    decoded = decode_columns(_concat(columns), tenant)
+    names = list(dict.fromkeys(r.tenant_id for _, r in batches))
+    tenant_index = None
+    if len(names) > 1:
+        index = {name: i for i, name in enumerate(names)}
+        of_batch = np.array([index[r.tenant_id] for _, r in batches], dtype=np.uint32)
+        tenant_index = np.repeat(of_batch, sizes)
+    decoded = decode_columns(_concat(columns), names, tenant_index)
     out: dict[EventKindName, Tagged] = {}
     pairs: tuple[tuple[EventKindName, pl.DataFrame, _Ints], ...] = (
         ("interaction", decoded.interactions, decoded.interaction_rows),
