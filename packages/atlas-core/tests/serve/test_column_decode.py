@@ -38,7 +38,7 @@ def _events(draw: st.DrawFn) -> EventColumns:
                 recorder.record_interaction(
                     input=[{"role": "user", "content": draw(_text)}],
                     output=draw(_text),
-                    learning_key=draw(_text.filter(bool)),
+                    learning_key=draw(_text.filter(str.strip)),
                     model_version=draw(_maybe),
                     latency_ms=draw(st.none() | st.floats(0, 1e6)),
                     metadata={draw(_text): draw(_text)},
@@ -51,7 +51,7 @@ def _events(draw: st.DrawFn) -> EventColumns:
         if kind == "rating":
             recorder.rate(target, draw(st.integers(1, 5)), user_id=draw(_maybe))
         elif kind == "signal":
-            recorder.signal(target, draw(_text.filter(bool)), draw(st.floats(-10, 10)))
+            recorder.signal(target, draw(_text.filter(str.strip)), draw(st.floats(-10, 10)))
         elif kind == "edit":
             recorder.edit(target, draw(_text))
         else:
