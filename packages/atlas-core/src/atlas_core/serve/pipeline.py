@@ -52,7 +52,6 @@ from atlas_core.serve.commit_batch import (
     check_payload_shape,
     commit_frames,
 )
-from atlas_core.serve.commit_lock import CommitLock
 from atlas_core.serve.errors import (
     LimitExceededError,
     OverloadedError,
@@ -135,16 +134,9 @@ class IngestPipeline:
     """
 
     def __init__(
-        self,
-        store: Store,
-        config: ServeConfig,
-        metrics: ServeMetrics | None = None,
-        commit_lock: CommitLock | None = None,
+        self, store: Store, config: ServeConfig, metrics: ServeMetrics | None = None
     ) -> None:
-        """``commit_lock``: turns shared with the other workers of one ``atlas serve``
-        (default: the supervisor's, from the environment; none for a single process)."""
         self._store = store
-        self._commit_lock = commit_lock if commit_lock is not None else CommitLock.from_env()
         self._config = config
         self._metrics = metrics
         self._limiter = RateLimiter(config.rate_limit_events_per_s, config.rate_limit_burst)
@@ -296,9 +288,7 @@ class IngestPipeline:
         self._preparer.join(timeout)
         self._writer.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         drained = not self._writer.is_alive()
-        if drained:
-            self._commit_lock.close()
-        else:
+        if not drained:
             log.error("atlas serve: %d event(s) not committed at shutdown", self._pending_events)
         return drained
 
@@ -374,8 +364,7 @@ class IngestPipeline:
             raise prepared.error
         started = time.perf_counter()
         try:
-            with self._commit_lock.turn():
-                self._write(prepared)
+            self._write(prepared)
         except BatchValidationError:
             # The store refused a row the rules let through: commit each request on its
             # own so that only the request holding it fails.

@@ -12,8 +12,6 @@ takes them side by side).
   connections spread over the workers).
 - ``/metrics`` adds up every worker (prometheus-client's multiprocess mode, in a
   directory the supervisor owns), whichever worker answers the scrape.
-- The workers take turns to commit through a lock file in that directory
-  (:mod:`atlas_core.serve.commit_lock`), instead of SQLite's sleeping busy handler.
 - SIGTERM/SIGINT to the supervisor is passed to every worker, each drains; the exit
   status is non-zero if any did not. A worker that dies is restarted.
 - The workers die with the supervisor (``PR_SET_PDEATHSIG``), so a kill -9 of the
@@ -34,7 +32,6 @@ import tempfile
 import time
 from typing import TYPE_CHECKING, Any
 
-from atlas_core.serve.commit_lock import COMMIT_LOCK_ENV
 from atlas_core.serve.server import run_server, wait_for_signals
 
 if TYPE_CHECKING:
@@ -65,8 +62,6 @@ def supervise(config: AtlasConfig) -> int:
     worker_config = config.model_copy(update={"serve": worker_serve})
     metrics_dir = tempfile.mkdtemp(prefix="atlas-serve-metrics-")
     os.environ[METRICS_DIR_ENV] = metrics_dir  # inherited by the spawned workers
-    # The workers take turns to commit (see atlas_core.serve.commit_lock).
-    os.environ[COMMIT_LOCK_ENV] = os.path.join(metrics_dir, "commit.lock")
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked threads
     workers: list[Any] = []
     try:
