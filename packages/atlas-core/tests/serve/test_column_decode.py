@@ -20,7 +20,10 @@ from atlas_core.kernels.buffer import EventColumns, FeedbackBuffer
 from atlas_core.sdk.events import decode
 from atlas_core.sdk.recorder import Recorder
 from atlas_core.serve.column_decode import decode_columns
-from atlas_core.serve.loadgen import _BufferTransport
+from atlas_core.serve.commit_batch import PendingRequest, commit_frames
+from atlas_core.serve.loadgen import _BufferTransport, sdk_columns
+from atlas_core.serve.records import Converted, convert
+from atlas_core.serve.results import EventKindName
 
 _text = st.text(max_size=12)  # any unicode, quotes, backslashes, control characters
 _maybe = st.none() | _text
@@ -168,3 +171,23 @@ def test_each_event_is_stored_under_the_tenant_named_for_it() -> None:
     assert decoded.feedback["tenant_id"].to_list() == ["y", "x", "y"]
     with pytest.raises(InvalidArgumentError, match="tenant_index"):
         decode_columns(columns, ["x"], np.array([1, 0, 1], dtype=np.uint32))
+
+
+def test_typed_and_columnar_requests_share_one_commits_frames() -> None:
+    columns, ids = sdk_columns("t", 2)
+    typed: dict[EventKindName, Converted] = {
+        "interaction": convert(
+            "interaction", "t", [{"learning_key": "k", "input": "hi", "output": "o"}]
+        ),
+        "feedback": convert(
+            "feedback", "t", [{"interaction_id": str(ids[0]), "kind": "signal", "name": "copy"}]
+        ),
+    }
+    frames = commit_frames(
+        [PendingRequest("t", typed, None, 2, 0), PendingRequest("other", None, columns, 4, 0)]
+    )
+    interactions, feedback = frames["interaction"], frames["feedback"]
+    assert (interactions.req.tolist(), interactions.row.tolist()) == ([0, 1, 1], [0, 0, 2])
+    assert (feedback.req.tolist(), feedback.row.tolist()) == ([0, 1, 1], [0, 1, 3])
+    assert interactions.frame["tenant_id"].to_list() == ["t", "other", "other"]
+    assert feedback.frame["kind"].to_list() == ["signal", "rating", "rating"]
