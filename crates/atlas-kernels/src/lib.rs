@@ -7,6 +7,7 @@ pub mod aggregator;
 pub mod buffer;
 pub mod drift;
 pub mod error;
+pub mod ingest;
 pub mod replay;
 pub mod rng;
 

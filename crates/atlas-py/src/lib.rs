@@ -11,6 +11,7 @@ mod buffer;
 mod drift;
 mod errors;
 mod gil;
+mod ingest;
 mod replay;
 
 #[pymodule]
@@ -20,5 +21,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     aggregator::register(m)?;
     replay::register(m)?;
     drift::register(m)?;
+    ingest::register(m)?;
     Ok(())
 }

@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 __all__ = [
     "ADWIN",
     "EVENT_ID_LEN",
+    "ArrowColumn",
     "FeedbackBuffer",
     "PageHinkley",
     "PrioritizedReplay",
@@ -20,6 +21,7 @@ __all__ = [
     "StratifiedReplay",
     "UniformReplay",
     "__version__",
+    "decode_sdk_columns",
 ]
 
 __version__: str
@@ -319,3 +321,30 @@ class StratifiedReplay:
     @staticmethod
     def load_state(state: bytes) -> StratifiedReplay: ...
     def __reduce__(self) -> _Reduce: ...
+
+# --- SDK column batch decoder (crates/atlas-py/src/ingest) --------------------------------------
+
+@final
+class ArrowColumn:
+    """One decoded storage column, handed out once through the Arrow PyCapsule interface."""
+
+    @property
+    def name(self) -> str: ...
+    def __len__(self) -> int: ...
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[Any, Any]: ...
+
+_Table = tuple[list[ArrowColumn], NDArray[np.int64]]
+
+def decode_sdk_columns(
+    event_id: NDArray[np.uint8],
+    interaction_id: NDArray[np.uint8],
+    kind: NDArray[np.uint8],
+    value: NDArray[np.float64],
+    ts_ns: NDArray[np.int64],
+    payload_offsets: NDArray[np.int64],
+    payload_data: NDArray[np.uint8],
+    tenant_index: NDArray[np.uint32],
+    tenant_names: Sequence[str],
+) -> tuple[_Table, _Table, NDArray[np.int64]]:
+    """SDK column batch -> (interactions (columns, rows), feedback (columns, rows), invalid rows);
+    event i is stored under tenant_names[tenant_index[i]]."""

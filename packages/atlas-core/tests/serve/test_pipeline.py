@@ -180,6 +180,16 @@ def test_a_retry_with_the_same_ids_is_stored_once_and_counted(
     assert store.interactions("acme").height == 5
 
 
+def test_one_id_twice_in_a_commit_is_stored_once(pipeline: IngestPipeline, store: Store) -> None:
+    same = str(uuid.uuid4())
+    events = [_interaction(id=same), _interaction(), _interaction(id=same, output="again")]
+    result = pipeline.submit("acme", rate_key="k", interactions=events).result(10)
+    assert (result.accepted, result.duplicates) == (3, 1)
+    stored = store.interactions("acme")
+    assert stored.height == 2
+    assert stored.filter(pl.col("id") == uuid.UUID(same).bytes)["output"].to_list() == ["hello"]
+
+
 def test_sdk_columns_are_committed_under_the_callers_tenant(
     pipeline: IngestPipeline, store: Store
 ) -> None:

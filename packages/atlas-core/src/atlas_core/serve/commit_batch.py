@@ -20,7 +20,7 @@ import polars as pl
 
 from atlas_core.errors import InvalidArgumentError
 from atlas_core.kernels.buffer import EventColumns, EventKind
-from atlas_core.sdk.events import decode
+from atlas_core.serve.column_decode import decode_columns
 from atlas_core.serve.records import Converted, empty_columns, frame_of
 from atlas_core.serve.results import EventError, EventKindName
 
@@ -181,60 +181,38 @@ def _concat(batches: list[EventColumns]) -> EventColumns:
 def _columnar_frames(
     group: Sequence[PendingRequest], batches: list[tuple[int, PendingRequest]]
 ) -> dict[EventKindName, Tagged]:
-    """Decodes every column batch of the commit with one ``decode`` call."""
+    """Decodes every column batch of the commit with one native ``decode_columns`` call."""
     columns = [r.columns for _, r in batches if r.columns is not None]
     sizes = np.array([len(c) for c in columns], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    decoded = decode(_concat(columns), keep_rows=True)
     req_of = np.repeat(np.array([i for i, _ in batches], dtype=np.int64), sizes)
     start_of = np.repeat(starts, sizes)
-    tenants = {r.tenant_id for _, r in batches}
-    tenant_of = None
-    if len(tenants) > 1:
-        tenant_of = np.repeat(np.array([r.tenant_id for _, r in batches], dtype=object), sizes)
+    # The caller's tenant replaces whatever the payloads said.
+    names = list(dict.fromkeys(r.tenant_id for _, r in batches))
+    tenant_index = None
+    if len(names) > 1:
+        index = {name: i for i, name in enumerate(names)}
+        of_batch = np.array([index[r.tenant_id] for _, r in batches], dtype=np.uint32)
+        tenant_index = np.repeat(of_batch, sizes)
+    decoded = decode_columns(_concat(columns), names, tenant_index)
     out: dict[EventKindName, Tagged] = {}
-    pairs: tuple[tuple[EventKindName, pl.DataFrame], ...] = (
-        ("interaction", decoded.interactions),
-        ("feedback", decoded.feedback),
+    pairs: tuple[tuple[EventKindName, pl.DataFrame, _Ints], ...] = (
+        ("interaction", decoded.interactions, decoded.interaction_rows),
+        ("feedback", decoded.feedback, decoded.feedback_rows),
     )
-    for kind, frame in pairs:
-        if not frame.height:
-            out[kind] = Tagged.empty()
-            continue
-        global_row = frame["row"].to_numpy()
-        tenant = (
-            pl.lit(next(iter(tenants)), dtype=pl.String)
-            if tenant_of is None
-            else pl.Series(tenant_of[global_row], dtype=pl.String)
-        )
-        # The caller's tenant replaces whatever the payloads said, in the same pass that
-        # drops the decoder's row column.
-        storage = frame.lazy().with_columns(tenant.alias("tenant_id")).drop("row").collect()
-        out[kind] = Tagged(storage, req_of[global_row], global_row - start_of[global_row])
-    if decoded.invalid:
-        _report_undecoded(group, batches, out)
-    return out
-
-
-def _report_undecoded(
-    group: Sequence[PendingRequest],
-    batches: list[tuple[int, PendingRequest]],
-    frames: dict[EventKindName, Tagged],
-) -> None:
-    """Names the events ``decode`` left out (a kind or shape the SDK does not write)."""
-    taken: set[tuple[int, int]] = set()
-    for tagged in frames.values():
-        taken.update(zip(tagged.req.tolist(), tagged.row.tolist(), strict=True))
-    for i, request in batches:
+    for kind, frame, global_row in pairs:
+        out[kind] = Tagged(frame, req_of[global_row], global_row - start_of[global_row])
+    for global_row in decoded.invalid.tolist():
+        i = int(req_of[global_row])
+        row = global_row - int(start_of[global_row])
+        request = group[i]
         assert request.columns is not None
-        for row in range(len(request.columns)):
-            if (i, row) in taken:
-                continue
-            is_interaction = int(request.columns.kind[row]) == EventKind.INTERACTION
-            kind: EventKindName = "interaction" if is_interaction else "feedback"
-            group[i].errors.append(
-                EventError(kind, row, "payload", "unknown event kind or missing fields")
-            )
+        is_interaction = int(request.columns.kind[row]) == EventKind.INTERACTION
+        name: EventKindName = "interaction" if is_interaction else "feedback"
+        request.errors.append(
+            EventError(name, row, "payload", "unknown event kind or missing fields")
+        )
+    return out
 
 
 def _columnar_frames_one_by_one(
