@@ -7,6 +7,7 @@ convention), written with an upsert so a repeated put is idempotent.
 
 from __future__ import annotations
 
+import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,7 +18,7 @@ from atlas_memory.migrations import Dialect
 from atlas_memory.tx import Tx
 from atlas_memory.tx import check_tenant as _tenant
 
-KEY_CHUNK = 500
+KEY_CHUNK = 10_000
 """Most keys one lookup statement carries: bounds the statement, not the call."""
 
 
@@ -45,6 +46,13 @@ class KvSql(ABC):
     @abstractmethod
     def _tx(self) -> AbstractContextManager[Tx]:
         """A write transaction: committed when the block ends, rolled back on error."""
+
+    def _key_set(self, keys: list[str]) -> tuple[str, object]:
+        """SQL matching ``key`` against a list bound as ONE parameter, and that parameter: an
+        IN list of N placeholders costs ~20 us a key to prepare on SQLite, this ~4 us."""
+        if self.dialect == "postgresql":
+            return "key = ANY(?)", keys
+        return "key IN (SELECT value FROM json_each(?))", json.dumps(keys)
 
     def kv_put(self, tenant: str, namespace: str, items: Mapping[str, str]) -> None:
         """Upserts entries of one namespace, all in one transaction."""
@@ -75,11 +83,11 @@ class KvSql(ABC):
         found: dict[str, str] = {}
         with self._tx() as tx:
             for start in range(0, len(wanted), KEY_CHUNK):
-                chunk = wanted[start : start + KEY_CHUNK]
+                match, param = self._key_set(wanted[start : start + KEY_CHUNK])
                 rows = tx.query(
                     "SELECT key, value FROM kv_entries WHERE tenant_id = ? AND namespace = ? "
-                    f"AND key IN ({', '.join('?' * len(chunk))})",
-                    (tenant, namespace, *chunk),
+                    f"AND {match}",
+                    (tenant, namespace, param),
                 )
                 found.update((r[0], r[1]) for r in rows)
         return found
@@ -105,10 +113,9 @@ class KvSql(ABC):
         deleted = 0
         with self._tx() as tx:
             for start in range(0, len(wanted), KEY_CHUNK):
-                chunk = wanted[start : start + KEY_CHUNK]
+                match, param = self._key_set(wanted[start : start + KEY_CHUNK])
                 deleted += tx.execute(
-                    "DELETE FROM kv_entries WHERE tenant_id = ? AND namespace = ? "
-                    f"AND key IN ({', '.join('?' * len(chunk))})",
-                    (tenant, namespace, *chunk),
+                    f"DELETE FROM kv_entries WHERE tenant_id = ? AND namespace = ? AND {match}",
+                    (tenant, namespace, param),
                 )
         return deleted
