@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from atlas_core.config.models import (
@@ -96,7 +97,7 @@ class BaseArm:
         *,
         seed: int,
         rim: RimRewardModel,
-        learner_options: dict[str, object],
+        learner_options: dict[str, Any],
         log: Log,
     ) -> None:
         self.store = store
@@ -113,9 +114,7 @@ class BaseArm:
         self.poisoned_candidates: set[UUID] = set()
         """Candidates of poisoned updates (see POISONED_SHARE)."""
         self.promoted = self.rejected = self.rolled_back = 0
-        first_here = first.model_copy(
-            update={"id": new_id(), "tenant_id": tenant, "aliases": ()}
-        )
+        first_here = first.model_copy(update={"id": new_id(), "tenant_id": tenant, "aliases": ()})
         store.put_version(first_here)
         store.set_status(tenant, first_here.id, VersionStatus.PRODUCTION)
         store.set_alias(tenant, "production", first_here.id)
@@ -247,13 +246,20 @@ class NaiveArm(BaseArm):
         chosen = select(fresh, self.batch_size, self.selection)
         base = self.production()
         task = LearningTask(
-            self.store, self.tenant, tuple(sorted({e.learning_key for e in chosen})), chosen, (),
-            base, trigger="time",
+            self.store,
+            self.tenant,
+            tuple(sorted({e.learning_key for e in chosen})),
+            chosen,
+            (),
+            base,
+            trigger="time",
         )
         result = self.learner.learn(task)
         if result.candidate is None:
             return [f"no change: {result.reason}"]
-        number = max(v.number for v in self.store.versions(self.tenant, VersionKind.MODEL, MODEL_NAME))
+        number = max(
+            v.number for v in self.store.versions(self.tenant, VersionKind.MODEL, MODEL_NAME)
+        )
         candidate = result.candidate.model_copy(
             update={"tenant_id": self.tenant, "number": number + 1, "aliases": ()}
         )
@@ -370,16 +376,16 @@ def loop_config(round_size: int, seed: int) -> LoopConfig:
     return LoopConfig(
         learner="sft",
         scheduler=SchedulerConfig(
-            min_samples=4 * round_size,
+            min_samples=2 * round_size,
             max_interval_s=None,
             min_interval_s=float(round_size),
             max_updates_per_window=100,
             drift_detector="adwin",
-            min_drift_samples=60,
+            min_drift_samples=150,
         ),
         selection=SelectionConfig(
-            batch_size=240,
-            replay_ratio=0.4,
+            batch_size=400,
+            replay_ratio=0.5,
             replay_capacity_per_key=600,
             held_out_fraction=0.2,
             seed=seed,

@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -101,8 +102,13 @@ def _probes(arm: BaseArm, probes: dict[str, list[str]]) -> dict[str, float]:
     return {name: accuracy(prod, prompts) for name, prompts in probes.items()}
 
 
-def _summarise(arm: BaseArm, rounds: list[RoundStats], before: dict[str, float],
-               end: dict[str, float], schedule: Schedule) -> ArmSummary:
+def _summarise(
+    arm: BaseArm,
+    rounds: list[RoundStats],
+    before: dict[str, float],
+    end: dict[str, float],
+    schedule: Schedule,
+) -> ArmSummary:
     phases: dict[str, list[float]] = {}
     for r in rounds:
         phases.setdefault(r.phase, []).append(r.accuracy)
@@ -148,7 +154,6 @@ def run_demo(
     """Runs the demo (see the module docstring); ``store_url`` defaults to a temporary SQLite."""
     import torch
 
-    from atlas_grpo.testing import save_tiny_model
 
     # One thread: on a small shared machine, torch's intra-op threads mostly wait on each other.
     torch.set_num_threads(1)
@@ -180,21 +185,28 @@ def _run(
         "arms: [bold]atlas[/], naive (no replay, no gate), static (no learning)"
     )
     base = save_tiny_model(root / "base", hidden=64, layers=2, seed=seed)
-    options: dict[str, object] = {
+    options: dict[str, Any] = {
         "artifact_dir": str(root / "artifacts"),
         "model_name": "demo-skills",
-        "steps": 120 if fast else 160,
+        "steps": 300,
         "learning_rate": 1e-3,
         "seed": seed,
     }
-    with out.status("SFT of the first model on the initial skills (shift over a-h, reverse over a-p)"):
+    with out.status(
+        "SFT of the first model on the initial skills (shift over a-h, reverse over a-p)"
+    ):
         warm = load_learner(
-            "sft", **(options | {"base_path": str(base), "steps": 600 if fast else 800, "learning_rate": 3e-3})
+            "sft",
+            **(
+                options
+                | {"base_path": str(base), "steps": 1000 if fast else 1500, "learning_rate": 3e-3}
+            ),
         )
         initial_data = _initial_examples(seed, 400)
         first = warm.learn(
-            LearningTask(store, "bootstrap", ("reverse", "shift"),
-                         initial_data, (), None, trigger="manual")
+            LearningTask(
+                store, "bootstrap", ("reverse", "shift"), initial_data, (), None, trigger="manual"
+            )
         ).candidate
     assert first is not None
     probes = probe_set(seed)
@@ -205,12 +217,17 @@ def _run(
     common = {"seed": seed, "rim": rim, "learner_options": options}
     world = World(schedule, seed)
     arms: list[BaseArm] = [
-        AtlasArm(store, "atlas", first, config=loop_config(schedule.round_size, seed),
-                 replay_seed=initial_data[:150] + initial_data[400:550],
-                 held_out_seed=_initial_examples(seed + 1, 40),
-                 log=out.print, **common),  # type: ignore[arg-type]
-        NaiveArm(store, "naive", first, every=3, batch_size=240, log=out.print,
-                 **common),  # type: ignore[arg-type]
+        AtlasArm(
+            store,
+            "atlas",
+            first,
+            config=loop_config(schedule.round_size, seed),
+            replay_seed=initial_data[:200] + initial_data[400:600],
+            held_out_seed=_initial_examples(seed + 1, 40),
+            log=out.print,
+            **common,
+        ),  # type: ignore[arg-type]
+        NaiveArm(store, "naive", first, every=3, batch_size=200, log=out.print, **common),  # type: ignore[arg-type]
         StaticArm(store, "static", first, log=out.print, **common),  # type: ignore[arg-type]
     ]
     history: dict[str, list[RoundStats]] = {a.name: [] for a in arms}
@@ -218,8 +235,12 @@ def _run(
     drift_at = schedule.phases[0].rounds
     rounds = schedule.rounds()
     progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=out, transient=True,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
     )
     with progress:
         task = progress.add_task("rounds", total=len(rounds))
@@ -244,7 +265,8 @@ def _run(
             atlas_round = history["atlas"][-1]
             share = (
                 f" · canary share {atlas_round.candidate_share:.0%}"
-                if atlas_round.candidate_share else ""
+                if atlas_round.candidate_share
+                else ""
             )
             progress.console.print(
                 f"round {index + 1:>2} [{phase.name}] served accuracy: " + " · ".join(line) + share
@@ -297,9 +319,6 @@ def summary_table(result: DemoResult, schedule: Schedule) -> Table:
     )
     table.add_row(
         "poisoned updates: max traffic share",
-        *[
-            "-" if not a.poisoned_candidates else f"{a.max_poisoned_weight:g}%"
-            for a in arms
-        ],
+        *["-" if not a.poisoned_candidates else f"{a.max_poisoned_weight:g}%" for a in arms],
     )
     return table

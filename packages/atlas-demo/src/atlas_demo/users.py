@@ -25,7 +25,7 @@ class FeedbackPolicy:
         self,
         rate_p: float = 0.5,
         signal_p: float = 0.7,
-        edit_p: float = 0.5,
+        edit_p: float = 0.8,
         flip_p: float = 0.1,
     ) -> None:
         self.rate_p = rate_p

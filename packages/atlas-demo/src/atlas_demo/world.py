@@ -5,8 +5,9 @@ Two verifiable character-level skills, each a learning key selected by a prompt 
 (``r:abc>`` -> ``cba``). Words are 2-4 letters. ``reverse`` words use the letters
 ``a``-``p``; before the drift ``shift`` words use ``a``-``h`` only, and at the drift the
 ``shift`` traffic moves to ``i``-``p`` (letters the first model never shifted) and takes most
-of the traffic: the reward of ``shift`` drops and the model must learn. The poison rounds add trolls to ``shift`` (see
-:mod:`atlas_demo.users`). Every arm of the demo gets the very same request stream.
+of the traffic: the reward of ``shift`` drops and the model must learn. The poison rounds
+add trolls to ``shift`` (see :mod:`atlas_demo.users`). Every arm of the demo gets the very
+same request stream.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from atlas_core.errors import InvalidArgumentError
 __all__ = [
     "ALL_LETTERS",
     "NEW_LETTERS",
-    "OLD_LETTERS", "Phase", "Request", "Schedule", "World", "truth"]
+    "OLD_LETTERS",
+    "Phase",
+    "Request",
+    "Schedule",
+    "World",
+    "truth",
+]
 
 OLD_LETTERS = "abcdefgh"
 NEW_LETTERS = "ijklmnop"
@@ -81,20 +88,20 @@ class Schedule:
             return cls(
                 (
                     Phase("before drift", 2, 0.5, OLD_LETTERS),
-                    Phase("drift", 10, 0.8, NEW_LETTERS),
+                    Phase("drift", 8, 0.8, NEW_LETTERS),
                     Phase("poison burst", 2, 0.8, NEW_LETTERS, troll_share=0.6),
                     Phase("after", 4, 0.8, NEW_LETTERS),
                 ),
-                round_size=60,
+                round_size=100,
             )
         return cls(
             (
                 Phase("before drift", 4, 0.5, OLD_LETTERS),
-                Phase("drift", 16, 0.8, NEW_LETTERS),
+                Phase("drift", 14, 0.8, NEW_LETTERS),
                 Phase("poison burst", 3, 0.8, NEW_LETTERS, troll_share=0.6),
                 Phase("after", 8, 0.8, NEW_LETTERS),
             ),
-            round_size=80,
+            round_size=120,
         )
 
     def rounds(self) -> list[Phase]:

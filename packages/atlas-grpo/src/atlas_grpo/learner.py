@@ -25,7 +25,7 @@ from typing import Any
 from atlas_core.errors import InvalidArgumentError
 from atlas_core.ids import new_id
 from atlas_core.loop import Example, LearnerResult, LearningTask, prompt_text
-from atlas_core.types import Version, VersionKind
+from atlas_core.types import Version, VersionKind, VersionStatus
 
 __all__ = ["SFTLearner", "create_sft_learner", "greedy_answers", "load_artifact", "sft_pairs"]
 
@@ -55,7 +55,9 @@ class _Codec:
         try:
             return [self.to_id[c] for c in text]
         except KeyError as exc:
-            raise InvalidArgumentError(f"text: character {exc.args[0]!r} not in the vocabulary") from exc
+            raise InvalidArgumentError(
+                f"text: character {exc.args[0]!r} not in the vocabulary"
+            ) from exc
 
 
 @lru_cache(maxsize=16)
@@ -64,7 +66,7 @@ def load_artifact(path: str) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path)
+    model: Any = AutoModelForCausalLM.from_pretrained(path)
     model.eval()
     return model, tokenizer
 
@@ -130,7 +132,9 @@ class SFTLearner:
         seed: int = 0,
     ) -> None:
         if steps < 1 or batch_size < 1 or not learning_rate > 0:
-            raise InvalidArgumentError("sft learner: steps, batch_size and learning_rate must be > 0")
+            raise InvalidArgumentError(
+                "sft learner: steps, batch_size and learning_rate must be > 0"
+            )
         self.artifact_dir = Path(artifact_dir)
         self.model_name = model_name
         self.base_path = str(base_path) if base_path is not None else None
@@ -151,11 +155,14 @@ class SFTLearner:
             raise InvalidArgumentError("sft learner: no production version and no base_path")
         loss, path = self._train(start, pairs)
         version = Version(
+            tenant_id=task.tenant,
             kind=VersionKind.MODEL,
             name=self.model_name,
             number=1,  # the loop numbers stored versions
             artifact_uri=str(path),
             parent_id=task.base.id if task.base is not None else None,
+            status=VersionStatus.CANDIDATE,
+            aliases=(),
         )
         return LearnerResult(
             version,
@@ -175,9 +182,7 @@ class SFTLearner:
         self._updates += 1
         rng = random.Random(self.seed * 1_000_003 + self._updates)
         torch.manual_seed(rng.randrange(2**31))
-        encoded = [
-            ([codec.bos, *codec.encode(p)], [*codec.encode(t), codec.eos]) for p, t in pairs
-        ]
+        encoded = [([codec.bos, *codec.encode(p)], [*codec.encode(t), codec.eos]) for p, t in pairs]
         optimizer = torch.optim.AdamW(model.parameters(), lr=self.learning_rate)
         # Linear decay to zero: a short run still ends on small, settling steps.
         schedule = torch.optim.lr_scheduler.LambdaLR(
