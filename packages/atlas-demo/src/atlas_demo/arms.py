@@ -42,9 +42,11 @@ from atlas_core.loop import (
     Router,
     load_examples,
     load_learner,
+    rollout_history,
     select,
 )
 from atlas_core.loop.rollout import Arm
+from atlas_core.loop.rollout_state import Phase as RolloutPhase
 from atlas_core.sdk import Recorder
 from atlas_core.store import Query, Store
 from atlas_core.types import Version, VersionKind, VersionStatus
@@ -230,8 +232,17 @@ class NaiveArm(BaseArm):
 
     name = "naive"
 
-    def __init__(self, *args: object, every: int, batch_size: int, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        store: Store,
+        tenant: str,
+        first: Version,
+        *,
+        every: int,
+        batch_size: int,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(store, tenant, first, **kwargs)
         self.every = every
         self.batch_size = batch_size
         self.learner = load_learner("sft", **self.learner_options)
@@ -280,13 +291,16 @@ class AtlasArm(BaseArm):
 
     def __init__(
         self,
-        *args: object,
+        store: Store,
+        tenant: str,
+        first: Version,
+        *,
         config: LoopConfig,
         replay_seed: Sequence[Example] = (),
         held_out_seed: Sequence[Example] = (),
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(store, tenant, first, **kwargs)
         self.loop = LearningLoop(
             self.store,
             self.tenant,
@@ -365,6 +379,12 @@ class AtlasArm(BaseArm):
         else:
             events.append(f"{head}{result.outcome}: {result.run.reason if result.run else ''}")
         return events
+
+    def reached_full_traffic(self, candidate_ids: set[UUID]) -> bool:
+        """From the rollout history and the versions: did any of them ever serve 100 %?"""
+        history = rollout_history(self.store, self.tenant, VersionKind.MODEL, MODEL_NAME)
+        promoted = {s.candidate_id for s in history if s.phase is RolloutPhase.PROMOTED}
+        return bool(promoted & candidate_ids) or super().reached_full_traffic(candidate_ids)
 
     def _number(self, version_id: UUID) -> int:
         found = self.store.get_version(self.tenant, version_id)

@@ -154,14 +154,13 @@ def run_demo(
     """Runs the demo (see the module docstring); ``store_url`` defaults to a temporary SQLite."""
     import torch
 
-
     # One thread: on a small shared machine, torch's intra-op threads mostly wait on each other.
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     out = console or Console()
     started = time.perf_counter()
     tmp = tempfile.TemporaryDirectory(prefix="atlas-demo-") if workdir is None else None
-    root = Path(tmp.name) if tmp is not None else Path(workdir)  # type: ignore[arg-type]
+    root = Path(tmp.name) if tmp is not None else Path(str(workdir))
     url = store_url or "sqlite:///" + str(root / "demo.db")
     store = open_store(url)
     try:
@@ -188,7 +187,7 @@ def _run(
     options: dict[str, Any] = {
         "artifact_dir": str(root / "artifacts"),
         "model_name": "demo-skills",
-        "steps": 300,
+        "steps": 250 if fast else 300,
         "learning_rate": 1e-3,
         "seed": seed,
     }
@@ -199,7 +198,7 @@ def _run(
             "sft",
             **(
                 options
-                | {"base_path": str(base), "steps": 1000 if fast else 1500, "learning_rate": 3e-3}
+                | {"base_path": str(base), "steps": 900 if fast else 1500, "learning_rate": 3e-3}
             ),
         )
         initial_data = _initial_examples(seed, 400)
@@ -214,7 +213,7 @@ def _run(
     out.print("first model, probe accuracy: " + _fmt(initial))
 
     rim = RimRewardModel(RimConfig())
-    common = {"seed": seed, "rim": rim, "learner_options": options}
+    common: dict[str, Any] = {"seed": seed, "rim": rim, "learner_options": options}
     world = World(schedule, seed)
     arms: list[BaseArm] = [
         AtlasArm(
@@ -226,9 +225,9 @@ def _run(
             held_out_seed=_initial_examples(seed + 1, 40),
             log=out.print,
             **common,
-        ),  # type: ignore[arg-type]
-        NaiveArm(store, "naive", first, every=3, batch_size=200, log=out.print, **common),  # type: ignore[arg-type]
-        StaticArm(store, "static", first, log=out.print, **common),  # type: ignore[arg-type]
+        ),
+        NaiveArm(store, "naive", first, every=3, batch_size=200, log=out.print, **common),
+        StaticArm(store, "static", first, log=out.print, **common),
     ]
     history: dict[str, list[RoundStats]] = {a.name: [] for a in arms}
     before: dict[str, dict[str, float]] = {}
