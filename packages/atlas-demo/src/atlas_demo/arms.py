@@ -50,7 +50,7 @@ from atlas_core.loop.rollout_state import Phase as RolloutPhase
 from atlas_core.sdk import Recorder
 from atlas_core.store import Query, Store
 from atlas_core.types import Version, VersionKind, VersionStatus
-from atlas_demo.serving import VerifierEvaluator, answer
+from atlas_demo.serving import VerifierEvaluator, accuracy, answer
 from atlas_demo.users import FeedbackPolicy, give_feedback
 from atlas_demo.world import Phase, Request, truth
 from atlas_rim.model import RimRewardModel
@@ -59,6 +59,10 @@ from atlas_rim.store_scoring import score_store
 __all__ = ["AtlasArm", "BaseArm", "NaiveArm", "RoundStats", "StaticArm"]
 
 MODEL_NAME = "demo-skills"
+POISONED_SHARE = 0.25
+"""Share of an update's gold answers from trolls that makes it a poisoned update."""
+BAD_DROP = 0.1
+"""Probe accuracy lost against its base that makes a poisoned update a bad one."""
 Log = Callable[[str], None]
 
 
@@ -100,6 +104,7 @@ class BaseArm:
         seed: int,
         rim: RimRewardModel,
         learner_options: dict[str, Any],
+        probes: dict[str, list[str]],
         log: Log,
     ) -> None:
         self.store = store
@@ -113,8 +118,9 @@ class BaseArm:
         self.clock = ManualClock()
         self.poisoned: set[UUID] = set()
         """Interactions that got a troll's feedback."""
+        self.probes = [p for prompts in probes.values() for p in prompts]
         self.poisoned_candidates: set[UUID] = set()
-        """Candidates of poisoned updates (see POISONED_SHARE)."""
+        """Candidates of *bad updates* (see :meth:`check_update`)."""
         self.promoted = self.rejected = self.rolled_back = 0
         first_here = first.model_copy(update={"id": new_id(), "tenant_id": tenant, "aliases": ()})
         store.put_version(first_here)
@@ -206,6 +212,19 @@ class BaseArm:
                 return True
         return False
 
+    def check_update(self, candidate: Version, base: Version, examples: Sequence[Example]) -> None:
+        """Marks ``candidate`` as a bad update when the poison made it worse.
+
+        Bad: at least POISONED_SHARE of the gold answers it learned from came from trolls,
+        and its accuracy on the fixed probe prompts (the truth, not the gate's figures) is
+        more than BAD_DROP below that of the version it started from.
+        """
+        gold = [e for e in examples if e.reference is not None]
+        if not gold or sum(e.id in self.poisoned for e in gold) < POISONED_SHARE * len(gold):
+            return
+        if accuracy(candidate, self.probes) < accuracy(base, self.probes) - BAD_DROP:
+            self.poisoned_candidates.add(candidate.id)
+
     def close(self) -> None:
         """Flushes and closes the recorder (the store stays open)."""
         self.recorder.flush()
@@ -215,16 +234,6 @@ class StaticArm(BaseArm):
     """The first model, never updated."""
 
     name = "static"
-
-
-POISONED_SHARE = 0.25
-"""An update is a *poisoned update* when this share of its new examples got troll feedback."""
-
-
-def _poisoned(examples: Sequence[Example], poisoned: set[UUID]) -> bool:
-    return bool(examples) and sum(e.id in poisoned for e in examples) >= POISONED_SHARE * len(
-        examples
-    )
 
 
 class NaiveArm(BaseArm):
@@ -279,8 +288,7 @@ class NaiveArm(BaseArm):
         self.store.set_status(self.tenant, candidate.id, VersionStatus.PRODUCTION)
         self.store.set_alias(self.tenant, "production", candidate.id)
         self.promoted += 1
-        if _poisoned(chosen, self.poisoned):
-            self.poisoned_candidates.add(candidate.id)
+        self.check_update(candidate, base, chosen)
         return [f"v{candidate.number} trained on {result.samples_used} examples, shipped to 100%"]
 
 
@@ -361,8 +369,10 @@ class AtlasArm(BaseArm):
         if result.outcome == "skipped":
             return events
         cand = result.candidate
-        if cand is not None and _poisoned(result.train, self.poisoned):
-            self.poisoned_candidates.add(cand.id)
+        if cand is not None:
+            base = self.store.get_version(self.tenant, cand.parent_id) if cand.parent_id else None
+            if base is not None:
+                self.check_update(cand, base, [*result.train, *result.replay])
         head = f"update ({result.decision.trigger}): "
         if result.outcome == "rejected" and cand is not None and result.verdict is not None:
             self.rejected += 1

@@ -62,7 +62,7 @@ class ArmSummary:
     rejected: int
     rolled_back: int
     poisoned_candidates: int
-    """Candidates trained on at least one poisoned example."""
+    """Bad updates: candidates that learned from the trolls and got worse (arms.py)."""
     poisoned_reached_full: bool
     """Whether any of them ever served 100 % of the traffic."""
     max_poisoned_weight: float
@@ -187,7 +187,7 @@ def _run(
     options: dict[str, Any] = {
         "artifact_dir": str(root / "artifacts"),
         "model_name": "demo-skills",
-        "steps": 250 if fast else 300,
+        "steps": 250,
         "learning_rate": 1e-3,
         "seed": seed,
     }
@@ -196,10 +196,7 @@ def _run(
     ):
         warm = load_learner(
             "sft",
-            **(
-                options
-                | {"base_path": str(base), "steps": 900 if fast else 1500, "learning_rate": 3e-3}
-            ),
+            **(options | {"base_path": str(base), "steps": 900, "learning_rate": 3e-3}),
         )
         initial_data = _initial_examples(seed, 400)
         first = warm.learn(
@@ -213,7 +210,12 @@ def _run(
     out.print("first model, probe accuracy: " + _fmt(initial))
 
     rim = RimRewardModel(RimConfig())
-    common: dict[str, Any] = {"seed": seed, "rim": rim, "learner_options": options}
+    common: dict[str, Any] = {
+        "seed": seed,
+        "rim": rim,
+        "learner_options": options,
+        "probes": probes,
+    }
     world = World(schedule, seed)
     arms: list[BaseArm] = [
         AtlasArm(
@@ -317,7 +319,7 @@ def summary_table(result: DemoResult, schedule: Schedule) -> Table:
         *[f"{a.promoted} / {a.rejected} / {a.rolled_back}" for a in arms],
     )
     table.add_row(
-        "poisoned updates: max traffic share",
+        "bad (poisoned) updates: max traffic share",
         *["-" if not a.poisoned_candidates else f"{a.max_poisoned_weight:g}%" for a in arms],
     )
     return table

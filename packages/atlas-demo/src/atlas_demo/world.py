@@ -83,7 +83,11 @@ class Schedule:
 
     @classmethod
     def standard(cls, fast: bool) -> Schedule:
-        """Before drift, drift, poison burst, after; ``fast`` is the shortened run."""
+        """Before drift, drift, poison burst, after; ``fast`` is the shortened run.
+
+        The full run starts like the fast one (same round size, same first rounds) and then
+        gives the drift and the aftermath more rounds.
+        """
         if fast:
             return cls(
                 (
@@ -96,12 +100,12 @@ class Schedule:
             )
         return cls(
             (
-                Phase("before drift", 4, 0.5, OLD_LETTERS),
-                Phase("drift", 14, 0.8, NEW_LETTERS),
-                Phase("poison burst", 3, 0.8, NEW_LETTERS, troll_share=0.6),
+                Phase("before drift", 2, 0.5, OLD_LETTERS),
+                Phase("drift", 12, 0.8, NEW_LETTERS),
+                Phase("poison burst", 2, 0.8, NEW_LETTERS, troll_share=0.6),
                 Phase("after", 8, 0.8, NEW_LETTERS),
             ),
-            round_size=120,
+            round_size=100,
         )
 
     def rounds(self) -> list[Phase]:
