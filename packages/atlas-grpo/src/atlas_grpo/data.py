@@ -83,7 +83,8 @@ def render_text_prompt(messages: Sequence[dict[str, Any]]) -> str:
     return "\n".join(str(m.get("content") or "") for m in messages)
 
 
-def _prompt(messages: list[dict[str, Any]], chat: bool) -> Any:
+def prompt_of(messages: list[dict[str, Any]], chat: bool) -> Any:
+    """A row's prompt: the chat messages, or their text rendering for a plain LM."""
     return messages if chat else render_text_prompt(messages)
 
 
@@ -114,7 +115,7 @@ def grpo_rows(store: Store, cfg: DataConfig, *, chat: bool) -> list[Row]:
             continue
         rows.append(
             {
-                "prompt": _prompt(_messages(raw, iid.hex()), chat),
+                "prompt": prompt_of(_messages(raw, iid.hex()), chat),
                 "reference": reference,
                 "interaction_id": iid.hex(),
                 "learning_key": key,
@@ -148,7 +149,7 @@ def sft_rows(store: Store, cfg: DataConfig, *, chat: bool) -> list[Row]:
         completion: Any = [{"role": "assistant", "content": answer}] if chat else answer
         rows.append(
             {
-                "prompt": _prompt(messages, chat),
+                "prompt": prompt_of(messages, chat),
                 "completion": completion,
                 "interaction_id": iid.hex(),
                 "learning_key": key,

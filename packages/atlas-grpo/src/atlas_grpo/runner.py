@@ -16,7 +16,7 @@ from rich.console import Console
 
 from atlas_core.store import Store
 from atlas_grpo.config import TrainConfig
-from atlas_grpo.data import grpo_rows, sft_rows, split_rows
+from atlas_grpo.data import Row, grpo_rows, prompt_of, sft_rows, split_rows
 from atlas_grpo.evaluate import evaluate_rewards
 from atlas_grpo.guards import GuardCallback
 from atlas_grpo.modeling import load_model, peft_config
@@ -96,12 +96,17 @@ def run_grpo(
     reward_weights: Sequence[float] | None = None,
     reward_model_factories: dict[str, Callable[..., Any]] | None = None,
     extra_callbacks: Sequence[Any] = (),
+    rows: Sequence[Row] | None = None,
+    register: bool = True,
 ) -> TrainResult:
     """GRPO on prompts from the Store with the configured (or given) reward functions.
 
     ``reward_funcs`` replaces the config's ``rewards`` (with ``reward_weights``, default 1
     each); ``reward_model_factories`` replaces the plugin registry's reward models;
-    ``extra_callbacks`` are more TrainerCallbacks (profilers, custom trackers).
+    ``extra_callbacks`` are more TrainerCallbacks (profilers, custom trackers). ``rows``
+    replaces the Store read: ``grpo_rows``' shape, with the chat ``messages`` in place of
+    ``prompt`` (rendered here as the tokenizer needs); ``register=False`` leaves the
+    candidate and the LearningRun unstored. The learning loop's learner uses both.
     """
     from datasets import Dataset
     from trl.trainer.grpo_trainer import GRPOTrainer
@@ -113,7 +118,17 @@ def run_grpo(
     else:
         funcs = list(reward_funcs)
         weights = list(reward_weights) if reward_weights is not None else [1.0] * len(funcs)
-    split = split_rows(grpo_rows(s.store, cfg.data, chat=s.chat), cfg.data, what="GRPO")
+    if rows is None:
+        source = grpo_rows(s.store, cfg.data, chat=s.chat)
+    else:
+        source = [
+            {
+                **{k: v for k, v in r.items() if k != "messages"},
+                "prompt": prompt_of(r["messages"], s.chat),
+            }
+            for r in rows
+        ]
+    split = split_rows(source, cfg.data, what="GRPO")
     s.say(f"GRPO: {len(split.train)} prompts, {len(split.held_out)} held out")
     model = load_model(cfg.model)
     max_new = cfg.training.max_completion_length
@@ -158,6 +173,7 @@ def run_grpo(
         after=after,
         guard=guard,
         model=kept,
+        register=register,
     )
 
 

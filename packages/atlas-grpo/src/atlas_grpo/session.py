@@ -134,8 +134,10 @@ class Session:
         after: dict[str, float],
         guard: GuardCallback | None,
         model: Any,
+        register: bool = True,
     ) -> TrainResult:
-        """Registers the candidate (main process only) and records the LearningRun."""
+        """Registers the candidate (main process only) and records the LearningRun, unless
+        ``register`` is False (the learning loop stores both itself)."""
         summary = _summary(self.metrics)
         summary["train/steps"] = float(trainer.state.global_step)
         if guard is not None and guard.tripped:
@@ -146,7 +148,7 @@ class Session:
             reason = f"atlas train {learner}"
         version = None
         run = None
-        if trainer.is_world_process_zero():
+        if register and trainer.is_world_process_zero():
             metrics = {**after, **summary, **{f"{k}_before": v for k, v in before.items()}}
             if artifact is not None:
                 version = register_candidate(
