@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from atlas_core import _native, kernels
 
-
 NOT_KERNELS = {"ArrowColumn"}
 """Native classes that are plumbing, not kernels: ``ArrowColumn`` is the ingest decoder's
 column handle, handed to polars through the Arrow C data interface (serve/column_decode.py)."""
