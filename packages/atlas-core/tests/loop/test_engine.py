@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 from atlas_core.config.models import (
     GateConfig,
@@ -179,6 +180,33 @@ def test_learn_gate_roll_out_and_stop_bad_updates(store: Store, helpers: Any) ->
     # 6. Every decision is a LearningRun with its outcome.
     outcomes = [r.outcome for r in store.learning_runs("default")]
     assert outcomes == ["skipped", "promoted", "rollout", "skipped", "rollout", "rejected"]
+
+
+@pytest.mark.parametrize("forget", [True, False])
+def test_a_rejected_updates_examples_are_forgotten_when_configured(
+    store: Store, helpers: Any, forget: bool
+) -> None:
+    config = CONFIG.model_copy(update={"gate": GateConfig(forget_rejected=forget)})
+    clock = ManualClock()
+    loop = LearningLoop(
+        store,
+        "default",
+        kind=VersionKind.PROMPT,
+        name="agent",
+        learner=helpers.LookupLearner(),
+        evaluator=helpers.LookupEvaluator(store),
+        config=config,
+        clock=clock,
+    )
+    _traffic(loop, helpers, "capitals", 60, seed=1)
+    assert loop.step().outcome == "promoted"
+    clock.advance(60)
+    loop.learner = helpers.LookupLearner(forgetful=True)
+    _traffic(loop, helpers, "colors", 60, seed=5)
+    assert loop.step().outcome == "rejected"
+    kept = [e for e in loop.replay.examples.examples() if e.learning_key == "colors"]
+    kept += [e for e in loop.held_out.examples() if e.learning_key == "colors"]
+    assert bool(kept) is not forget
 
 
 def test_a_failing_learner_is_recorded_and_the_loop_goes_on(store: Store, helpers: Any) -> None:

@@ -438,6 +438,13 @@ class GateConfig(_Section):
     min_examples_per_key: int = Field(
         default=1, ge=1, description="Keys with fewer evaluation examples are not judged alone."
     )
+    forget_rejected: bool = Field(
+        default=False,
+        description="Forget the examples a rejected update added to replay and held-out. On "
+        "when rejections mostly come from bad feedback (poison), so that it cannot sink every "
+        "later candidate; off (default) when they come from a learner not ready for new data "
+        "yet (after a drift), which must not lose that data.",
+    )
 
 
 class RolloutConfig(_Section):

@@ -213,6 +213,8 @@ class LearningLoop:
         after = dict(result.metrics) | verdict.metrics()
         if not verdict.passed:
             outcome = "rejected"
+            if self.config.gate.forget_rejected:
+                self.quarantine(candidate.id)
         else:
             state = self.rollout.start(candidate)
             outcome = "promoted" if state.phase.value == "promoted" else "rollout"
