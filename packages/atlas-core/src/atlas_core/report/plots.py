@@ -1,0 +1,183 @@
+"""The report's plots as PNG images (matplotlib, drawn off-screen).
+
+Figures are made with :class:`matplotlib.figure.Figure` and its Agg canvas, never pyplot:
+no global state, no display, safe in a server thread. A plot with nothing to show is not
+drawn (the report says why instead).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from atlas_core.report.model import LearningReport
+from atlas_core.report.sources import Sources, served_by
+
+__all__ = ["Plot", "render_plots"]
+
+_FATE_COLOURS = {
+    "promoted": "tab:green",
+    "rolled back": "tab:red",
+    "rejected by the gate": "tab:gray",
+    "in rollout": "tab:orange",
+}
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One image of the report."""
+
+    name: str
+    """File name (``*.png``)."""
+    title: str
+    png: bytes
+
+
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+def _rolling(values: list[float], width: int) -> list[float]:
+    """Trailing mean over up to ``width`` values (shorter at the start)."""
+    sums = np.cumsum(np.asarray([0.0, *values]))
+    idx = np.arange(1, len(values) + 1)
+    lo = np.maximum(idx - width, 0)
+    return [float(v) for v in (sums[idx] - sums[lo]) / (idx - lo)]
+
+
+def _reward_over_time(report: LearningReport, sources: Sources) -> Plot | None:
+    rewarded = sources.rewarded
+    if rewarded.height == 0:
+        return None
+    fig = Figure(figsize=(10, 4.5))
+    ax = fig.subplots()
+    width = report.stability.window
+    for key in sorted(set(rewarded["learning_key"].to_list())):
+        rows = rewarded.filter(pl.col("learning_key") == key)
+        ax.plot(
+            rows["created_at"].to_list(),
+            _rolling([float(r) for r in rows["reward"].to_list()], width),
+            label=key,
+            linewidth=1.4,
+        )
+    # Update markers: when each update first served users (and, if rolled back, stopped).
+    for update in report.updates:
+        version = sources.versions.get(update.candidate_id)
+        if version is None or update.fate == "rejected by the gate":
+            continue
+        served = served_by(rewarded, version)["created_at"].to_list()
+        if not served:
+            continue
+        colour = _FATE_COLOURS[update.fate]
+        at = served[-1] if update.fate == "rolled back" else served[0]
+        ax.axvline(at, color=colour, linestyle="--", linewidth=1)  # type: ignore[arg-type]
+        ax.annotate(
+            f"v{update.number} {update.fate}",
+            xy=(at, 1.0),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            va="top",
+            ha="right",
+            fontsize=8,
+            color=colour,
+        )
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel(f"reward (trailing mean of {width})")
+    ax.set_xlabel("time the interaction was recorded")
+    ax.legend(loc="lower right", fontsize=8, title="learning key")
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return Plot("reward_over_time.png", "Reward over time per learning key", _png(fig))
+
+
+def _improvement_per_update(report: LearningReport) -> Plot | None:
+    updates = [u for u in report.updates if u.gate_delta is not None or u.live is not None]
+    if not updates:
+        return None
+    fig = Figure(figsize=(10, 4))
+    ax = fig.subplots()
+    x = np.arange(len(updates))
+    gate = [u.gate_delta or 0.0 for u in updates]
+    live = [(u.live.improvement if u.live else None) for u in updates]
+    colours = [_FATE_COLOURS[u.fate] for u in updates]
+    ax.bar(x - 0.2, gate, 0.4, color=colours, alpha=0.45, label="gate (candidate - stable)")
+    ax.bar(
+        x + 0.2,
+        [v or 0.0 for v in live],
+        0.4,
+        color=colours,
+        edgecolor="black",
+        label="live (new - replaced)",
+    )
+    for xi, v in zip(x, live, strict=True):
+        if v is None:
+            ax.annotate("no live", (xi + 0.2, 0), ha="center", va="bottom", fontsize=7)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(x, [f"v{u.number}\n{u.fate}" for u in updates], fontsize=8)
+    ax.set_ylabel("reward improvement")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return Plot("improvement_per_update.png", "Improvement per update", _png(fig))
+
+
+def _forgetting_per_key(report: LearningReport) -> Plot | None:
+    rows = report.forgetting
+    if not rows:
+        return None
+    fig = Figure(figsize=(max(6.0, 1.2 * len(rows) + 3), 4))
+    ax = fig.subplots()
+    x = np.arange(len(rows))
+    ax.bar(x - 0.2, [r.gate_worst or 0.0 for r in rows], 0.4, label="worst gate backward transfer")
+    ax.bar(x + 0.2, [r.live_worst or 0.0 for r in rows], 0.4, label="worst live change")
+    ax.axhline(-report.forgetting_tolerance, color="tab:red", linestyle=":", label="tolerance")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(x, [r.key + (" (forgetting)" if r.forgetting else "") for r in rows])
+    ax.set_ylabel("reward change on the key")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return Plot("forgetting_per_key.png", "Forgetting per learning key", _png(fig))
+
+
+def _feedback_mix(report: LearningReport) -> Plot | None:
+    mix = report.feedback_mix
+    if not mix:
+        return None
+    fig = Figure(figsize=(8, max(2.5, 0.4 * len(mix) + 1)))
+    ax = fig.subplots()
+    labels = list(mix)
+    ax.barh(labels, [mix[k] for k in labels], color="tab:blue")
+    for i, k in enumerate(labels):
+        ax.annotate(
+            str(mix[k]),
+            (mix[k], i),
+            va="center",
+            fontsize=8,
+            xytext=(3, 0),
+            textcoords="offset points",
+        )
+    ax.invert_yaxis()
+    ax.set_xlabel("feedback events")
+    fig.tight_layout()
+    return Plot("feedback_mix.png", "Feedback mix", _png(fig))
+
+
+def render_plots(report: LearningReport, sources: Sources) -> list[Plot]:
+    """The report's images, in report order; plots without data are left out."""
+    made = (
+        _reward_over_time(report, sources),
+        _improvement_per_update(report),
+        _forgetting_per_key(report),
+        _feedback_mix(report),
+    )
+    return [p for p in made if p is not None]
