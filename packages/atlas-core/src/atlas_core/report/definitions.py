@@ -49,9 +49,11 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
         "Forgetting per learning key",
         "Gate: the backward transfer the gate recorded for the key on each gated candidate "
         "(candidate minus stable mean score on the key's replay examples: what earlier "
-        "versions learned). Live: the key delta of every promoted update on the key (an old "
-        "key: the replaced version served it). A key is flagged as forgetting when the worst "
-        "of these is below -{tolerance}.",
+        "versions learned); 'caught by the gate' counts rejected candidates whose backward "
+        "transfer on the key is below -{tolerance}. Live: the key delta of every promoted "
+        "update on the key (an old key: the replaced version served it). A key is flagged as "
+        "forgetting shipped when the worst backward transfer of a candidate the gate passed, "
+        "or the worst live key delta after a promotion, is below -{tolerance}.",
     ),
     (
         "Rollbacks",

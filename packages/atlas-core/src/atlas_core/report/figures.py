@@ -84,15 +84,30 @@ def key_forgetting(
 ) -> list[KeyForgetting]:
     """Per key: gate backward transfer of every gated run, live change after each promotion."""
     gate: dict[str, list[float]] = defaultdict(list)
+    passed: dict[str, list[float]] = defaultdict(list)
+    caught: dict[str, int] = defaultdict(int)
     for run in runs:
         for key, value in gate_key_bwt(run).items():
             gate[key].append(value)
+            if run.outcome == "rejected":
+                caught[key] += value < -tolerance
+            else:
+                passed[key].append(value)
     live: dict[str, list[float]] = defaultdict(list)
     for update in promoted:
         for kd in update.live.keys if update.live is not None else ():
             live[kd.key].append(kd.delta)
     out = []
     for key in sorted(set(gate) | set(live)):
-        worst = min([*gate[key], *live[key]])
-        out.append(KeyForgetting(key, tuple(gate[key]), tuple(live[key]), worst < -tolerance))
+        shipped = [*passed[key], *live[key]]
+        out.append(
+            KeyForgetting(
+                key=key,
+                gate_bwt=tuple(gate[key]),
+                gate_bwt_passed=tuple(passed[key]),
+                live_deltas=tuple(live[key]),
+                caught=caught[key],
+                forgetting=bool(shipped) and min(shipped) < -tolerance,
+            )
+        )
     return out

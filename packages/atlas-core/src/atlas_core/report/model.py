@@ -189,10 +189,15 @@ class KeyForgetting:
     key: str
     gate_bwt: tuple[float, ...]
     """Backward transfer the gate recorded on the key, one per gated candidate, in order."""
+    gate_bwt_passed: tuple[float, ...]
+    """The same, for the candidates the gate passed only (what could ship)."""
     live_deltas: tuple[float, ...]
     """Live reward change on the key after each promotion where it was an old key."""
+    caught: int
+    """Rejected candidates whose backward transfer on the key is below ``-tolerance``."""
     forgetting: bool
-    """Whether the worst of either is below ``-tolerance``."""
+    """Whether the worst of ``gate_bwt_passed`` and ``live_deltas`` is below ``-tolerance``:
+    forgetting that got past the gate (forgetting the gate rejected is ``caught``)."""
 
     @property
     def gate_mean(self) -> float | None:

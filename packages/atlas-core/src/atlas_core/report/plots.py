@@ -68,7 +68,8 @@ def _reward_over_time(report: LearningReport, sources: Sources) -> Plot | None:
             label=key,
             linewidth=1.4,
         )
-    # Update markers: when each update first served users (and, if rolled back, stopped).
+    # Update markers: when a promoted update first served users (its canary began), when a
+    # rolled-back one last served.
     for update in report.updates:
         version = sources.versions.get(update.candidate_id)
         if version is None or update.fate == "rejected by the gate":
@@ -78,9 +79,10 @@ def _reward_over_time(report: LearningReport, sources: Sources) -> Plot | None:
             continue
         colour = _FATE_COLOURS[update.fate]
         at = served[-1] if update.fate == "rolled back" else served[0]
-        ax.axvline(at, color=colour, linestyle="--", linewidth=1)  # type: ignore[arg-type]
+        ax.axvline(at, color=colour, linestyle="--", linewidth=1)
+        what = "first served" if update.fate == "promoted" else update.fate
         ax.annotate(
-            f"v{update.number} {update.fate}",
+            f"v{update.number} {what}",
             xy=(at, 1.0),
             xycoords=("data", "axes fraction"),
             rotation=90,
@@ -137,11 +139,13 @@ def _forgetting_per_key(report: LearningReport) -> Plot | None:
     fig = Figure(figsize=(max(6.0, 1.2 * len(rows) + 3), 4))
     ax = fig.subplots()
     x = np.arange(len(rows))
-    ax.bar(x - 0.2, [r.gate_worst or 0.0 for r in rows], 0.4, label="worst gate backward transfer")
-    ax.bar(x + 0.2, [r.live_worst or 0.0 for r in rows], 0.4, label="worst live change")
+    passed = [min(r.gate_bwt_passed) if r.gate_bwt_passed else 0.0 for r in rows]
+    ax.bar(x - 0.27, [r.gate_worst or 0.0 for r in rows], 0.27, label="worst gate bwt (all)")
+    ax.bar(x, passed, 0.27, label="worst gate bwt (passed the gate)")
+    ax.bar(x + 0.27, [r.live_worst or 0.0 for r in rows], 0.27, label="worst live change")
     ax.axhline(-report.forgetting_tolerance, color="tab:red", linestyle=":", label="tolerance")
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(x, [r.key + (" (forgetting)" if r.forgetting else "") for r in rows])
+    ax.set_xticks(x, [r.key + ("\n(forgetting shipped)" if r.forgetting else "") for r in rows])
     ax.set_ylabel("reward change on the key")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
