@@ -250,7 +250,8 @@ def build_history(store: Store) -> History:
     clock.advance(100)
     h.teach("math", 20)
     v2 = h.step()
-    assert v2.outcome == "rollout" and v2.candidate is not None, v2.run
+    assert v2.outcome == "rollout", v2.run
+    assert v2.candidate is not None
     h.serve(v1.candidate, "capitals", [0.7] * 10, "stable")
     h.serve(v1.candidate, "math", [0.2] * 10, "stable")
     h.serve(v2.candidate, "capitals", [0.6] * 10, "candidate")
@@ -268,7 +269,8 @@ def build_history(store: Store) -> History:
         loop.learner = learner
         h.teach("colors", 20)
         result = h.step(force=force)
-        assert result.candidate is not None and result.candidate.number == n, result.run
+        assert result.candidate is not None, result.run
+        assert result.candidate.number == n
         if live is None:
             assert result.outcome == "rejected", result.run
             continue
@@ -309,3 +311,17 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Any:
         h = build_history(store)
         h.url = url  # type: ignore[attr-defined]
         yield h
+
+
+@pytest.fixture
+def helpers() -> Any:
+    """The classes above, for test modules (importlib mode has no conftest import)."""
+
+    class H:
+        LookupLearner = globals()["LookupLearner"]
+        LookupEvaluator = globals()["LookupEvaluator"]
+        History = globals()["History"]
+        CONFIG = globals()["CONFIG"]
+        TENANT = globals()["TENANT"]
+
+    return H

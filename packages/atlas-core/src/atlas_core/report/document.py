@@ -83,7 +83,10 @@ def _summary(r: LearningReport) -> list[Block]:
         ("reward variance over windows", num(s.variance, 5)),
         ("share of updates rolled back", num(s.rollback_share)),
         ("mean time between regressions", _duration(s.mean_time_between_regressions_s)),
-        ("forgetting keys", ", ".join(f.key for f in r.forgetting if f.forgetting) or "none"),
+        (
+            "keys with forgetting shipped",
+            ", ".join(f.key for f in r.forgetting if f.forgetting) or "none",
+        ),
     )
     return [Heading("Summary"), Table(("figure", "value"), rows)]
 
