@@ -12,7 +12,7 @@ The history (window 10, rewards in brackets are the served rewards, 10 of each):
 1. 10 capitals labels: a skipped run; 10 more: v1, the first version, promoted.
 2. v1 serves capitals [0.5/0.7 alternating] and math [0.1/0.3 alternating].
 3. 20 math labels: v2 passes the gate, canary 50%: v1 serves capitals [0.7], math [0.2];
-   v2 serves capitals [0.6], math [0.9]; the canary passes and v2 is promoted.
+   v2 serves capitals [0.55/0.65 alternating], math [0.9]; the canary passes, v2 is promoted.
 4. v2 serves capitals [0.7/0.9 alternating], math [0.9].
 5. 20 colors labels: v3 passes the gate; canary: v2 capitals [0.8] math [0.9], v3
    capitals [0.3] math [0.4]: rolled back.
@@ -254,7 +254,7 @@ def build_history(store: Store) -> History:
     assert v2.candidate is not None
     h.serve(v1.candidate, "capitals", [0.7] * 10, "stable")
     h.serve(v1.candidate, "math", [0.2] * 10, "stable")
-    h.serve(v2.candidate, "capitals", [0.6] * 10, "candidate")
+    h.serve(v2.candidate, "capitals", alternating(0.55, 0.65), "candidate")
     h.serve(v2.candidate, "math", [0.9] * 10, "candidate")
     h.roll("promote")
     h.serve(v2.candidate, "capitals", alternating(0.7, 0.9), "stable")
@@ -304,7 +304,7 @@ def build_history(store: Store) -> History:
     return h
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Any:
     url = "sqlite:///" + str(tmp_path_factory.mktemp("report") / "a.db")
     with open_store(url) as store:

@@ -72,6 +72,9 @@ def test_live_improvement_on_comparable_windows(report: LearningReport) -> None:
     assert [k.before for k in v2.live.keys] == pytest.approx([0.7, 0.2])
     assert [k.after for k in v2.live.keys] == pytest.approx([0.6, 0.9])
     assert v2.live.improvement == pytest.approx((-0.1 + 0.7) / 2)
+    # Standard errors: v1's windows are constant; v2's capitals alternate 0.55/0.65.
+    var = statistics.variance([0.55, 0.65] * 5)
+    assert [k.se for k in v2.live.keys] == pytest.approx([(var / 10) ** 0.5, 0.0])
     # The rolled-back ones against the stable v2 during their canaries.
     assert v3.live is not None
     assert v5.live is not None
@@ -158,9 +161,11 @@ def test_forgetting_per_key(report: LearningReport, history: Any) -> None:
     # Live: v2 (the one promotion over a version) changed capitals by -0.1, math by +0.7.
     assert list(rows["capitals"].live_deltas) == pytest.approx([-0.1])
     assert list(rows["math"].live_deltas) == pytest.approx([0.7])
+    # v2's capitals drop: (-0.1 + 0.05) / se = -3 < -1.645, a significant drop.
+    assert (rows["capitals"].live_drops, rows["math"].live_drops) == (1, 0)
     for key, row in rows.items():
-        shipped = [*passed.get(key, []), *row.live_deltas]
-        assert row.forgetting == (bool(shipped) and min(shipped) < -0.05), key
+        shipped = any(b < -0.05 for b in passed.get(key, [])) or row.live_drops > 0
+        assert row.forgetting == shipped, key
     # Capitals forgot on live traffic after v2; math's only loss was caught by the gate.
     assert rows["capitals"].forgetting
     assert not rows["math"].forgetting

@@ -78,7 +78,7 @@ def test_markdown_links_pngs_written_beside_it(files: ReportFiles) -> None:
     for figure in ("| average live improvement (promoted) | +0.300 |",
                    "| share of updates rolled back | 0.500 |",
                    "| mean time between regressions | 1280 s |",
-                   "| v2 | ", "capitals 0.700->0.600 (n=10)",
+                   "| v2 | ", "capitals 0.700->0.600 (n=10, se 0.017)",
                    "| canary 50% | canary 50%: reward 0.350 vs 0.850",
                    "## How these are computed"):  # fmt: skip
         assert figure in text, figure

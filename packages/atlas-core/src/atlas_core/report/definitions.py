@@ -51,9 +51,12 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
         "(candidate minus stable mean score on the key's replay examples: what earlier "
         "versions learned); 'caught by the gate' counts rejected candidates whose backward "
         "transfer on the key is below -{tolerance}. Live: the key delta of every promoted "
-        "update on the key (an old key: the replaced version served it). A key is flagged as "
-        "forgetting shipped when the worst backward transfer of a candidate the gate passed, "
-        "or the worst live key delta after a promotion, is below -{tolerance}.",
+        "update on the key (an old key: the replaced version served it), with its standard "
+        "error se = sqrt(var_before/n + var_after/n); a significant live drop is one where "
+        "(delta + {tolerance}) / se < -1.645 (one-sided 5 %, the canary's test; with no "
+        "variance, delta < -{tolerance}). A key is flagged as forgetting shipped when a "
+        "candidate the gate passed had a backward transfer below -{tolerance} on it, or a "
+        "promotion had a significant live drop on it.",
     ),
     (
         "Rollbacks",

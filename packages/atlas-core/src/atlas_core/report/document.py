@@ -114,7 +114,10 @@ def _updates(r: LearningReport) -> list[Block]:
             num(u.gate_candidate),
             signed(u.gate_bwt),
             signed(u.live.improvement if u.live else None),
-            ", ".join(f"{k.key} {k.before:.3f}->{k.after:.3f} (n={k.n})" for k in u.live.keys)
+            ", ".join(
+                f"{k.key} {k.before:.3f}->{k.after:.3f} (n={k.n}, se {k.se:.3f})"
+                for k in u.live.keys
+            )
             if u.live and u.live.keys
             else NONE,
         )
@@ -179,9 +182,11 @@ def _forgetting(r: LearningReport) -> list[Block]:
             str(len(f.gate_bwt)),
             signed(f.gate_mean),
             signed(f.gate_worst),
+            str(f.caught),
             str(len(f.live_deltas)),
             signed(f.live_mean),
             signed(f.live_worst),
+            str(f.live_drops),
             "yes" if f.forgetting else "no",
         )
         for f in r.forgetting
@@ -191,10 +196,12 @@ def _forgetting(r: LearningReport) -> list[Block]:
         "gate n",
         "gate bwt mean",
         "gate bwt worst",
+        "caught by the gate",
         "live n",
         "live mean",
         "live worst",
-        f"forgetting (< -{r.forgetting_tolerance:g})",
+        "significant live drops",
+        f"forgetting shipped (< -{r.forgetting_tolerance:g})",
     )
     return [*out, Table(headers, rows), Image("forgetting_per_key.png", "Forgetting per key")]
 
@@ -220,7 +227,7 @@ def _stability(r: LearningReport) -> list[Block]:
     s = r.stability
     text = (
         f"{s.windows} complete windows of {s.window} rewarded interactions; variance of their "
-        f"means {num(s.variance, 5)}. {s.regressions} regressions; rollback share "
+        f"means {num(s.variance, 5)}. Regressions: {s.regressions}; rollback share "
         f"{num(s.rollback_share)}; mean time between regressions "
         f"{_duration(s.mean_time_between_regressions_s)}."
     )

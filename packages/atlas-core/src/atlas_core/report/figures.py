@@ -94,20 +94,22 @@ def key_forgetting(
             else:
                 passed[key].append(value)
     live: dict[str, list[float]] = defaultdict(list)
+    drops: dict[str, int] = defaultdict(int)
     for update in promoted:
         for kd in update.live.keys if update.live is not None else ():
             live[kd.key].append(kd.delta)
+            drops[kd.key] += kd.significant_drop(tolerance)
     out = []
     for key in sorted(set(gate) | set(live)):
-        shipped = [*passed[key], *live[key]]
         out.append(
             KeyForgetting(
                 key=key,
                 gate_bwt=tuple(gate[key]),
                 gate_bwt_passed=tuple(passed[key]),
                 live_deltas=tuple(live[key]),
+                live_drops=drops[key],
                 caught=caught[key],
-                forgetting=bool(shipped) and min(shipped) < -tolerance,
+                forgetting=any(b < -tolerance for b in passed[key]) or drops[key] > 0,
             )
         )
     return out

@@ -6,10 +6,13 @@ replaced version's rewarded interactions on the key recorded up to the last of t
 which the last ``n`` are kept, ``n = min(n_new, available)``; the new side is cut to its
 first ``n`` too. Both windows hold the same number of interactions and are adjacent in time
 (during a canary they overlap: the same period, users split by hash), so a change of the
-traffic mix over a long run does not pass for learning.
+traffic mix over a long run does not pass for learning. Each key delta carries its
+standard error, so a drop within sampling noise is not called forgetting.
 """
 
 from __future__ import annotations
+
+import math
 
 import polars as pl
 
@@ -19,6 +22,14 @@ from atlas_core.report.sources import served_by
 from atlas_core.types import Version
 
 __all__ = ["compare_live"]
+
+
+def _variance(values: list[float]) -> float:
+    """Sample variance (ddof 1); 0 for fewer than two values."""
+    if len(values) < 2:
+        return 0.0
+    m = sum(values) / len(values)
+    return sum((v - m) ** 2 for v in values) / (len(values) - 1)
 
 
 def compare_live(
@@ -38,12 +49,8 @@ def compare_live(
         n = min(after.height, before.height)
         if n == 0:
             continue  # the old version served this key only after the new one's window
-        deltas.append(
-            KeyDelta(
-                key=key,
-                n=n,
-                before=float(before.tail(n)["reward"].mean()),  # type: ignore[arg-type]
-                after=float(after.head(n)["reward"].mean()),  # type: ignore[arg-type]
-            )
-        )
+        old = [float(r) for r in before.tail(n)["reward"].to_list()]
+        new_ = [float(r) for r in after.head(n)["reward"].to_list()]
+        se = math.sqrt((_variance(old) + _variance(new_)) / n)
+        deltas.append(KeyDelta(key, n, sum(old) / n, sum(new_) / n, se))
     return LiveComparison(previous_id=previous.id, keys=tuple(deltas))

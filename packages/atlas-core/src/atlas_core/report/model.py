@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+#: One-sided 5 % critical value of the standard normal.
+Z_95 = 1.6448536269514722
+
 __all__ = [
     "KeyDelta",
     "KeyForgetting",
@@ -36,11 +39,24 @@ class KeyDelta:
     """Mean reward of the replaced version's last ``n`` rewarded interactions on the key."""
     after: float
     """Mean reward of the new version's first ``n`` rewarded interactions on the key."""
+    se: float = 0.0
+    """Standard error of ``delta``: ``sqrt(var_before / n + var_after / n)``, sample
+    variances (ddof 1; 0 for a single interaction)."""
 
     @property
     def delta(self) -> float:
         """``after - before`` (negative: the key got worse)."""
         return self.after - self.before
+
+    def significant_drop(self, tolerance: float) -> bool:
+        """Whether the key got worse by more than ``tolerance`` beyond sampling noise.
+
+        The one-sided test the canary uses: ``(delta + tolerance) / se < -1.645`` (5 %); with
+        no variance on either side, ``delta < -tolerance``.
+        """
+        if self.se == 0.0:
+            return self.delta < -tolerance
+        return (self.delta + tolerance) / self.se < -Z_95
 
 
 @dataclass(frozen=True)
@@ -193,11 +209,14 @@ class KeyForgetting:
     """The same, for the candidates the gate passed only (what could ship)."""
     live_deltas: tuple[float, ...]
     """Live reward change on the key after each promotion where it was an old key."""
+    live_drops: int
+    """Promotions after which the key's live reward dropped significantly beyond
+    ``-tolerance`` (:meth:`KeyDelta.significant_drop`)."""
     caught: int
     """Rejected candidates whose backward transfer on the key is below ``-tolerance``."""
     forgetting: bool
-    """Whether the worst of ``gate_bwt_passed`` and ``live_deltas`` is below ``-tolerance``:
-    forgetting that got past the gate (forgetting the gate rejected is ``caught``)."""
+    """Forgetting that got past the gate: a passed candidate's backward transfer below
+    ``-tolerance``, or a significant live drop (forgetting the gate rejected is ``caught``)."""
 
     @property
     def gate_mean(self) -> float | None:
