@@ -63,7 +63,7 @@ def _reward_over_time(report: LearningReport, sources: Sources) -> Plot | None:
     for key in sorted(set(rewarded["learning_key"].to_list())):
         rows = rewarded.filter(pl.col("learning_key") == key)
         ax.plot(
-            rows["created_at"].to_list(),
+            rows["seq"].to_list(),
             _rolling([float(r) for r in rows["reward"].to_list()], width),
             label=key,
             linewidth=1.4,
@@ -74,7 +74,7 @@ def _reward_over_time(report: LearningReport, sources: Sources) -> Plot | None:
         version = sources.versions.get(update.candidate_id)
         if version is None or update.fate == "rejected by the gate":
             continue
-        served = served_by(rewarded, version)["created_at"].to_list()
+        served = served_by(rewarded, version)["seq"].to_list()
         if not served:
             continue
         colour = _FATE_COLOURS[update.fate]
@@ -93,10 +93,13 @@ def _reward_over_time(report: LearningReport, sources: Sources) -> Plot | None:
         )
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel(f"reward (trailing mean of {width})")
-    ax.set_xlabel("time the interaction was recorded")
+    # Traffic, not wall time, on the x axis: a simulation serves in bursts, production
+    # traffic has nights; interactions served is what learning is measured against.
+    first, last = report.first_interaction, report.last_interaction
+    span = f" ({first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC)" if first and last else ""
+    ax.set_xlabel(f"interactions served, oldest first{span}")
     ax.legend(loc="lower right", fontsize=8, title="learning key")
     ax.grid(alpha=0.3)
-    fig.autofmt_xdate()
     fig.tight_layout()
     return Plot("reward_over_time.png", "Reward over time per learning key", _png(fig))
 

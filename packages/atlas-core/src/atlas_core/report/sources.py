@@ -37,8 +37,9 @@ class Sources:
     """The tenant's data for one report (``since`` already applied)."""
 
     interactions: pl.DataFrame
-    """Every interaction in the period: ``created_at``, ``learning_key``, ``model_version``,
-    ``prompt_version``, ``reward`` (latest, null when none), oldest first."""
+    """Every interaction in the period: ``seq`` (0, 1, ... oldest first), ``created_at``,
+    ``learning_key``, ``model_version``, ``prompt_version``, ``reward`` (latest, null when
+    none)."""
     runs: tuple[LearningRun, ...]
     versions: dict[UUID, Version]
     ends: tuple[RolloutEnd, ...]
@@ -64,7 +65,7 @@ def _parse_end(key: str, text: str) -> RolloutEnd:
 def load_sources(store: Store, tenant: str, since: datetime | None = None) -> Sources:
     """Reads everything the report needs; ``since`` filters each source on its own clock."""
     query = Query(since=since)
-    frame = store.interactions_with_rewards(tenant, query).select(_COLUMNS)
+    frame = store.interactions_with_rewards(tenant, query).select(_COLUMNS).with_row_index("seq")
     runs = tuple(r for r in store.learning_runs(tenant) if since is None or r.created_at >= since)
     versions = {v.id: v for v in store.versions(tenant)}
     ends = sorted(
