@@ -80,7 +80,7 @@ def test_a_single_key_without_rewards(tmp_path: Path, helpers: Any) -> None:
     _no_nan(files.markdown, files.html)
 
 
-def test_rewards_without_version_tags_and_only_skips(tmp_path: Path) -> None:
+def test_rewards_without_version_tags(tmp_path: Path) -> None:
     with _store(tmp_path) as store:
         rows = [
             Interaction(tenant_id="t", learning_key="k", input=[], output="x") for _ in range(30)

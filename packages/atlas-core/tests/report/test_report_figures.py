@@ -206,3 +206,21 @@ def test_since_limits_each_source_on_its_own_clock(history: Any) -> None:
     assert late.interactions == sum(1 for t in history.times if _at(t) >= since)
     assert late.average_live_improvement is None
     assert late.velocity.total_improvement is None
+
+
+def test_versions_and_the_traffic_they_served(report: LearningReport, history: Any) -> None:
+    rows = [(v.number, v.status, v.served, v.rewarded) for v in report.versions]
+    served: dict[str, list[float]] = {}
+    for label, _, reward in history.served:
+        served.setdefault(label, []).append(reward)
+    assert rows == [
+        (1, "retired", 40, 40),
+        (2, "production", 80, 80),
+        (3, "rejected", 20, 20),
+        (4, "rejected", 0, 0),
+        (5, "rejected", 20, 20),
+    ]
+    means = [v.mean_reward for v in report.versions]
+    assert means[:3] == pytest.approx([statistics.fmean(served[f"v{n}"]) for n in (1, 2, 3)])
+    assert means[3] is None
+    assert means[0] == pytest.approx((0.6 + 0.2 + 0.7 + 0.2) / 4)

@@ -27,6 +27,7 @@ from atlas_core.report.model import (
     UpdateCounts,
     UpdateRecord,
     Velocity,
+    VersionServed,
 )
 from atlas_core.report.write import FORMATS, ReportFiles, write_report
 
@@ -44,6 +45,7 @@ __all__ = [
     "UpdateCounts",
     "UpdateRecord",
     "Velocity",
+    "VersionServed",
     "build_report",
     "compute_report",
     "write_report",

@@ -33,8 +33,9 @@ from atlas_core.report.model import (
     UpdateCounts,
     UpdateRecord,
     Velocity,
+    VersionServed,
 )
-from atlas_core.report.sources import RolloutEnd, Sources, load_sources
+from atlas_core.report.sources import RolloutEnd, Sources, load_sources, served_by
 from atlas_core.store import Store
 from atlas_core.types import LearningRun
 
@@ -219,6 +220,20 @@ def compute_report(
         if e.state.phase is Phase.ROLLED_BACK
     )
     keys = tuple(key_rewards(frame, window))
+    served = []
+    for version in sources.versions.values():
+        rows = served_by(frame, version)["reward"].drop_nulls()
+        served.append(
+            VersionServed(
+                family=f"{version.kind.value}/{version.name}",
+                number=version.number,
+                version_id=version.id,
+                status=version.status.value,
+                served=served_by(frame, version).height,
+                rewarded=rows.len(),
+                mean_reward=float(rows.mean()) if rows.len() else None,  # type: ignore[arg-type]
+            )
+        )
     notes = _notes(counts, frame.height, len(rewards), len(keys), promoted, live_gains)
     return LearningReport(
         tenant=tenant,
@@ -237,6 +252,7 @@ def compute_report(
         velocity=velocity,
         stability=stability,
         keys=keys,
+        versions=tuple(served),
         forgetting=tuple(
             key_forgetting(
                 [r for r in sources.runs if r.candidate_version_id is not None],

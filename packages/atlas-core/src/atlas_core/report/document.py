@@ -137,6 +137,20 @@ def _updates(r: LearningReport) -> list[Block]:
     return [*out, Table(headers, rows)]
 
 
+def _versions(r: LearningReport) -> list[Block]:
+    out: list[Block] = [Heading("Versions and the traffic they served")]
+    if not r.versions:
+        return [*out, Para("The tenant has no versions.")]
+    rows = tuple(
+        (v.family, f"v{v.number}", v.status, str(v.served), str(v.rewarded), num(v.mean_reward))
+        for v in r.versions
+    )
+    return [
+        *out,
+        Table(("family", "version", "status", "served", "rewarded", "mean reward"), rows),
+    ]
+
+
 def _keys(r: LearningReport) -> list[Block]:
     out: list[Block] = [Heading("Reward per learning key")]
     if not r.keys:
@@ -269,6 +283,7 @@ def build_document(r: LearningReport) -> list[Block]:
         *_summary(r),
         *_updates(r),
         *improvement,
+        *_versions(r),
         *_keys(r),
         *_forgetting(r),
         *_stability(r),

@@ -25,6 +25,7 @@ __all__ = [
     "UpdateCounts",
     "UpdateRecord",
     "Velocity",
+    "VersionServed",
 ]
 
 
@@ -199,6 +200,20 @@ class KeyReward:
 
 
 @dataclass(frozen=True)
+class VersionServed:
+    """One version of the tenant and the live traffic it served in the period."""
+
+    family: str
+    number: int
+    version_id: UUID
+    status: str
+    served: int
+    """Interactions that name it (``model_version`` / ``prompt_version``)."""
+    rewarded: int
+    mean_reward: float | None
+
+
+@dataclass(frozen=True)
 class KeyForgetting:
     """Forgetting of one learning key: what the gate measured and what live traffic showed."""
 
@@ -261,6 +276,9 @@ class LearningReport:
     velocity: Velocity
     stability: Stability
     keys: tuple[KeyReward, ...]
+    versions: tuple[VersionServed, ...]
+    """Every version of the tenant, oldest first, with the traffic it served (shipped by the
+    loop or not: a tenant that deploys without the loop still shows what served)."""
     forgetting: tuple[KeyForgetting, ...]
     feedback_mix: dict[str, int]
     """Feedback counts by kind (signals by ``signal:<name>``)."""
