@@ -104,9 +104,11 @@ def _updates(r: LearningReport) -> list[Block]:
     )
     if not r.updates:
         return [*out, Para("No update has produced a candidate yet.")]
+    several = len({u.family for u in r.updates}) > 1  # name the family only when needed
     rows = tuple(
         (
-            f"v{u.number}" if u.number is not None else str(u.candidate_id)[:8],
+            (f"{u.family} " if several else "")
+            + (f"v{u.number}" if u.number is not None else str(u.candidate_id)[:8]),
             _when(u.at),
             u.trigger,
             u.fate,

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from atlas_core.report.model import LearningReport
 from atlas_core.report.sources import Sources, served_by
@@ -114,22 +115,24 @@ def _improvement_per_update(report: LearningReport) -> Plot | None:
     gate = [u.gate_delta or 0.0 for u in updates]
     live = [(u.live.improvement if u.live else None) for u in updates]
     colours = [_FATE_COLOURS[u.fate] for u in updates]
-    ax.bar(x - 0.2, gate, 0.4, color=colours, alpha=0.45, label="gate (candidate - stable)")
-    ax.bar(
-        x + 0.2,
-        [v or 0.0 for v in live],
-        0.4,
-        color=colours,
-        edgecolor="black",
-        label="live (new - replaced)",
-    )
+    ax.bar(x - 0.2, gate, 0.4, color=colours, alpha=0.45)
+    ax.bar(x + 0.2, [v or 0.0 for v in live], 0.4, color=colours, edgecolor="black")
     for xi, v in zip(x, live, strict=True):
         if v is None:
             ax.annotate("no live", (xi + 0.2, 0), ha="center", va="bottom", fontsize=7)
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(x, [f"v{u.number}\n{u.fate}" for u in updates], fontsize=8)
     ax.set_ylabel("reward improvement")
-    ax.legend(fontsize=8)
+    # Bar colours are fates, so the legend names the two bar styles and the fates apart.
+    handles = [
+        Patch(facecolor="lightgray", label="left bar: gate (candidate - stable)"),
+        Patch(facecolor="gray", edgecolor="black", label="right bar: live (new - replaced)"),
+    ] + [
+        Patch(facecolor=c, label=f)
+        for f, c in _FATE_COLOURS.items()
+        if f in {u.fate for u in updates}
+    ]
+    ax.legend(handles=handles, fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return Plot("improvement_per_update.png", "Improvement per update", _png(fig))
