@@ -13,7 +13,6 @@ from atlas_core.report.document import build_document
 from atlas_core.report.html import render_html
 from atlas_core.report.markdown import render_markdown
 from atlas_core.report.model import LearningReport
-from atlas_core.report.plots import render_plots
 from atlas_core.report.sources import load_sources
 from atlas_core.store import Store
 
@@ -69,6 +68,10 @@ def write_report(
         window=window,
         forgetting_tolerance=forgetting_tolerance,
     )
+    # matplotlib is imported here, not with the package: `atlas` and servers that import
+    # atlas_core.report for its figures do not pay for it (about a second at start-up).
+    from atlas_core.report.plots import render_plots
+
     plots = render_plots(report, sources)
     blocks = build_document(report)
     out = Path(out_dir)
