@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +64,9 @@ def test_bad_input_is_one_line_and_exit_1(history: Any, tmp_path: Path) -> None:
     )
     assert "error: window: must be >= 1" in _run(*base, "--window", "0", code=1)
     assert not (tmp_path / "x").exists()
+
+
+def test_the_cli_does_not_load_matplotlib_until_a_report_is_drawn() -> None:
+    code = "import sys, atlas_core.cli, atlas_core.report; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
