@@ -27,7 +27,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -38,6 +40,7 @@ from atlas_core.config.models import (
     SchedulerConfig,
     SelectionConfig,
 )
+from atlas_core.ids import new_id
 from atlas_core.loop import (
     Example,
     LearnerResult,
@@ -46,7 +49,7 @@ from atlas_core.loop import (
     ManualClock,
     prompt_text,
 )
-from atlas_core.loop.engine import UpdateResult
+from atlas_core.loop.engine import UpdateResult, is_held_out
 from atlas_core.store import Store, open_store
 from atlas_core.types import (
     Feedback,
@@ -66,6 +69,19 @@ SKILLS = {
     "math": {f"what is {i} plus {i}?": str(2 * i) for i in range(5)},
     "colors": {f"color of fruit {i}?": f"color {i}" for i in range(5)},
 }
+
+
+def interaction_id(*, held_out: bool) -> UUID:
+    """A fresh id that the loop's fixed hash split puts in (or out of) the held-out share.
+
+    Labels: every 4th held out, so every question is both learned and tested; served
+    traffic: never held out, so the gate's figures depend on the labels alone (and are
+    exact: see test_report_figures).
+    """
+    while True:
+        uid = new_id()
+        if is_held_out(SimpleNamespace(id=uid), CONFIG.selection.held_out_fraction) == held_out:
+            return uid
 
 
 def table_of(store: Store, version: Version | None) -> dict[str, str]:
@@ -151,6 +167,7 @@ class History:
             prompt = questions[i % len(questions)]
             rows.append(
                 Interaction(
+                    id=interaction_id(held_out=i % 4 == 3),
                     tenant_id=TENANT,
                     learning_key=key,
                     input=[{"role": "user", "content": prompt}],
@@ -181,6 +198,7 @@ class History:
         """Interactions served by ``version`` with these rewards, fed to the rollout."""
         rows = [
             Interaction(
+                id=interaction_id(held_out=False),
                 tenant_id=TENANT,
                 learning_key=key,
                 prompt_version=str(version.id),

@@ -57,9 +57,25 @@ def test_gate_figures_are_the_loops_verdicts(report: LearningReport, history: An
             assert update.gate_bwt is None
         else:
             assert update.gate_bwt == pytest.approx(result.verdict.backward_transfer)
-    v1, v2 = history.results[0].verdict, history.results[1].verdict
-    expected = ((v1.candidate - v1.stable) + (v2.candidate - v2.stable)) / 2
-    assert report.average_gate_improvement == pytest.approx(expected)
+    # By hand: the gate sees the held-out labels only (conftest: every 4th label; served
+    # traffic never). A key's mean is 1 where the version's table knows its questions.
+    # v1: capitals 0 -> 1. v2: capitals (replay) 1 -> 1, math (new) 0 -> 1. v3 and v5: +
+    # colors 0 -> 1 (v5 also replays v4's colors: bwt 1). v4 (forgetful): capitals and
+    # math 1 -> 0, colors 0 -> 1.
+    third = 1 / 3
+    expected = [
+        (0.0, 1.0, None),
+        (0.5, 1.0, 0.0),
+        (2 * third, 1.0, 0.0),
+        (2 * third, third, -1.0),
+        (2 * third, 1.0, third),
+    ]
+    got = [(u.gate_stable, u.gate_candidate, u.gate_bwt) for u in report.updates]
+    assert [g[0] for g in got] == pytest.approx([e[0] for e in expected])
+    assert [g[1] for g in got] == pytest.approx([e[1] for e in expected])
+    assert got[0][2] is None
+    assert [g[2] for g in got[1:]] == pytest.approx([e[2] for e in expected[1:]])
+    assert report.average_gate_improvement == pytest.approx(((1 - 0) + (1 - 0.5)) / 2)
 
 
 def test_live_improvement_on_comparable_windows(report: LearningReport) -> None:
@@ -152,6 +168,9 @@ def test_forgetting_per_key(report: LearningReport, history: Any) -> None:
         assert list(row.gate_bwt) == pytest.approx(gate.get(key, []))
         assert list(row.gate_bwt_passed) == pytest.approx(passed.get(key, []))
         assert row.caught == caught.get(key, 0)
+    assert rows["capitals"].gate_bwt == pytest.approx((0.0, 0.0, -1.0, 0.0))
+    assert rows["math"].gate_bwt == pytest.approx((0.0, -1.0, 0.0))
+    assert rows["colors"].gate_bwt == pytest.approx((1.0,))
     # The forgetful v4 lost what v1 and v2 had learned; the gate measured it and rejected it.
     v4 = history.results[3].verdict
     assert v4.keys["capitals"].backward_transfer < -0.05
