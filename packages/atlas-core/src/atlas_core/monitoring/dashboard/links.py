@@ -63,6 +63,11 @@ class DashboardLinks:
         self._ttl = ttl_s
         self._clock = clock
 
+    @property
+    def ttl_s(self) -> int:
+        """The default lifetime of a link, s."""
+        return self._ttl
+
     @classmethod
     def from_config(cls, config: AtlasConfig) -> DashboardLinks:
         """Links signed with the feedback-token secrets (generated and persisted on first
