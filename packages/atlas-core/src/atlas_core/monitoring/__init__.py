@@ -11,11 +11,32 @@
 See README.md in this folder.
 """
 
-from atlas_core.monitoring.dashboard.embedded import DashboardHandle, serve_dashboard
-from atlas_core.monitoring.dashboard.links import DashboardGrant, DashboardLinks
-from atlas_core.monitoring.dashboard.routes import dashboard_router, dashboard_tenant
-from atlas_core.monitoring.prometheus import StoreCollector, TransportCollector
-from atlas_core.monitoring.view import MonitoringView, TenantSnapshot
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from atlas_core.monitoring.dashboard.embedded import DashboardHandle, serve_dashboard
+    from atlas_core.monitoring.dashboard.links import DashboardGrant, DashboardLinks
+    from atlas_core.monitoring.dashboard.routes import dashboard_router, dashboard_tenant
+    from atlas_core.monitoring.prometheus import StoreCollector, TransportCollector
+    from atlas_core.monitoring.view import MonitoringView, TenantSnapshot
+
+# Imported on first use: a process that only exports metrics (a serving worker, an SDK
+# embedding) does not pay for the web framework the dashboard needs.
+_WHERE = {
+    "DashboardHandle": "dashboard.embedded",
+    "serve_dashboard": "dashboard.embedded",
+    "DashboardGrant": "dashboard.links",
+    "DashboardLinks": "dashboard.links",
+    "dashboard_router": "dashboard.routes",
+    "dashboard_tenant": "dashboard.routes",
+    "StoreCollector": "prometheus",
+    "TransportCollector": "prometheus",
+    "MonitoringView": "view",
+    "TenantSnapshot": "view",
+}
 
 __all__ = [
     "DashboardGrant",
@@ -29,3 +50,10 @@ __all__ = [
     "dashboard_tenant",
     "serve_dashboard",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{where}"), name)
