@@ -62,7 +62,12 @@ class StoreCollector(Collector):
         """Every series, from one snapshot per tenant."""
         families = _Families()
         families.window.add_metric([], self.view.config.window_s)
-        for tenant in self.tenants():
+        try:
+            tenants = self.tenants()
+        except Exception:  # the store is down: the process's own series still go out
+            log.exception("atlas monitoring: listing the tenants failed")
+            tenants = []
+        for tenant in tenants:
             try:
                 snapshot = self.view.snapshot(tenant)
             except Exception:  # a broken tenant must not take the other series down

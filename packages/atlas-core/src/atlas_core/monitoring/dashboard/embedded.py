@@ -11,6 +11,7 @@ valid only while the server runs (and for at most ``link_ttl_s``).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
@@ -46,6 +47,10 @@ class DashboardHandle:
     _server: HttpServer = field(repr=False)
     _store: Store = field(repr=False)
 
+    def url_for(self, tenant: str) -> str:
+        """A signed-in link to another tenant's dashboard on this server (the demo's arms)."""
+        return self.links.url(self.base_url, tenant)
+
     def stop(self) -> None:
         """Stops the server and closes its store connection."""
         self._server.stop()
@@ -60,9 +65,11 @@ def serve_dashboard(
     *,
     config: MonitoringConfig | None = None,
     link_ttl_s: int = 86_400,
+    metrics_tenants: Sequence[str] = (),
 ) -> DashboardHandle:
     """Serves the tenant's dashboard over the store at ``store_url`` in a daemon thread
-    (``port`` 0: a free port) and returns its handle once it answers."""
+    (``port`` 0: a free port) and returns its handle once it answers. ``/metrics`` reports
+    ``tenant`` and ``metrics_tenants``; :meth:`DashboardHandle.url_for` links any tenant."""
     config = config or MonitoringConfig()
     store = open_store(store_url)
     try:
@@ -76,7 +83,7 @@ def serve_dashboard(
             )
         )
         registry = CollectorRegistry()
-        registry.register(StoreCollector(view, [tenant]))
+        registry.register(StoreCollector(view, [tenant, *metrics_tenants]))
 
         @app.get("/metrics")
         async def metrics() -> Response:

@@ -31,6 +31,7 @@ from atlas_core.auth import KeyVerifier, bearer_secret
 from atlas_core.monitoring.dashboard.links import DashboardLinks
 from atlas_core.monitoring.view import MonitoringView
 from atlas_core.serve.http_errors import NotFoundError
+from atlas_core.serve.http_openapi import BEARER
 
 __all__ = ["SECTIONS", "dashboard_router", "dashboard_tenant"]
 
@@ -46,6 +47,7 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
+_SECURED: dict[str, object] = {"security": [{BEARER: []}]}
 _ASSETS = {
     "dashboard.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
@@ -106,22 +108,30 @@ def dashboard_router(
         headers = {**_SECURITY_HEADERS, "Cache-Control": "public, max-age=3600"}
         return Response(_asset(name), media_type=media_type, headers=headers)
 
-    def snapshot_for(request: Request) -> dict[str, object]:
-        tenant = dashboard_tenant(verifier, links, request.headers.get("authorization"))
-        return view.snapshot(tenant).to_dict()
+    def tenant_of(request: Request) -> str:
+        return dashboard_tenant(verifier, links, request.headers.get("authorization"))
 
     def json_answer(body: object) -> Response:
         headers = {**_SECURITY_HEADERS, "Cache-Control": "no-store"}
         return Response(orjson.dumps(body), media_type="application/json", headers=headers)
 
-    @router.get("/v1/dashboard/snapshot", summary="Everything the dashboard shows (JSON)")
+    @router.get(
+        "/v1/dashboard/snapshot",
+        summary="Everything the dashboard shows (JSON)",
+        openapi_extra=_SECURED,
+    )
     def dashboard_snapshot(request: Request) -> Response:
-        return json_answer(snapshot_for(request))
+        return json_answer(view.snapshot(tenant_of(request)).to_dict())
 
-    @router.get("/v1/dashboard/{section}", summary="One part of the snapshot (JSON)")
+    @router.get(
+        "/v1/dashboard/{section}",
+        summary="One part of the snapshot: performance, feedback or learning (JSON)",
+        openapi_extra=_SECURED,
+    )
     def dashboard_section(request: Request, section: str) -> Response:
+        tenant = tenant_of(request)  # authenticated first: nothing is said to strangers
         if section not in SECTIONS:
             raise NotFoundError(f"section: one of {', '.join(SECTIONS)}; got {section[:64]!r}")
-        return json_answer(snapshot_for(request)[section])
+        return json_answer(view.snapshot(tenant).to_dict()[section])
 
     return router
