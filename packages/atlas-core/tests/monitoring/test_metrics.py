@@ -112,8 +112,8 @@ def test_metrics_match_the_store(server: tuple[AtlasServer, str]) -> None:
     assert _value(s, "atlas_monitor_latency_seconds", quantile="0.5", **t) > 0
     assert _value(s, "atlas_learning_runs_total", trigger="drift", outcome="skipped", **t) == 1
     assert _value(s, "atlas_learning_runs_total", trigger="drift", outcome="candidate", **t) == 1
-    assert _value(s, "atlas_monitor_drift_alarms", trigger="drift", **t) == 2
-    assert _value(s, "atlas_monitor_drift_alarms", trigger="error_rate", **t) == 1
+    assert _value(s, "atlas_drift_alarms_total", trigger="drift", **t) == 2
+    assert _value(s, "atlas_drift_alarms_total", trigger="error_rate", **t) == 1
     family = {"family": "model/support", **t}
     assert _value(s, "atlas_rollout_canary_weight_ratio", **family) == pytest.approx(0.05)
     assert _value(s, "atlas_rollout_phase", phase="canary", **family) == 1

@@ -128,6 +128,7 @@ def test_learning_activity_rollouts_and_markers(store: Store, written: Written) 
         ("drift", "candidate"),
         ("drift", "skipped"),
     ]
+    assert learning.alarm_total == 3
     versions = {v["label"]: v for v in learning.versions}
     assert versions["support@1"]["status"] == "production"
     assert versions["support@1"]["aliases"] == ["production"]

@@ -51,8 +51,10 @@ class LearningActivity:
     recent_events: list[dict[str, Any]]
     """The newest learning runs that were not skipped checks, newest first."""
     drift_alarms: list[dict[str, Any]]
-    """Runs triggered by drift or error rate (fired or held back) since the window start,
-    newest first."""
+    """The newest runs triggered by drift or error rate (fired or held back), newest first.
+    Not cut by the window: a loop may stamp its runs with its own (simulated) clock."""
+    alarm_total: int
+    """Every recorded drift or error-rate run."""
     versions: list[dict[str, Any]]
     """Every version, newest first: id, label, kind, name, number, status, aliases, metrics."""
     rollouts: list[dict[str, Any]]
@@ -152,15 +154,15 @@ def learning_activity(
     since: datetime,
     recent: int,
 ) -> LearningActivity:
-    """Reads the tenant's runs and rollouts; ``since`` bounds the drift alarms listed,
-    ``recent`` the learning events."""
+    """Reads the tenant's runs and rollouts; ``since`` bounds the markers (the window's
+    start), ``recent`` the learning events and drift alarms listed."""
     labels = {str(v.id): f"{v.name}@{v.number}" for v in versions}
     runs = store.learning_runs(tenant)
     counts: dict[tuple[str, str], int] = {}
     for run in runs:
         counts[(run.trigger, run.outcome)] = counts.get((run.trigger, run.outcome), 0) + 1
     events = [r for r in runs if r.outcome != SKIPPED]
-    alarms = [r for r in runs if r.trigger in ALARM_TRIGGERS and r.created_at >= since]
+    alarms = [r for r in runs if r.trigger in ALARM_TRIGGERS]
     current = store.kv_items(tenant, NAMESPACE)
     rollouts = [_rollout_row(RolloutState.from_json(text), labels) for text in current.values()]
     finished = []
@@ -196,6 +198,7 @@ def learning_activity(
         ],
         recent_events=[_run_row(r, labels) for r in reversed(events[-recent:])],
         drift_alarms=[_run_row(r, labels) for r in reversed(alarms[-recent:])],
+        alarm_total=len(alarms),
         versions=[_version_row(v) for v in reversed(versions)],
         rollouts=rollouts,
         finished_rollouts=finished,

@@ -27,6 +27,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from atlas_core.loop.rollout_state import Phase
+from atlas_core.monitoring.learning import ALARM_TRIGGERS
 from atlas_core.monitoring.view import MonitoringView, TenantSnapshot
 from atlas_core.sdk.transport import Transport
 
@@ -131,9 +132,9 @@ class _Families:
             "did not learn).",
             labels=[*t, "trigger", "outcome"],
         )
-        self.alarms = GaugeMetricFamily(
-            "atlas_monitor_drift_alarms",
-            "Drift and error-rate triggers in the window (fired or held back).",
+        self.alarms = CounterMetricFamily(
+            "atlas_drift_alarms",
+            "Drift and error-rate triggers recorded (fired or held back).",
             labels=[*t, "trigger"],
         )
         self.versions = GaugeMetricFamily(
@@ -180,8 +181,9 @@ class _Families:
         for row in learning.runs_by_trigger_outcome:
             self.runs.add_metric([t, row["trigger"], row["outcome"]], row["count"])
         alarms: dict[str, int] = {}
-        for row in learning.drift_alarms:
-            alarms[row["trigger"]] = alarms.get(row["trigger"], 0) + 1
+        for row in learning.runs_by_trigger_outcome:
+            if row["trigger"] in ALARM_TRIGGERS:
+                alarms[row["trigger"]] = alarms.get(row["trigger"], 0) + row["count"]
         for trigger, n in sorted(alarms.items()):
             self.alarms.add_metric([t, trigger], n)
         statuses: dict[tuple[str, str], int] = {}

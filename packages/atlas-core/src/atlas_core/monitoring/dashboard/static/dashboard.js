@@ -63,9 +63,16 @@ function fillTable(id, rows, columns) {
 }
 
 function metricsChange(before, after) {
-  const keys = Object.keys(after || {});
-  if (!keys.length) return "–";
-  return keys.map((k) => `${k}: ${fmt(before ? before[k] : null, 3)} → ${fmt(after[k], 3)}`).join("; ");
+  // The figures both sides name first (a true before → after), then the rest; at most 6.
+  before = before || {}; after = after || {};
+  const both = Object.keys(after).filter((k) => k in before);
+  const rest = Object.keys(after).filter((k) => !(k in before));
+  const shown = [...both, ...rest].slice(0, 6);
+  if (!shown.length) return "–";
+  const text = shown.map((k) => (k in before
+    ? `${k}: ${fmt(before[k], 3)} → ${fmt(after[k], 3)}` : `${k}: ${fmt(after[k], 3)}`));
+  const more = Object.keys(after).length - shown.length;
+  return text.join("; ") + (more > 0 ? ` (+${more} more)` : "");
 }
 
 function linesBy(rows, field, valueField) {
@@ -141,7 +148,7 @@ function render(snapshot) {
   setStat("latency", `${fmt(totals.latency_p50_ms, 1)} / ${fmt(totals.latency_p99_ms, 1)}`, totals.latency_p50_ms);
   setStat("feedback", String(snapshot.counts.feedback), snapshot.counts.feedback);
   setStat("rewards", String(snapshot.counts.rewards), snapshot.counts.rewards);
-  setStat("drift_alarms", String(snapshot.learning.drift_alarms.length), snapshot.learning.drift_alarms.length);
+  setStat("drift_alarms", String(snapshot.learning.alarm_total), snapshot.learning.alarm_total);
   drawPerformance(snapshot);
   drawFeedback(snapshot);
   const L = snapshot.learning;
