@@ -196,3 +196,24 @@ def test_cli_prints_a_link_the_server_accepts(api: Harness) -> None:
     )
     assert unknown.exit_code == 1
     assert "nobody" in unknown.output
+
+
+def test_dashboard_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("ATLAS_"):
+            monkeypatch.delenv(name)
+    config = AtlasConfig(
+        home=tmp_path,
+        store=StoreConfig(url="sqlite:///" + str(tmp_path / "a.db")),
+        serve=ServeConfig(http_port=0, grpc_port=0),
+        monitoring=MonitoringConfig(dashboard=False),
+    )
+    server = AtlasServer(config)
+    server.start()
+    try:
+        base = f"http://127.0.0.1:{server.http_port}"
+        assert httpx.get(base + "/dashboard", timeout=10).status_code == 404
+        assert httpx.get(base + "/v1/dashboard/snapshot", timeout=10).status_code == 404
+        assert httpx.get(base + "/metrics", timeout=10).status_code == 200
+    finally:
+        server.stop()
