@@ -19,8 +19,10 @@ import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
+from atlas_core.config import AtlasConfig, ServeConfig, StoreConfig
 from atlas_core.config.models import MonitoringConfig
 from atlas_core.monitoring import DashboardHandle, serve_dashboard
+from atlas_core.serve.server import AtlasServer
 from atlas_core.store import Store, open_store
 from atlas_core.types import ApiKey, Interaction, Reward, utcnow
 
@@ -196,3 +198,31 @@ def test_typed_read_key_opens_the_dashboard_and_a_bad_one_does_not(
     tab.wait_for_selector("body[data-refreshes]")
     assert _stat(tab, "interactions") == "40"
     assert tab.inner_text('[data-testid="tenant"]').endswith("acme")
+
+
+def test_atlas_serve_dashboard_via_a_signed_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: tuple[Page, list[str]]
+) -> None:
+    # The same page behind the full `atlas serve` app (its fast path and middleware).
+    for name in list(os.environ):
+        if name.startswith("ATLAS_"):
+            monkeypatch.delenv(name)
+    config = AtlasConfig(
+        home=tmp_path,
+        store=StoreConfig(url="sqlite:///" + str(tmp_path / "a.db")),
+        serve=ServeConfig(http_port=0, grpc_port=0),
+        monitoring=MonitoringConfig(cache_ttl_s=0),
+    )
+    server = AtlasServer(config)
+    server.start()
+    tab, errors = page
+    try:
+        write_tenant(server.store, "acme")
+        base = f"http://127.0.0.1:{server.http_port}"
+        tab.goto(server.dashboard_links.url(base, "acme"))
+        tab.wait_for_selector("body[data-refreshes]")
+        assert _stat(tab, "interactions") == "40"
+        assert tab.locator("#chart-performance .scatterlayer .point").count() > 10
+    finally:
+        server.stop()
+    assert errors == []
