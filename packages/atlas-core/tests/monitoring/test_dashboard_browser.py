@@ -2,7 +2,8 @@
 without console errors, its charts render the API's data points, the numbers shown are
 the API's, and new data written to the store appears without a reload.
 
-Skipped when chromium is absent locally; under CI (``CI=true``) that is a failure.
+Chromium: ``ATLAS_TEST_CHROMIUM``, else ``chromium`` on the PATH (Playwright's own browsers
+are never installed). Skipped when it is absent locally; under CI (``CI=true``) that fails.
 """
 
 from __future__ import annotations
