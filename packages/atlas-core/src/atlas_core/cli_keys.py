@@ -3,7 +3,9 @@
 A key's secret is printed once, by ``keys create``; the store keeps only its hash, and
 ``keys list`` shows ids, names, scopes and a short hash prefix, never a secret.
 Every command takes ``--store URL`` (default: the configured ``store.url``) and
-``--config PATH``. Errors print one line to stderr and exit with status 1.
+``--config PATH``. ``keys dashboard-link`` prints a signed, expiring, read-only link to a
+tenant's dashboard (signed with the same secrets ``atlas serve`` verifies with).
+Errors print one line to stderr and exit with status 1.
 """
 
 from __future__ import annotations
@@ -111,6 +113,40 @@ def revoke_key(
             raise ValueError(f"key_id: not a key id: {key_id!r}") from None
         store.revoke_api_key(tenant, parsed)
     _line(f"revoked {parsed}")
+
+
+@keys_app.command("dashboard-link")
+def dashboard_link(
+    tenant: TenantOption,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url", help="Where atlas serve answers (default: http://serve.host:http_port)."
+        ),
+    ] = None,
+    ttl: Annotated[
+        int | None,
+        typer.Option("--ttl", help="Lifetime in s (default: monitoring.dashboard_link_ttl_s)."),
+    ] = None,
+    store_url: StoreOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Print a signed, expiring, read-only link to the tenant's dashboard (no API key in it)."""
+    from atlas_core.monitoring.dashboard.links import DashboardLinks
+
+    cfg = load_config(config)
+    with _store(store_url, config) as store:
+        _require_tenant(store, tenant)
+        if ttl is not None and ttl < 1:
+            raise ValueError(f"ttl: must be >= 1, got {ttl}")
+        links = DashboardLinks.from_config(cfg)
+        base = base_url or f"http://{cfg.serve.host}:{cfg.serve.http_port}"
+        url = links.url(base, tenant, ttl_s=ttl)
+    _line(url)
+    _line(
+        f"Read-only, tenant {tenant}, expires in {ttl or links.ttl_s} s; anyone holding it "
+        "can read this dashboard until then."
+    )
 
 
 @tenants_app.command("create")

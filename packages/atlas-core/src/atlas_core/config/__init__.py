@@ -8,6 +8,7 @@ from atlas_core.config.load import Config, config_path, load_config
 from atlas_core.config.models import (
     AtlasConfig,
     FeedbackTokenConfig,
+    MonitoringConfig,
     SdkConfig,
     ServeConfig,
     StoreConfig,
@@ -19,6 +20,7 @@ __all__ = [
     "AtlasConfig",
     "Config",
     "FeedbackTokenConfig",
+    "MonitoringConfig",
     "SdkConfig",
     "ServeConfig",
     "StoreConfig",

@@ -24,6 +24,7 @@ __all__ = [
     "GateConfig",
     "LLMEndpointConfig",
     "LoopConfig",
+    "MonitoringConfig",
     "RolloutConfig",
     "RuntimeConfig",
     "SchedulerConfig",
@@ -194,6 +195,10 @@ class AtlasConfig(BaseSettings):
     )
     loop: LoopConfig = Field(
         default_factory=lambda: LoopConfig(), description="The continual-learning loop."
+    )
+    monitoring: MonitoringConfig = Field(
+        default_factory=lambda: MonitoringConfig(),
+        description="Store-derived metrics and the dashboard.",
     )
 
 
@@ -512,6 +517,85 @@ class LoopConfig(_Section):
     rollout: RolloutConfig = Field(default_factory=RolloutConfig, description="Safe rollout.")
     active: ActiveLearningConfig = Field(
         default_factory=ActiveLearningConfig, description="Active learning."
+    )
+
+
+class MonitoringConfig(_Section):
+    """What ``/metrics`` and the dashboard derive from the store (``atlas_core.monitoring``)."""
+
+    window_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        allow_inf_nan=False,
+        description=(
+            "How far back the monitoring view reads interactions, feedback and rewards (s); "
+            "bounds the work of one refresh. Learning runs and rollouts are read whole."
+        ),
+    )
+    cache_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        allow_inf_nan=False,
+        description=(
+            "A tenant's view is recomputed at most this often (s): scrapes and dashboard "
+            "polls within it share one set of store reads. 0 recomputes on every request."
+        ),
+    )
+    time_buckets: int = Field(
+        default=60,
+        ge=1,
+        le=1_000,
+        description=(
+            "About this many time buckets span the data in the window (the bucket width is "
+            "rounded up to 1, 2, 5, 10, 15, 30 s, 1, 2, 5, 10, 15, 30 min, 1, 2, 3, 6, 12 h, 1 d)."
+        ),
+    )
+    top_learning_keys: int = Field(
+        default=10,
+        ge=1,
+        description=(
+            "Learning keys shown one by one (the busiest in the window); the rest are "
+            "summed under 'other'. Bounds the label cardinality of /metrics."
+        ),
+    )
+    top_versions: int = Field(
+        default=10,
+        ge=1,
+        description="Served versions shown one by one (the busiest); the rest under 'other'.",
+    )
+    top_signal_names: int = Field(
+        default=20,
+        ge=1,
+        description="Feedback signal names shown one by one (the set is open); the rest 'other'.",
+    )
+    recent_learning_runs: int = Field(
+        default=50, ge=1, description="Learning events (not skipped checks) the view lists."
+    )
+    metrics_tenants: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Tenants whose store-derived series /metrics exposes; empty: every tenant, up to "
+            "max_metrics_tenants (in id order)."
+        ),
+    )
+    max_metrics_tenants: int = Field(
+        default=20,
+        ge=0,
+        description="At most this many tenants on /metrics (0: no store-derived series).",
+    )
+    dashboard: bool = Field(
+        default=True, description="Serve the dashboard page (/dashboard) and its JSON API."
+    )
+    dashboard_link_ttl_s: int = Field(
+        default=86_400,
+        ge=60,
+        description="Lifetime of a signed dashboard link (`atlas keys dashboard-link`), s.",
+    )
+    poll_interval_s: float = Field(
+        default=3.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="How often the dashboard page asks for fresh data (s).",
     )
 
 

@@ -21,8 +21,9 @@ Routes: :mod:`atlas_core.serve.http_ingest` (writes) and :mod:`atlas_core.serve.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
@@ -65,10 +66,12 @@ def create_app(
     tokens: FeedbackTokens,
     metrics: ServeMetrics,
     config: ServeConfig,
+    extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """The HTTP API over ready objects (the server assembly owns and closes them).
 
     Bodies over ``config.max_request_bytes`` are refused with 413 while they are read.
+    ``extra_routers`` are mounted as they are (the dashboard, :mod:`atlas_core.monitoring`).
     """
     app = FastAPI(
         title="Atlas ingestion API",
@@ -81,6 +84,8 @@ def create_app(
     writes = write_endpoints(pipeline, verifier, tokens)
     reads = read_router(store, verifier)
     app.include_router(reads)
+    for router in extra_routers:
+        app.include_router(router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
     async def healthz() -> Response:

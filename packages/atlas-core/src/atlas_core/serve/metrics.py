@@ -1,12 +1,17 @@
 """Prometheus metrics of the ingestion service (one registry per server).
 
 Names follow Prometheus conventions (``_total`` counters, base units). ``/metrics``
-renders :meth:`ServeMetrics.exposition` in the text exposition format.
+renders :meth:`ServeMetrics.exposition` in the text exposition format. Requests per
+second is ``rate(atlas_requests_total[1m])``: a counter, as Prometheus wants, not a gauge
+of a rate measured here. Collectors added with :meth:`ServeMetrics.add_collector` (the
+store-derived series of :mod:`atlas_core.monitoring`) are asked at scrape time.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CollectorRegistry,
@@ -17,6 +22,10 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["CONTENT_TYPE", "ServeMetrics"]
 
@@ -74,12 +83,49 @@ class ServeMetrics:
         self.store_errors = Counter(
             "atlas_store_errors", "Store writes that failed and were retried.", registry=r
         )
+        self.ingested = Counter(
+            "atlas_ingested_events",
+            "Events committed to the store by this service, by table and kind (kind: "
+            "interaction, or the feedback kind). A retried event the store already had "
+            'counts again; atlas_ingest_events_total{outcome="duplicate"} counts those. '
+            "Rewards are computed by the loop, not ingested: see atlas_monitor_events.",
+            ["table", "kind"],
+            registry=r,
+        )
+        self._collectors: list[Collector] = []
+        self._combined: CollectorRegistry | None = None
+        self._combined_lock = threading.Lock()
+
+    def count_ingested(self, table: str, frame: pl.DataFrame) -> None:
+        """Counts a committed batch of ``table`` (``interaction`` or ``feedback`` rows)."""
+        if table != "feedback":
+            self.ingested.labels("interactions", "interaction").inc(frame.height)
+            return
+        # value_counts: ~20-130 us for 10-10,000 rows, a third of a group_by's.
+        for kind, n in frame.get_column("kind").value_counts().iter_rows():
+            self.ingested.labels("feedback", str(kind)).inc(n)
+
+    def add_collector(self, collector: Collector) -> None:
+        """Adds a collector asked at every scrape (once, whatever the number of workers)."""
+        self._collectors.append(collector)
+        self.registry.register(collector)
+        self._combined = None
 
     def exposition(self) -> bytes:
         """Every metric in the Prometheus text exposition format; with several workers
         (``atlas serve --workers``), the values of all of them added up."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            combined = CollectorRegistry()
-            multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
-            return generate_latest(combined)
+            return generate_latest(self._multiprocess_registry())
         return generate_latest(self.registry)
+
+    def _multiprocess_registry(self) -> CollectorRegistry:
+        # The workers' files, plus the added collectors once (they read the shared store,
+        # so summing them over the workers would count every row N times).
+        with self._combined_lock:
+            if self._combined is None:
+                combined = CollectorRegistry()
+                multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+                for collector in self._collectors:
+                    combined.register(collector)
+                self._combined = combined
+            return self._combined

@@ -421,6 +421,8 @@ class IngestPipeline:
                 if not tagged.height:
                     continue
                 written = self._with_retries(functools.partial(write, tagged.frame))
+            if self._metrics is not None:  # monitoring: committed events by kind
+                self._metrics.count_ingested(kind, tagged.frame)
             for i, n in enumerate(np.bincount(tagged.req, minlength=len(group))):
                 group[i].accepted += int(n)
             self._attribute_skipped(group, tagged.req, written.skipped)

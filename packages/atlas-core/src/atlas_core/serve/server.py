@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from atlas_core.auth import FeedbackTokens, KeyVerifier
+from atlas_core.monitoring import DashboardLinks, MonitoringView, StoreCollector, dashboard_router
 from atlas_core.serve.grpc_service import create_grpc_server
 from atlas_core.serve.http_app import create_app
 from atlas_core.serve.metrics import ServeMetrics
@@ -57,6 +58,10 @@ class AtlasServer:
         self.pipeline = IngestPipeline(self.store, config.serve, self.metrics)
         self.verifier = KeyVerifier.from_config(self.store, config)
         self.tokens = FeedbackTokens.from_config(config)
+        # Monitoring: store-derived series on /metrics and the dashboard (one view, cached).
+        self.monitoring = MonitoringView(self.store, config.monitoring)
+        self.metrics.add_collector(StoreCollector(self.monitoring, self._monitored_tenants))
+        self.dashboard_links = DashboardLinks.from_config(config)
         self.grpc_port = 0
         self.http_port = 0
         self._grpc: grpc.Server | None = None
@@ -79,7 +84,22 @@ class AtlasServer:
             max_workers=serve.grpc_workers,
             reuse_port=reuse_port,
         )
-        app = create_app(self.pipeline, self.store, self.verifier, self.tokens, self.metrics, serve)
+        monitoring = self.config.monitoring
+        dashboard = dashboard_router(
+            self.monitoring,
+            self.verifier,
+            self.dashboard_links,
+            poll_interval_s=monitoring.poll_interval_s,
+        )
+        app = create_app(
+            self.pipeline,
+            self.store,
+            self.verifier,
+            self.tokens,
+            self.metrics,
+            serve,
+            extra_routers=[dashboard] if monitoring.dashboard else [],
+        )
         sock = socket.socket(socket.AF_INET6 if ":" in serve.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if reuse_port:
@@ -117,6 +137,10 @@ class AtlasServer:
             self.http_port,
             self.store.url,
         )
+
+    def _monitored_tenants(self) -> list[str]:
+        chosen = self.config.monitoring.metrics_tenants
+        return list(chosen) if chosen else sorted(t.id for t in self.store.tenants())
 
     def stop(self, grace: float | None = None) -> bool:
         """Graceful stop (see the module docstring); True when every accepted event was
