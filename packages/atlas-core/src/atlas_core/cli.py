@@ -11,6 +11,7 @@ from atlas_core.cli_bench import bench_app
 from atlas_core.cli_config import config_app
 from atlas_core.cli_keys import keys_app, tenants_app
 from atlas_core.cli_serve import serve
+from atlas_core.cli_traces import traces_app
 from atlas_core.cli_versions import versions_app
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.add_typer(config_app, name="config")
 app.command("serve")(serve)
 app.add_typer(bench_app, name="bench")
 app.add_typer(versions_app, name="versions")
+app.add_typer(traces_app, name="traces")
 
 
 @app.command()
