@@ -26,8 +26,8 @@ __all__ = ["parse_time", "traces_app"]
 traces_app = typer.Typer(
     help="Export interaction traces over OpenTelemetry (OTLP).", no_args_is_help=True
 )
-_out = Console()
-_err = Console(stderr=True)
+_out = Console(soft_wrap=True)
+_err = Console(stderr=True, soft_wrap=True)
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
