@@ -120,7 +120,8 @@ def test_runtime_runs_are_exported_with_one_span_per_step(
         recorder=recorder,
     ) as runtime:
         outcome = runtime.run("What is 20 + 22?", learning_key="math", lane="paired")
-    assert outcome.answer == "42" and outcome.degraded
+    assert outcome.answer == "42"
+    assert outcome.degraded
     assert recorder.flush(10)
     assert export.close(10)
     steps = outcome.trace.steps
@@ -134,14 +135,19 @@ def test_runtime_runs_are_exported_with_one_span_per_step(
     assert [c.attributes["atlas.step.name"] for c in failed] == [
         s.name for s in steps if s.error is not None
     ]
-    assert failed and all(c.events[0][0] == "exception" for c in failed)
+    assert failed
+    assert all(c.events[0][0] == "exception" for c in failed)
     assert root.status_code == 0  # the student's answer was served
 
 
 @pytest.fixture
 def clean_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.chdir(tmp_path)  # no atlas.yaml around
-    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ATLAS_CONFIG"):
+    for name in (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "ATLAS_CONFIG",
+    ):
         monkeypatch.delenv(name, raising=False)
     reset_default_hooks()
     yield

@@ -182,7 +182,9 @@ def test_content_goes_on_the_spans_only_when_asked_and_is_cut(receiver: Any) -> 
     interaction = runtime_interaction(output="x" * 500)
     exporter = build_exporter(receiver.url, timeout_s=5)
     exporter.export(
-        interaction_spans(interaction, options=SpanOptions(include_content=True, max_content_chars=100))
+        interaction_spans(
+            interaction, options=SpanOptions(include_content=True, max_content_chars=100)
+        )
     )
     root, baseline, _ = receiver.requests[0]
     assert root.attributes["gen_ai.input.messages"] == (
