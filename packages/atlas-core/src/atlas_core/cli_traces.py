@@ -91,6 +91,10 @@ def export(
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Interactions per request.")] = 256,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds one request may take, retries included (telemetry.timeout_s)."),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="atlas.yaml to read (default: ATLAS_CONFIG).")
     ] = None,
@@ -114,7 +118,7 @@ def export(
             endpoint or tel.endpoint,
             protocol="grpc" if chosen == "grpc" else "http/protobuf",
             headers=headers or None,
-            timeout_s=tel.timeout_s,
+            timeout_s=tel.timeout_s if timeout is None else timeout,
         )
         options = SpanOptions(
             tel.include_content if include_content is None else include_content,

@@ -144,6 +144,6 @@ def test_the_cli_fails_with_one_line(store_url: str, dead_url: str) -> None:
     assert "`--protocol`" in bad_protocol.output
     with open_store(store_url) as store:
         fill(store)
-    down = runner.invoke(app, [*args, "--endpoint", dead_url])
+    down = runner.invoke(app, [*args, "--endpoint", dead_url, "--timeout", "0.5"])
     assert down.exit_code == 1
     assert f"error: OTLP export of 10 spans to {dead_url} failed" in down.output
