@@ -181,3 +181,19 @@ def test_telemetry_enabled_false_wins_over_the_variable(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.setenv("ATLAS_TELEMETRY__ENABLED", "false")
     assert default_hooks() == []
+
+
+def test_when_the_configuration_turns_export_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from atlas_core.config.models import TelemetryConfig
+
+    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("OTEL_SDK_DISABLED", raising=False)
+    assert not TelemetryConfig().active()
+    assert TelemetryConfig(enabled=True).active()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
+    assert TelemetryConfig().active()
+    assert not TelemetryConfig(enabled=False).active()
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    assert not TelemetryConfig().active()
+    assert TelemetryConfig(enabled=True).active()  # an explicit setting wins

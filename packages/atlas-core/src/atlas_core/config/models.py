@@ -173,7 +173,8 @@ class TelemetryConfig(_Section):
         default=None,
         description=(
             "Export each recorded interaction as a trace, live. Unset: on when the standard "
-            "OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set."
+            "OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (and "
+            "OTEL_SDK_DISABLED is not true)."
         ),
     )
     endpoint: str | None = Field(
@@ -234,10 +235,12 @@ class TelemetryConfig(_Section):
     )
 
     def active(self) -> bool:
-        """Whether live export is on: ``enabled``, or unset with an OTLP endpoint in the
-        environment."""
+        """Whether live export is on: ``enabled``; unset, when an OTLP endpoint is in the
+        environment and the standard ``OTEL_SDK_DISABLED`` is not ``true``."""
         if self.enabled is not None:
             return self.enabled
+        if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+            return False
         return bool(
             os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
             or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
