@@ -11,7 +11,7 @@ import pytest
 
 from atlas_core import wrap
 from atlas_core.runtime import FunctionAgent, Runtime
-from atlas_core.sdk import Recorder
+from atlas_core.sdk import EmbeddedTransport, Recorder
 from atlas_core.store import Store, open_store
 from atlas_core.telemetry import LiveTraceExport, default_hooks, reset_default_hooks
 from atlas_core.telemetry.exporter import build_exporter
@@ -166,6 +166,8 @@ def test_the_standard_endpoint_variable_turns_live_export_on(
     rec = Recorder.embedded(store)
     (hook,) = rec.interaction_hooks
     assert isinstance(hook, LiveTraceExport)
+    # A bare recorder (evaluation runs, load tests: not traffic) exports nothing.
+    assert Recorder(EmbeddedTransport(store)).interaction_hooks == []
     interaction_id = rec.record_interaction(input="q", output="a", learning_key="k")
     assert rec.close(10)
     assert hook.flush(10)

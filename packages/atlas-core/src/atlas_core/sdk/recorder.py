@@ -88,8 +88,10 @@ class Recorder:
         self.transport = transport
         self.tenant_id = _text("tenant_id", tenant_id, required=True) or "default"
         self.source = _text("source", source, required=True) or "sdk"
-        self.interaction_hooks: list[InteractionHook] = default_hooks()
-        """Called with each buffered interaction (atlas_core.telemetry.hooks); opt-in."""
+        self.interaction_hooks: list[InteractionHook] = []
+        """Called with each buffered interaction (atlas_core.telemetry.hooks). ``embedded``
+        and ``remote`` (so ``wrap``, ``configure`` and the Runtime) start with the configured
+        live trace export; a bare ``Recorder(transport)`` (evaluation, load tests) with none."""
 
     @classmethod
     def embedded(
@@ -109,7 +111,9 @@ class Recorder:
             except BaseException:
                 opened.close()  # bad options: do not leak the connection we opened
                 raise
-        return cls(transport, tenant_id=tenant_id)
+        recorder = cls(transport, tenant_id=tenant_id)
+        recorder.interaction_hooks = default_hooks()  # live trace export, when configured
+        return recorder
 
     @classmethod
     def remote(
@@ -138,7 +142,9 @@ class Recorder:
             import grpc
 
             options["credentials"] = grpc.ssl_channel_credentials()
-        return cls(RemoteTransport(address, key, **options), tenant_id=tenant_id)
+        recorder = cls(RemoteTransport(address, key, **options), tenant_id=tenant_id)
+        recorder.interaction_hooks = default_hooks()  # live trace export, when configured
+        return recorder
 
     # -- interactions ------------------------------------------------------------------------
     def record_interaction(

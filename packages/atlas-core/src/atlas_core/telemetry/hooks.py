@@ -1,11 +1,12 @@
 """The recording hook: what the SDK's ``Recorder`` tells listeners about each interaction.
 
-A ``Recorder`` keeps a list ``interaction_hooks`` (empty unless telemetry is on) and, after
+A ``Recorder`` keeps a list ``interaction_hooks`` (:func:`default_hooks` for one made by
+``Recorder.embedded`` / ``Recorder.remote``; empty for a bare one) and, after
 buffering an interaction, calls each hook with a :class:`RecordedInteraction`: the encoded,
 immutable fields, so a hook can keep it and work on it later off the caller's thread. When
 the list is empty, recording pays one truth test. A hook must return quickly and must not
 raise; :func:`notify` logs and swallows what one raises anyway (recording never fails the
-call it records). :func:`default_hooks` is what a new ``Recorder`` starts with. This module
+call it records). This module
 does not import OpenTelemetry: the SDK imports it on every run.
 """
 
@@ -102,12 +103,13 @@ _defaults: list[InteractionHook] | None = None
 
 
 def default_hooks() -> list[InteractionHook]:
-    """The hooks a new Recorder starts with: the process-wide live trace export when the
-    ``telemetry`` configuration turns it on, else none. The configuration is read once per
-    process, and only when one of the environment variables that can turn it on is set
-    (``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``,
-    ``ATLAS_TELEMETRY__ENABLED``) or an ``atlas.yaml`` is in use; a problem (bad config,
-    missing ``otel`` extra) is logged and recording goes on without export."""
+    """The hooks ``Recorder.embedded`` / ``Recorder.remote`` start with: the process-wide
+    live trace export when the ``telemetry`` configuration turns it on, else none. The
+    configuration is read once per process, and only when one of the environment variables
+    that can turn it on is set (``OTEL_EXPORTER_OTLP_ENDPOINT``,
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, ``ATLAS_TELEMETRY__ENABLED``) or an
+    ``atlas.yaml`` is in use; a problem (bad config, missing ``otel`` extra) is logged and
+    recording goes on without export."""
     global _defaults
     with _lock:
         if _defaults is None:
