@@ -12,7 +12,9 @@ from atlas_core.cli_config import config_app
 from atlas_core.cli_keys import keys_app, tenants_app
 from atlas_core.cli_report import report
 from atlas_core.cli_serve import serve
+from atlas_core.cli_traces import traces_app
 from atlas_core.cli_versions import versions_app
+from atlas_core.tracking.cli import runs_app
 
 app = typer.Typer(
     name="atlas",
@@ -28,6 +30,8 @@ app.command("serve")(serve)
 app.add_typer(bench_app, name="bench")
 app.add_typer(versions_app, name="versions")
 app.command("report")(report)
+app.add_typer(traces_app, name="traces")
+app.add_typer(runs_app, name="runs")
 
 
 @app.command()

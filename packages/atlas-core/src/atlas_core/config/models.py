@@ -9,6 +9,7 @@ not a silently ignored setting. Loading (YAML file + ``ATLAS_*`` environment) is
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +33,7 @@ __all__ = [
     "SelectionConfig",
     "ServeConfig",
     "StoreConfig",
+    "TelemetryConfig",
 ]
 
 
@@ -165,6 +167,87 @@ class SdkConfig(_Section):
     )
 
 
+class TelemetryConfig(_Section):
+    """OpenTelemetry export of interaction traces (OTLP); needs the ``otel`` extra."""
+
+    enabled: bool | None = Field(
+        default=None,
+        description=(
+            "Export each recorded interaction as a trace, live. Unset: on when the standard "
+            "OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (and "
+            "OTEL_SDK_DISABLED is not true)."
+        ),
+    )
+    endpoint: str | None = Field(
+        default=None,
+        description=(
+            "OTLP traces URL, e.g. http://collector:4318/v1/traces (grpc: http://collector:4317). "
+            "Unset: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT "
+            "(+ /v1/traces over HTTP), else localhost."
+        ),
+    )
+    protocol: Literal["http/protobuf", "grpc"] = Field(
+        default="http/protobuf", description="OTLP transport: protobuf over HTTP, or gRPC."
+    )
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description=(
+            "Headers sent with every export (a tracing backend's API key); empty: "
+            "OTEL_EXPORTER_OTLP_HEADERS."
+        ),
+    )
+    timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="How long one export may take, retries of 429/502/503/504 included.",
+    )
+    service_name: str = Field(
+        default_factory=lambda: os.environ.get("OTEL_SERVICE_NAME") or "atlas",
+        min_length=1,
+        description="The service.name of exported spans. Default: OTEL_SERVICE_NAME, else atlas.",
+    )
+    include_content: bool = Field(
+        default=False,
+        description=(
+            "Put prompts and answers (input messages, output, each step's prompt and text) on "
+            "the spans. Off by default: they may hold personal data."
+        ),
+    )
+    max_content_chars: int = Field(
+        default=4096, ge=16, description="Content longer than this is cut (include_content)."
+    )
+    queue_size: int = Field(
+        default=10_000,
+        ge=1,
+        description=(
+            "Interactions waiting for export; past it the oldest are dropped and counted "
+            "(recording never waits for the exporter)."
+        ),
+    )
+    batch_size: int = Field(
+        default=256, ge=1, description="Most interactions sent in one export request."
+    )
+    export_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Longest a recorded interaction waits before its trace is sent.",
+    )
+
+    def active(self) -> bool:
+        """Whether live export is on: ``enabled``; unset, when an OTLP endpoint is in the
+        environment and the standard ``OTEL_SDK_DISABLED`` is not ``true``."""
+        if self.enabled is not None:
+            return self.enabled
+        if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+            return False
+        return bool(
+            os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+            or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        )
+
+
 class AtlasConfig(BaseSettings):
     """The whole configuration: ``atlas.yaml`` overlaid with ``ATLAS_*`` environment variables.
 
@@ -199,6 +282,9 @@ class AtlasConfig(BaseSettings):
     monitoring: MonitoringConfig = Field(
         default_factory=lambda: MonitoringConfig(),
         description="Store-derived metrics and the dashboard.",
+    )
+    telemetry: TelemetryConfig = Field(
+        default_factory=TelemetryConfig, description="OpenTelemetry export of interaction traces."
     )
 
 

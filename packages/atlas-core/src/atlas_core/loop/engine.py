@@ -36,6 +36,7 @@ from atlas_core.loop.rollout import Rollout, StepOutcome
 from atlas_core.loop.scheduler import Decision, Scheduler
 from atlas_core.loop.selection import select
 from atlas_core.store import Store
+from atlas_core.tracking.base import RunLogger, notify_rollout, notify_run
 from atlas_core.types import LearningRun, Version, VersionKind, VersionStatus
 
 __all__ = ["LearningLoop", "UpdateResult", "is_held_out"]
@@ -79,8 +80,10 @@ class LearningLoop:
         evaluator: Evaluator,
         config: LoopConfig | None = None,
         clock: Clock | None = None,
+        run_loggers: Sequence[RunLogger] = (),
     ) -> None:
         self.store = store
+        self.run_loggers = tuple(run_loggers)  # trackers told of each run (atlas_core.tracking)
         self.tenant = tenant
         self.kind = kind
         self.name = name
@@ -127,6 +130,8 @@ class LearningLoop:
         out = self.rollout.analyze()
         if out.action == "rollback" and out.state is not None:
             self.quarantine(out.state.candidate_id)
+        if out.action in ("promote", "rollback") and out.state is not None:
+            notify_rollout(self.run_loggers, self.tenant, out.state)
         return out
 
     def quarantine(self, candidate_id: UUID) -> int:
@@ -163,6 +168,7 @@ class LearningLoop:
                 duration_s=time.perf_counter() - started,
             ).model_copy(update={"reason": f"{decision.reason}; failed: {exc!r}"})
             self.store.record_run(run)
+            notify_run(self.run_loggers, run)
             return UpdateResult(decision, "failed", run=run)
 
     def _update(self, decision: Decision, started: float) -> UpdateResult:
@@ -195,6 +201,7 @@ class LearningLoop:
             if note:
                 run = run.model_copy(update={"reason": f"{decision.reason}; {note}"})
             self.store.record_run(run)
+            notify_run(self.run_loggers, run)
             return run
 
         if result.candidate is None:

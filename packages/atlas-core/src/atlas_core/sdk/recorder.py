@@ -30,6 +30,7 @@ from atlas_core.sdk.events import (
 )
 from atlas_core.sdk.transport import Transport
 from atlas_core.store import Store
+from atlas_core.telemetry.hooks import InteractionHook, RecordedInteraction, default_hooks, notify
 
 __all__ = [
     "Recorder",
@@ -87,6 +88,10 @@ class Recorder:
         self.transport = transport
         self.tenant_id = _text("tenant_id", tenant_id, required=True) or "default"
         self.source = _text("source", source, required=True) or "sdk"
+        self.interaction_hooks: list[InteractionHook] = []
+        """Called with each buffered interaction (atlas_core.telemetry.hooks). ``embedded``
+        and ``remote`` (so ``wrap``, ``configure`` and the Runtime) start with the configured
+        live trace export; a bare ``Recorder(transport)`` (evaluation, load tests) with none."""
 
     @classmethod
     def embedded(
@@ -106,7 +111,9 @@ class Recorder:
             except BaseException:
                 opened.close()  # bad options: do not leak the connection we opened
                 raise
-        return cls(transport, tenant_id=tenant_id)
+        recorder = cls(transport, tenant_id=tenant_id)
+        recorder.interaction_hooks = default_hooks()  # live trace export, when configured
+        return recorder
 
     @classmethod
     def remote(
@@ -135,7 +142,9 @@ class Recorder:
             import grpc
 
             options["credentials"] = grpc.ssl_channel_credentials()
-        return cls(RemoteTransport(address, key, **options), tenant_id=tenant_id)
+        recorder = cls(RemoteTransport(address, key, **options), tenant_id=tenant_id)
+        recorder.interaction_hooks = default_hooks()  # live trace export, when configured
+        return recorder
 
     # -- interactions ------------------------------------------------------------------------
     def record_interaction(
@@ -179,12 +188,15 @@ class Recorder:
                 raise InvalidArgumentError(
                     f"invalid argument `latency_ms`: must be >= 0, got {latency}"
                 )
+        input_text = input_json(input)
+        output_str = output_text(output)
+        meta_json = fb.check_metadata(metadata)
         payload = interaction_payload(
             tenant_id=self.tenant_id,
             learning_key=learning_key,
-            input_json=input_json(input),
-            output=output_text(output),
-            metadata_json=fb.check_metadata(metadata),
+            input_json=input_text,
+            output=output_str,
+            metadata_json=meta_json,
             model_version=model_version,
             prompt_version=prompt_version,
             session_id=session_id,
@@ -194,15 +206,36 @@ class Recorder:
         )
         # The transport mints the event id (natively, a few times cheaper than in Python);
         # for an interaction it *is* the interaction id, so that column carries no id here.
+        ts = time.time_ns() if ts_ns is None else ts_ns
         event_id = self.transport.send(
             NO_INTERACTION,
             EventKind.INTERACTION,
             latency,
             learning_key_id(learning_key),
             payload,
-            time.time_ns() if ts_ns is None else ts_ns,
+            ts,
             None,
         )
+        if self.interaction_hooks:  # opt-in (trace export); when off, this test is all it costs
+            notify(
+                self.interaction_hooks,
+                RecordedInteraction(
+                    uuid.UUID(bytes=event_id),
+                    self.tenant_id,
+                    learning_key,
+                    input_text,
+                    output_str,
+                    meta_json,
+                    model_version,
+                    prompt_version,
+                    latency_ms,
+                    session_id,
+                    user_id,
+                    prompt_tokens,
+                    completion_tokens,
+                    ts,
+                ),
+            )
         return uuid.UUID(bytes=event_id)
 
     # -- feedback --------------------------------------------------------------------------------
