@@ -10,8 +10,13 @@ learner without replay.
 from __future__ import annotations
 
 import io
+import re
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
+import httpx
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
@@ -19,18 +24,60 @@ from typer.testing import CliRunner
 from atlas_core.cli import build_app
 from atlas_demo.demo import DemoResult, run_demo
 
+LINK = r"(http://127\.0\.0\.1:\d+)/dashboard#token=(\S+)"
+
+
+@dataclass
+class Seen:
+    """What the live dashboard answered while the demo ran."""
+
+    interactions: list[int] = field(default_factory=list)
+    learning_events: int = 0
+    versions: int = 0
+
+
+def _watch_dashboard(out: io.StringIO, stop: threading.Event, seen: Seen) -> None:
+    """Polls the dashboard's JSON API with the token of the link the demo printed."""
+    link = None
+    with httpx.Client(timeout=10.0) as client:
+        while not stop.wait(0.5):
+            if link is None:
+                found = re.search(LINK, out.getvalue())
+                if found is None:
+                    continue
+                link = found
+            base, token = link.group(1), unquote(link.group(2))
+            try:
+                got = client.get(
+                    f"{base}/v1/dashboard/snapshot", headers={"Authorization": f"Bearer {token}"}
+                )
+            except httpx.TransportError:  # the demo stopped its server at the end
+                continue
+            assert got.status_code == 200, got.text
+            snap = got.json()
+            seen.interactions.append(snap["counts"]["interactions"])
+            seen.learning_events = max(seen.learning_events, len(snap["learning"]["recent_events"]))
+            seen.versions = max(seen.versions, len(snap["learning"]["versions"]))
+
 
 @pytest.fixture(scope="module")
-def fast_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, str]:
+def fast_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, str, Seen]:
     out = io.StringIO()
     workdir = tmp_path_factory.mktemp("demo")
-    result = run_demo(fast=True, seed=0, workdir=workdir, console=Console(file=out, width=120))
-    return result, out.getvalue()
+    seen, stop = Seen(), threading.Event()
+    watcher = threading.Thread(target=_watch_dashboard, args=(out, stop, seen), daemon=True)
+    watcher.start()
+    try:
+        result = run_demo(fast=True, seed=0, workdir=workdir, console=Console(file=out, width=120))
+    finally:
+        stop.set()
+        watcher.join(timeout=30)
+    return result, out.getvalue(), seen
 
 
 @pytest.mark.slow
-def test_atlas_recovers_after_the_drift(fast_run: tuple[DemoResult, str]) -> None:
-    result, _ = fast_run
+def test_atlas_recovers_after_the_drift(fast_run: tuple[DemoResult, str, Seen]) -> None:
+    result, _, _ = fast_run
     atlas, static = result.arms["atlas"], result.arms["static"]
     assert atlas.recovery_events is not None
     assert static.recovery_events is None  # the drift is real: without learning, no recovery
@@ -41,8 +88,10 @@ def test_atlas_recovers_after_the_drift(fast_run: tuple[DemoResult, str]) -> Non
 
 
 @pytest.mark.slow
-def test_the_poisoned_update_never_reaches_full_traffic(fast_run: tuple[DemoResult, str]) -> None:
-    result, _ = fast_run
+def test_the_poisoned_update_never_reaches_full_traffic(
+    fast_run: tuple[DemoResult, str, Seen],
+) -> None:
+    result, _, _ = fast_run
     atlas, naive = result.arms["atlas"], result.arms["naive"]
     assert atlas.poisoned_candidates >= 1  # the burst did produce a bad update to stop
     assert not atlas.poisoned_reached_full
@@ -52,17 +101,48 @@ def test_the_poisoned_update_never_reaches_full_traffic(fast_run: tuple[DemoResu
 
 
 @pytest.mark.slow
-def test_atlas_forgets_less_than_the_naive_learner(fast_run: tuple[DemoResult, str]) -> None:
-    result, _ = fast_run
+def test_atlas_forgets_less_than_the_naive_learner(fast_run: tuple[DemoResult, str, Seen]) -> None:
+    result, _, _ = fast_run
     assert result.arms["atlas"].forgetting < result.arms["naive"].forgetting
     assert result.arms["atlas"].forgetting < 0.15
 
 
 @pytest.mark.slow
-def test_the_summary_table_is_printed(fast_run: tuple[DemoResult, str]) -> None:
-    _, text = fast_run
+def test_the_summary_table_is_printed(fast_run: tuple[DemoResult, str, Seen]) -> None:
+    _, text, _ = fast_run
     for needle in ("phase: drift", "rejected by the gate", "forgetting on old skills", "static"):
         assert needle in text
+
+
+@pytest.mark.slow
+def test_the_dashboard_showed_the_run_live(fast_run: tuple[DemoResult, str, Seen]) -> None:
+    result, _, seen = fast_run
+    assert result.dashboard_url is not None
+    # Polled while the demo ran: the interaction count grew round after round...
+    assert len(set(seen.interactions)) >= 3, seen.interactions
+    assert seen.interactions == sorted(seen.interactions)
+    # ...and the loop's decisions and versions appeared as they happened.
+    assert seen.learning_events >= 1
+    assert seen.versions >= 2
+
+
+@pytest.mark.slow
+def test_the_learning_report_is_written_at_the_end(
+    fast_run: tuple[DemoResult, str, Seen],
+) -> None:
+    result, text, _ = fast_run
+    assert set(result.reports) == {"atlas", "naive", "static"}
+    files = result.reports["atlas"]
+    assert files.html is not None
+    assert files.markdown is not None
+    assert files.html.stat().st_size > 10_000  # the plots are embedded
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in files.images)
+    # The report counts what the demo's own summary counts.
+    atlas = result.arms["atlas"]
+    assert files.report.counts.promotions == atlas.promoted
+    assert files.report.counts.gate_rejected == atlas.rejected
+    assert files.report.counts.rollbacks == atlas.rolled_back
+    assert "learning report:" in text
 
 
 def test_the_demo_command_is_mounted_and_documented() -> None:

@@ -38,8 +38,8 @@ from atlas_core.loop import (
     ExampleIntake,
     LearningLoop,
     LearningTask,
-    ManualClock,
     Router,
+    SystemClock,
     load_examples,
     load_learner,
     rollout_history,
@@ -115,7 +115,10 @@ class BaseArm:
         self.recorder = Recorder.embedded(store, tenant_id=tenant)
         self.rng = random.Random(seed)
         self.policy = FeedbackPolicy()
-        self.clock = ManualClock()
+        # Wall time, so the learning events and rollout steps the loop records line up with
+        # the interactions on the dashboard and in the report (no decision depends on it: the
+        # arm steps its loop once per round, see loop_config).
+        self.clock = SystemClock()
         self.poisoned: set[UUID] = set()
         """Interactions that got a troll's feedback."""
         self.probes = [p for prompts in probes.values() for p in prompts]
@@ -180,7 +183,6 @@ class BaseArm:
                 self.poisoned.add(iid)
             served.append(Served(request, iid, arm, right))
         self.recorder.flush()
-        self.clock.advance(float(len(requests)))
         asyncio.run(score_store(self.store, self.tenant, self.rim, since=started))
         rewards = {
             e.id: e.reward for e in load_examples(self.store, self.tenant, Query(since=started))
@@ -408,7 +410,7 @@ def loop_config(round_size: int, seed: int) -> LoopConfig:
         scheduler=SchedulerConfig(
             min_samples=2 * round_size,
             max_interval_s=None,
-            min_interval_s=float(round_size),
+            min_interval_s=0.0,  # at most one update per round: the arm steps once per round
             max_updates_per_window=100,
             drift_detector="adwin",
             min_drift_samples=150,

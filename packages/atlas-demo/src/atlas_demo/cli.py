@@ -25,6 +25,19 @@ def demo(
         Path | None,
         typer.Option(help="Keep the models and the default store here instead of a temp dir."),
     ] = None,
+    dashboard: Annotated[
+        bool, typer.Option(help="Serve the live dashboard of the atlas arm while it runs.")
+    ] = True,
+    dashboard_port: Annotated[
+        int, typer.Option(help="Port of the live dashboard (0: any free port).", min=0, max=65535)
+    ] = 0,
+    report_dir: Annotated[
+        Path,
+        typer.Option(help="Where each arm's learning report (HTML + Markdown) is written."),
+    ] = Path("atlas-demo-report"),
+    hold: Annotated[
+        bool, typer.Option(help="Keep the dashboard up after the summary, until Ctrl-C.")
+    ] = False,
 ) -> None:
     """Serve simulated users with a tiny local model; watch Atlas learn, recover and refuse."""
     # Quiet the model libraries' progress bars: the demo prints its own.
@@ -34,4 +47,13 @@ def demo(
 
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
-    run_demo(fast=fast, seed=seed, store_url=store, workdir=workdir)
+    run_demo(
+        fast=fast,
+        seed=seed,
+        store_url=store,
+        workdir=workdir,
+        dashboard=dashboard,
+        dashboard_port=dashboard_port,
+        report_dir=report_dir,
+        hold=hold,
+    )

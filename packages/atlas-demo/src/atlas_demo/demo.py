@@ -21,6 +21,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from atlas_core.loop import Example, LearningTask, load_learner
+from atlas_core.monitoring import DashboardHandle, serve_dashboard
+from atlas_core.report import ReportFiles, write_report
 from atlas_core.store import Store, open_store
 from atlas_demo.arms import AtlasArm, BaseArm, NaiveArm, RoundStats, StaticArm, loop_config
 from atlas_demo.serving import accuracy
@@ -77,6 +79,10 @@ class DemoResult:
     seconds: float
     store_url: str
     initial_probes: dict[str, float] = field(default_factory=dict)
+    dashboard_url: str | None = None
+    """The live dashboard of the atlas arm while the demo ran (None: not served)."""
+    reports: dict[str, ReportFiles] = field(default_factory=dict)
+    """The learning-effectiveness report of each arm, written at the end."""
 
 
 def _initial_examples(seed: int, n: int) -> list[Example]:
@@ -150,8 +156,19 @@ def run_demo(
     store_url: str | None = None,
     workdir: Path | None = None,
     console: Console | None = None,
+    dashboard: bool = True,
+    dashboard_port: int = 0,
+    report_dir: Path | None = None,
+    hold: bool = False,
 ) -> DemoResult:
-    """Runs the demo (see the module docstring); ``store_url`` defaults to a temporary SQLite."""
+    """Runs the demo (see the module docstring); ``store_url`` defaults to a temporary SQLite.
+
+    With ``dashboard`` the atlas arm's live dashboard is served on ``dashboard_port`` (0: a
+    free port) while the demo runs, its URL printed first. At the end each arm's
+    learning-effectiveness report is written under ``report_dir`` (default: ``report`` in
+    the work directory; with neither, no report). ``hold`` keeps the dashboard up after the
+    summary until Ctrl-C.
+    """
     import torch
 
     # One thread: on a small shared machine, torch's intra-op threads mostly wait on each other.
@@ -163,12 +180,49 @@ def run_demo(
     root = Path(tmp.name) if tmp is not None else Path(str(workdir))
     url = store_url or "sqlite:///" + str(root / "demo.db")
     store = open_store(url)
+    board: DashboardHandle | None = None
     try:
-        return _run(store, url, root, fast, seed, out, started)
+        if dashboard:
+            # The arms write the store; the dashboard reads it on its own connection.
+            board = serve_dashboard(url, "atlas", port=dashboard_port)
+            # soft_wrap: the link must stay one line to be copied or clicked
+            out.print(f"live dashboard (atlas arm): {board.url}", soft_wrap=True)
+        reports = report_dir or (Path(str(workdir)) / "report" if workdir is not None else None)
+        result = _run(store, url, root, fast, seed, out, started)
+        if board is not None:
+            result.dashboard_url = board.url
+        if reports is not None:
+            result.reports = _write_reports(store, reports, out)
+        if hold and board is not None:
+            _hold(board, out)
+        return result
     finally:
+        if board is not None:
+            board.stop()
         store.close()
         if tmp is not None:
             tmp.cleanup()
+
+
+def _write_reports(store: Store, root: Path, out: Console) -> dict[str, ReportFiles]:
+    """Each arm's learning-effectiveness report under ``root/<arm>``."""
+    written = {}
+    for tenant in ("atlas", "naive", "static"):
+        written[tenant] = write_report(
+            store, tenant, root / tenant, title=f"atlas demo: the {tenant} arm"
+        )
+    atlas = written["atlas"]
+    out.print(f"learning report: [cyan]{atlas.html}[/] (report.md beside it; naive, static too)")
+    return written
+
+
+def _hold(board: DashboardHandle, out: Console) -> None:
+    out.print(f"dashboard still served at {board.url}; Ctrl-C to stop")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        out.print("stopped")
 
 
 def _run(
