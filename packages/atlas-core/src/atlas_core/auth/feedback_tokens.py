@@ -13,36 +13,26 @@ Errors (all :class:`FeedbackTokenError`, an :class:`AuthenticationError`):
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
-import jwt
-
+from atlas_core.auth.signed_tokens import TokenSigner, key_id
 from atlas_core.config import AtlasConfig, feedback_secrets
 from atlas_core.errors import (
     InvalidArgumentError,
     TokenExpiredError,
     TokenMalformedError,
     TokenScopeError,
-    TokenSignatureError,
 )
 from atlas_core.types import FeedbackKind
 
 __all__ = ["AUDIENCE", "FeedbackGrant", "FeedbackTokens", "key_id"]
 
 AUDIENCE = "atlas-feedback"
-_ALGORITHM = "HS256"
 _ALL_KINDS = tuple(kind.value for kind in FeedbackKind)
-
-
-def key_id(secret: str) -> str:
-    """The public name of a secret: a 16-hex-digit SHA-256 prefix (does not reveal it)."""
-    return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +74,11 @@ class FeedbackTokens:
         leeway_s: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not secrets or not all(isinstance(s, str) and s for s in secrets):
-            raise InvalidArgumentError("secrets: give at least one non-empty secret")
+        self._signer = TokenSigner(secrets, AUDIENCE, "feedback token")
         if ttl_s < 1:
             raise InvalidArgumentError(f"ttl_s: must be >= 1, got {ttl_s}")
         if leeway_s < 0:
             raise InvalidArgumentError(f"leeway_s: must be >= 0, got {leeway_s}")
-        self._signing = secrets[0]
-        self._by_kid = {key_id(s): s for s in reversed(secrets)}  # the newest wins a collision
         self._ttl = ttl_s
         self._leeway = leeway_s
         self._clock = clock
@@ -119,44 +106,13 @@ class FeedbackTokens:
             raise InvalidArgumentError(f"ttl_s: must be >= 1, got {lifetime}")
         now = int(self._clock())
         claims = {
-            "aud": AUDIENCE,
             "ten": tenant_id,
             "iid": str(interaction_id),
             "kinds": _kinds(kinds),
             "iat": now,
             "exp": now + lifetime,
         }
-        return jwt.encode(
-            claims, self._signing, algorithm=_ALGORITHM, headers={"kid": key_id(self._signing)}
-        )
-
-    def _decode(self, token: str) -> tuple[str, dict[str, Any]]:
-        if not isinstance(token, str) or not token:
-            raise TokenMalformedError("feedback token: missing")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise TokenMalformedError(f"feedback token: malformed ({exc})") from None
-        kid = header.get("kid")
-        if header.get("alg") != _ALGORITHM or not isinstance(kid, str):
-            raise TokenMalformedError("feedback token: malformed header (alg or kid)")
-        secret = self._by_kid.get(kid)
-        if secret is None:
-            raise TokenSignatureError("feedback token: signed by an unknown or retired secret")
-        try:
-            claims = jwt.decode(
-                token,
-                secret,
-                algorithms=[_ALGORITHM],
-                audience=AUDIENCE,
-                # Expiry is checked below against the injectable clock.
-                options={"verify_exp": False, "verify_iat": False, "require": ["exp", "iat"]},
-            )
-        except jwt.InvalidSignatureError:
-            raise TokenSignatureError("feedback token: bad signature") from None
-        except jwt.PyJWTError as exc:
-            raise TokenMalformedError(f"feedback token: malformed ({exc})") from None
-        return kid, claims
+        return self._signer.sign(claims)
 
     def verify(
         self,
@@ -171,7 +127,7 @@ class FeedbackTokens:
         Raises TokenMalformedError, TokenSignatureError, TokenExpiredError, or
         TokenScopeError when the token is for another interaction, tenant or kind.
         """
-        kid, claims = self._decode(token)
+        kid, claims = self._signer.decode(token)
         try:
             grant = FeedbackGrant(
                 tenant_id=_text(claims["ten"]),

@@ -17,21 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-import jwt
-
-from atlas_core.auth.feedback_tokens import key_id
+from atlas_core.auth.signed_tokens import TokenSigner
 from atlas_core.config import AtlasConfig, feedback_secrets
-from atlas_core.errors import (
-    InvalidArgumentError,
-    TokenExpiredError,
-    TokenMalformedError,
-    TokenSignatureError,
-)
+from atlas_core.errors import InvalidArgumentError, TokenExpiredError, TokenMalformedError
 
 __all__ = ["AUDIENCE", "DashboardGrant", "DashboardLinks"]
 
 AUDIENCE = "atlas-dashboard"
-_ALGORITHM = "HS256"
 _SCOPE = "dashboard"
 
 
@@ -54,12 +46,9 @@ class DashboardLinks:
         ttl_s: int = 86_400,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not secrets or not all(isinstance(s, str) and s for s in secrets):
-            raise InvalidArgumentError("secrets: give at least one non-empty secret")
+        self._signer = TokenSigner(secrets, AUDIENCE, "dashboard token")
         if ttl_s < 1:
             raise InvalidArgumentError(f"ttl_s: must be >= 1, got {ttl_s}")
-        self._signing = secrets[0]
-        self._by_kid = {key_id(s): s for s in reversed(secrets)}
         self._ttl = ttl_s
         self._clock = clock
 
@@ -82,11 +71,8 @@ class DashboardLinks:
         if lifetime < 1:
             raise InvalidArgumentError(f"ttl_s: must be >= 1, got {lifetime}")
         now = int(self._clock())
-        claims = {"aud": AUDIENCE, "ten": tenant_id, "scope": _SCOPE, "iat": now}
-        claims["exp"] = now + lifetime
-        return jwt.encode(
-            claims, self._signing, algorithm=_ALGORITHM, headers={"kid": key_id(self._signing)}
-        )
+        claims = {"ten": tenant_id, "scope": _SCOPE, "iat": now, "exp": now + lifetime}
+        return self._signer.sign(claims)
 
     def url(self, base_url: str, tenant_id: str, *, ttl_s: int | None = None) -> str:
         """``base_url`` + ``/dashboard#token=...``: a ready-to-open link."""
@@ -96,27 +82,7 @@ class DashboardLinks:
     def verify(self, token: str) -> DashboardGrant:
         """The grant of a valid token. Raises TokenMalformedError, TokenSignatureError or
         TokenExpiredError (all AuthenticationError: HTTP 401)."""
-        if not isinstance(token, str) or not token:
-            raise TokenMalformedError("dashboard token: missing")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise TokenMalformedError(f"dashboard token: malformed ({exc})") from None
-        secret = self._by_kid.get(str(header.get("kid")))
-        if header.get("alg") != _ALGORITHM or secret is None:
-            raise TokenSignatureError("dashboard token: unknown signing secret or algorithm")
-        try:
-            claims = jwt.decode(
-                token,
-                secret,
-                algorithms=[_ALGORITHM],
-                audience=AUDIENCE,
-                options={"verify_exp": False, "verify_iat": False, "require": ["exp", "iat"]},
-            )
-        except jwt.InvalidSignatureError:
-            raise TokenSignatureError("dashboard token: bad signature") from None
-        except jwt.PyJWTError as exc:
-            raise TokenMalformedError(f"dashboard token: malformed ({exc})") from None
+        _, claims = self._signer.decode(token)
         tenant, expires = claims.get("ten"), claims.get("exp")
         if (
             claims.get("scope") != _SCOPE
