@@ -34,6 +34,7 @@ class Seen:
     interactions: list[int] = field(default_factory=list)
     learning_events: int = 0
     versions: int = 0
+    latency_p50_ms: float | None = None
 
 
 def _watch_dashboard(out: io.StringIO, stop: threading.Event, seen: Seen) -> None:
@@ -58,6 +59,7 @@ def _watch_dashboard(out: io.StringIO, stop: threading.Event, seen: Seen) -> Non
             seen.interactions.append(snap["counts"]["interactions"])
             seen.learning_events = max(seen.learning_events, len(snap["learning"]["recent_events"]))
             seen.versions = max(seen.versions, len(snap["learning"]["versions"]))
+            seen.latency_p50_ms = snap["performance"]["totals"]["latency_p50_ms"]
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +126,8 @@ def test_the_dashboard_showed_the_run_live(fast_run: tuple[DemoResult, str, Seen
     # ...and the loop's decisions and versions appeared as they happened.
     assert seen.learning_events >= 1
     assert seen.versions >= 2
+    assert seen.latency_p50_ms is not None  # the model's time per request is recorded
+    assert seen.latency_p50_ms > 0
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -152,21 +153,29 @@ class BaseArm:
         started = datetime.now(UTC)
         routes = self.routes(requests)
         answers: list[str] = [""] * len(requests)
+        latency_ms: list[float] = [0.0] * len(requests)
         groups: dict[UUID, list[int]] = defaultdict(list)
         for i, (version, _) in enumerate(routes):
             groups[version.id].append(i)
         for rows in groups.values():
+            t0 = time.perf_counter()
             got = answer(routes[rows[0]][0], [requests[i].prompt for i in rows])
+            # Each version answers its requests in one batch: each gets an equal share.
+            share = (time.perf_counter() - t0) * 1000.0 / len(rows)
             for i, a in zip(rows, got, strict=True):
                 answers[i] = a
+                latency_ms[i] = share
         served: list[Served] = []
-        for request, (version, arm), reply in zip(requests, routes, answers, strict=True):
+        for request, (version, arm), reply, ms in zip(
+            requests, routes, answers, latency_ms, strict=True
+        ):
             iid = self.recorder.record_interaction(
                 input=[{"role": "user", "content": request.prompt}],
                 output=reply,
                 learning_key=request.key,
                 model_version=str(version.id),
                 user_id=request.user,
+                latency_ms=ms,
             )
             right = reply == truth(request.prompt)
             give_feedback(
