@@ -26,7 +26,6 @@ from atlas_memory.migrations import Dialect
 from atlas_memory.migrations.apply_sqlite import migrate
 from atlas_memory.schema import TABLES
 from atlas_memory.sqlite.connection import AdbcTx, connect
-from atlas_memory.sqlite.write_lock import WriteLock
 from atlas_memory.sqlstore import FrameRead, SqlStore
 
 _SYNCHRONOUS = ("normal", "full", "extra")
@@ -64,13 +63,10 @@ class SqliteStore(SqlStore):
         self._lock = threading.Lock()
         self._conn = connect(str(self.path), synchronous=self._synchronous)
         self._writer = AdbcTx(self._conn)
-        self._write_lock = WriteLock(self.path)
         self._closed = False
         # A store dropped without close() still closes its cursor before its connection
         # (the driver refuses the other order, noisily, at interpreter exit).
-        self._finalizer = weakref.finalize(
-            self, _close_quietly, self._writer, self._conn, self._write_lock
-        )
+        self._finalizer = weakref.finalize(self, _close_quietly, self._writer, self._conn)
         try:
             self._version = migrate(self._writer)
         except BaseException:
@@ -87,7 +83,7 @@ class SqliteStore(SqlStore):
             if not self._closed:
                 self._closed = True
                 self._finalizer.detach()
-                _close_quietly(self._writer, self._conn, self._write_lock)
+                _close_quietly(self._writer, self._conn)
 
     @contextmanager
     def _tx(self) -> Iterator[AdbcTx]:
@@ -95,16 +91,14 @@ class SqliteStore(SqlStore):
             if self._closed:
                 raise StoreError("the store is closed")
             # IMMEDIATE takes the write lock up front, so a concurrent writer in another
-            # process waits instead of failing halfway through; other Atlas processes
-            # queue on the WriteLock first (woken at once, not polling: see write_lock).
-            with self._write_lock:
-                self._writer.control("BEGIN IMMEDIATE")
-                try:
-                    yield self._writer
-                except BaseException:
-                    self._writer.control("ROLLBACK")
-                    raise
-                self._writer.control("COMMIT")
+            # process waits (busy timeout) instead of failing halfway through.
+            self._writer.control("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                self._writer.control("ROLLBACK")
+                raise
+            self._writer.control("COMMIT")
 
     def _bulk_insert(self, table: str, frame: pl.DataFrame) -> WriteResult:
         arrow = frame.to_arrow()
@@ -152,10 +146,9 @@ class SqliteStore(SqlStore):
         return then(self._read_frame(table, sql, params))
 
 
-def _close_quietly(writer: AdbcTx, conn: Any, write_lock: WriteLock) -> None:
+def _close_quietly(writer: AdbcTx, conn: Any) -> None:
     writer.close()
     conn.close()
-    write_lock.close()
 
 
 def open_sqlite(url: str) -> SqliteStore:
