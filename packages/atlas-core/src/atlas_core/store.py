@@ -142,17 +142,6 @@ class Store(Protocol):
         ``feedback``) is written without checking the rules again."""
         ...
 
-    def write_events(
-        self,
-        interactions: pl.DataFrame | Sequence[Interaction] | CheckedFrame,
-        feedback: pl.DataFrame | Sequence[Feedback] | CheckedFrame,
-    ) -> tuple[WriteResult, WriteResult]:
-        """Stores interactions, then feedback (which may be about them), in ONE
-        transaction: both batches are checked first, then all of both is stored or
-        nothing. Either may be empty. The results of ``write_interactions`` and
-        ``write_feedback``, in that order."""
-        ...
-
     def write_rewards(self, batch: pl.DataFrame | Sequence[Reward]) -> WriteResult:
         """Stores rewards, all or nothing; existing ids are skipped."""
         ...

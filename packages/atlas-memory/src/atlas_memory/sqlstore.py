@@ -50,9 +50,8 @@ class SqlStore(RegistrySql, KvSql):
         """A write transaction: committed when the block ends, rolled back on error."""
 
     @abstractmethod
-    def _bulk_insert_all(self, frames: Sequence[tuple[str, pl.DataFrame]]) -> list[WriteResult]:
-        """Inserts validated, non-empty storage frames (table, frame), in order, in ONE
-        transaction, skipping existing ids; a result per frame."""
+    def _bulk_insert(self, table: str, frame: pl.DataFrame) -> WriteResult:
+        """Inserts a validated storage frame in one transaction, skipping existing ids."""
 
     @abstractmethod
     def _read_frame(self, table: str, sql: str, params: Sequence[Any]) -> pl.DataFrame:
@@ -85,7 +84,7 @@ class SqlStore(RegistrySql, KvSql):
         frame = prepare(table, batch)
         if frame.height == 0:
             return WriteResult(0, 0)
-        return self._bulk_insert_all([(table, frame)])[0]
+        return self._bulk_insert(table, frame)
 
     def write_interactions(
         self, batch: pl.DataFrame | Sequence[Interaction] | CheckedFrame
@@ -100,23 +99,6 @@ class SqlStore(RegistrySql, KvSql):
         """Stores feedback, all or nothing; existing ids are skipped (a CheckedFrame
         unchecked: see :mod:`atlas_core.validation`)."""
         return self._write("feedback", batch)
-
-    def write_events(
-        self,
-        interactions: pl.DataFrame | Sequence[Interaction] | CheckedFrame,
-        feedback: pl.DataFrame | Sequence[Feedback] | CheckedFrame,
-    ) -> tuple[WriteResult, WriteResult]:
-        """Stores interactions, then feedback, in ONE transaction: both batches are checked
-        first, and all of both is stored or nothing (see the Store protocol)."""
-        frames = [
-            ("interactions", prepare("interactions", interactions)),
-            ("feedback", prepare("feedback", feedback)),
-        ]
-        to_write = [(table, frame) for table, frame in frames if frame.height]
-        results = self._bulk_insert_all(to_write) if to_write else []
-        written = dict(zip([table for table, _ in to_write], results, strict=True))
-        none = WriteResult(0, 0)
-        return written.get("interactions", none), written.get("feedback", none)
 
     def write_rewards(self, batch: pl.DataFrame | Sequence[Reward]) -> WriteResult:
         """Stores rewards, all or nothing; existing ids are skipped."""

@@ -12,8 +12,8 @@ hands the events to :meth:`IngestPipeline.submit` (typed events as JSON-like map
 4. two threads work on groups of queued requests (up to ``commit_max_events`` events):
    one prepares a group, once for all its requests (:mod:`atlas_core.serve.commit_batch`):
    decodes, drops feedback about interactions the tenant does not have and repeated ids;
-   the other writes the previous group in one store transaction (both tables with one
-   ``Store.write_events`` call) and then resolves every request's future. The native decoder applies the value
+   the other writes the previous group, each table with one store call — one transaction
+   — and then resolves every request's future. The native decoder applies the value
    rules to SDK column batches as it decodes them (an event breaking one is reported
    and left out) and hands the store frames it need not check again; the store checks
    typed events on every write. When it refuses one, the rows at fault are found with
@@ -41,7 +41,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import numpy as np
@@ -106,7 +106,6 @@ class _Request(PendingRequest):
 
 
 _EMPTY = Tagged.empty()
-_Written = TypeVar("_Written")
 
 
 class _Prepared:
@@ -409,18 +408,6 @@ class IngestPipeline:
 
     def _write(self, prepared: _Prepared) -> None:
         group = prepared.group
-        interactions, feedback = prepared.interactions, prepared.feedback
-        if interactions.height and feedback.height:
-            # Both tables in one transaction: one store lock, one commit per group.
-            both = functools.partial(self._store.write_events, interactions.batch, feedback.batch)
-            try:
-                written_both = self._with_retries(both)
-            except BatchValidationError:
-                pass  # a row breaks a rule: table by table below, which names it
-            else:
-                for tagged, written in zip((interactions, feedback), written_both, strict=True):
-                    self._credit(group, tagged, written)
-                return
         steps: tuple[
             tuple[EventKindName, Callable[[pl.DataFrame | CheckedFrame], WriteResult]], ...
         ] = (
@@ -443,13 +430,9 @@ class IngestPipeline:
                 if not tagged.height:
                     continue
                 written = self._with_retries(functools.partial(write, tagged.batch))
-            self._credit(group, tagged, written)
-
-    def _credit(self, group: list[_Request], tagged: Tagged, written: WriteResult) -> None:
-        """Counts a written table's rows as accepted on their requests."""
-        for i, n in enumerate(np.bincount(tagged.req, minlength=len(group))):
-            group[i].accepted += int(n)
-        self._attribute_skipped(group, tagged.req, written.skipped)
+            for i, n in enumerate(np.bincount(tagged.req, minlength=len(group))):
+                group[i].accepted += int(n)
+            self._attribute_skipped(group, tagged.req, written.skipped)
 
     def _drop_invalid_interactions(
         self, prepared: _Prepared, before: Tagged, after: Tagged
@@ -562,7 +545,7 @@ class IngestPipeline:
             if skipped <= 0:
                 return
 
-    def _with_retries(self, write: Callable[[], _Written]) -> _Written:
+    def _with_retries(self, write: Callable[[], WriteResult]) -> WriteResult:
         delay = 0.05
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:

@@ -86,11 +86,37 @@ class PostgresStore(SqlStore):
         with self._pool.connection() as conn, conn.transaction():
             yield PgTx(conn)
 
-    def _bulk_insert_all(self, frames: Sequence[tuple[str, pl.DataFrame]]) -> list[WriteResult]:
+    def _bulk_insert(self, table: str, frame: pl.DataFrame) -> WriteResult:
+        payload = csv_payload(table, frame)
         if self._pool.closed:
             raise StoreError("the store is closed")
-        with self._pool.connection() as conn, conn.transaction():
-            return [_insert(conn, table, frame) for table, frame in frames]
+        with self._pool.connection() as conn:
+            try:
+                with (
+                    conn.transaction(),
+                    conn.cursor() as cur,
+                    cur.copy(copy_statement(table, table)) as copy,
+                ):
+                    copy.write(payload)
+                return WriteResult(inserted=frame.height, skipped=0)
+            except psycopg.errors.UniqueViolation:
+                pass  # some ids are stored already (a retry): merge through a staging table
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(
+                    pgsql.SQL(
+                        "CREATE TEMP TABLE atlas_stage (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP"
+                    ).format(pgsql.Identifier(table))
+                )
+                with cur.copy(copy_statement("atlas_stage", table)) as copy:
+                    copy.write(payload)
+                cols = pgsql.SQL(", ").join(pgsql.Identifier(c.name) for c in TABLES[table])
+                cur.execute(
+                    pgsql.SQL(
+                        "INSERT INTO {} ({}) SELECT {} FROM atlas_stage ON CONFLICT (id) DO NOTHING"
+                    ).format(pgsql.Identifier(table), cols, cols)
+                )
+                inserted = max(cur.rowcount, 0)
+        return WriteResult(inserted=inserted, skipped=frame.height - inserted)
 
     def _read_frame(self, table: str, sql: str, params: Sequence[Any]) -> pl.DataFrame:
         if self._pool.closed:
@@ -137,37 +163,3 @@ def open_postgres(url: str) -> PostgresStore:
             rest.append((key, value))
     conninfo = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(rest)))
     return PostgresStore(conninfo, **ours)
-
-
-def _insert(conn: psycopg.Connection[Any], table: str, frame: pl.DataFrame) -> WriteResult:
-    """Inserts one frame inside the caller's transaction, skipping existing ids."""
-    payload = csv_payload(table, frame)
-    try:
-        # COPY straight into the table (the fast path: no id stored yet), in a savepoint
-        # so that a conflict undoes only this attempt, not the caller's transaction.
-        with (
-            conn.transaction(),
-            conn.cursor() as cur,
-            cur.copy(copy_statement(table, table)) as copy,
-        ):
-            copy.write(payload)
-        return WriteResult(inserted=frame.height, skipped=0)
-    except psycopg.errors.UniqueViolation:
-        pass  # some ids are stored already (a retry): merge through a staging table
-    stage = pgsql.Identifier(f"atlas_stage_{table}")
-    with conn.cursor() as cur:
-        cur.execute(
-            pgsql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
-                stage, pgsql.Identifier(table)
-            )
-        )
-        with cur.copy(copy_statement(f"atlas_stage_{table}", table)) as copy:
-            copy.write(payload)
-        cols = pgsql.SQL(", ").join(pgsql.Identifier(c.name) for c in TABLES[table])
-        cur.execute(
-            pgsql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT (id) DO NOTHING").format(
-                pgsql.Identifier(table), cols, cols, stage
-            )
-        )
-        inserted = max(cur.rowcount, 0)
-    return WriteResult(inserted=inserted, skipped=frame.height - inserted)

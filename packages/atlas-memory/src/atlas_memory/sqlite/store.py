@@ -100,14 +100,11 @@ class SqliteStore(SqlStore):
                 raise
             self._writer.control("COMMIT")
 
-    def _bulk_insert_all(self, frames: Sequence[tuple[str, pl.DataFrame]]) -> list[WriteResult]:
-        arrows = [(table, frame.height, frame.to_arrow()) for table, frame in frames]
-        out = []
+    def _bulk_insert(self, table: str, frame: pl.DataFrame) -> WriteResult:
+        arrow = frame.to_arrow()
         with self._tx() as tx:
-            for table, height, arrow in arrows:
-                inserted = tx.bind_many(_insert_sql(table), arrow)
-                out.append(WriteResult(inserted=inserted, skipped=height - inserted))
-        return out
+            inserted = tx.bind_many(_insert_sql(table), arrow)
+        return WriteResult(inserted=inserted, skipped=frame.height - inserted)
 
     @contextmanager
     def _reader(self) -> Iterator[AdbcTx]:
