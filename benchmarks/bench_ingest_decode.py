@@ -48,7 +48,7 @@ def _reference(columns: EventColumns) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def _native(columns: EventColumns) -> tuple[pl.DataFrame, pl.DataFrame]:
     decoded = decode_columns(columns, [TENANT])
-    return decoded.interactions, decoded.feedback
+    return decoded.interactions.frame, decoded.feedback.frame
 
 
 @pytest.mark.parametrize(

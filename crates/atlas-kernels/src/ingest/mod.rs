@@ -5,13 +5,16 @@
 //! whole group commit's batches into the storage columns of the `interactions` and
 //! `feedback` tables in one pass over the bytes, without the GIL: each event goes to the
 //! table its kind names, an event the SDK would not write (unknown kind, a required
-//! field missing) is counted out by position, and a line that is not the SDK's JSON
-//! refuses the whole call (the caller retries request by request to find the culprit).
+//! field missing) is counted out by position, an event that breaks one of the stores'
+//! value rules is left out with the rule it breaks (see [`rules`]), and a line that is
+//! not the SDK's JSON refuses the whole call (the caller retries request by request to
+//! find the culprit). So every row of the tables returned keeps every value rule.
 //!
 //! The payload's `tenant_id` is checked for presence but not kept: each event is
 //! stored under the tenant the caller names for it (the server's authenticated tenant).
 
 mod json;
+mod rules;
 #[cfg(test)]
 mod tests;
 
@@ -92,6 +95,17 @@ pub struct DecodedSdkBatch {
     pub feedback: Table,
     /// Positions of the events left out (unknown kind, or a required field missing).
     pub invalid: Vec<i64>,
+    /// The events left out for breaking a value rule, in batch order.
+    pub broken: Vec<Broken>,
+}
+
+/// An event left out for breaking a value rule of its table: the first it breaks, in
+/// the order (and with the field and reason) of `atlas_core.validation.checks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Broken {
+    pub row: i64,
+    pub field: &'static str,
+    pub reason: &'static str,
 }
 
 // Payload fields (the union of both kinds' payloads) and their types.
@@ -213,6 +227,7 @@ pub fn decode_sdk_batch(batch: &SdkBatch<'_>) -> Result<DecodedSdkBatch> {
     let mut interactions = Builder::new(&INTERACTION_COLUMNS);
     let mut feedback = Builder::new(&FEEDBACK_COLUMNS);
     let mut invalid = Vec::new();
+    let mut broken = Vec::new();
     let mut slots = [Slot::Null; FIELDS.len()];
     let mut text = Vec::new();
     for row in 0..n {
@@ -234,12 +249,21 @@ pub fn decode_sdk_batch(batch: &SdkBatch<'_>) -> Result<DecodedSdkBatch> {
             invalid.push(row as i64);
             continue;
         }
+        if let Some((field, reason)) = rules::first_broken(batch, row, &slots, &text) {
+            broken.push(Broken {
+                row: row as i64,
+                field,
+                reason,
+            });
+            continue;
+        }
         builder.push(batch, row, &slots, &text);
     }
     Ok(DecodedSdkBatch {
         interactions: interactions.finish(),
         feedback: feedback.finish(),
         invalid,
+        broken,
     })
 }
 

@@ -130,9 +130,10 @@ fn unknown_kinds_and_missing_required_fields_are_counted_out() {
             1.0,
             r#"{"tenant_id":"t","metadata":"{}","source":null}"#,
         )
-        .push(4, 0, 2, 1.0, RATING);
+        .push(4, 0, 1, 1.0, RATING);
     let out = decode_sdk_batch(&b.view()).expect("decodes");
     assert_eq!(out.invalid, vec![0, 1, 2]);
+    assert!(out.broken.is_empty());
     assert_eq!(out.feedback.rows, vec![3]);
     assert_eq!(out.interactions.rows, Vec::<i64>::new());
     assert!(out.interactions.columns.iter().all(|c| c.is_empty()));
@@ -141,7 +142,7 @@ fn unknown_kinds_and_missing_required_fields_are_counted_out() {
 #[test]
 fn unknown_fields_are_skipped_even_when_nested() {
     let mut b = Batch::default();
-    let line = r#"{"extra":{"a":[1,"}"]},"tenant_id":"t","source":"x","metadata":"{}","n":true}"#;
+    let line = r#"{"extra":{"a":[1,"}"]},"tenant_id":"t","source":"x","metadata":"{}","text":"t","n":true}"#;
     b.push(1, 0, 3, 1.0, line);
     let out = decode_sdk_batch(&b.view()).expect("decodes");
     assert_eq!(out.feedback.rows, vec![0]);
@@ -220,4 +221,70 @@ fn an_empty_batch_gives_empty_tables() {
     assert!(out.interactions.rows.is_empty() && out.feedback.rows.is_empty());
     assert_eq!(out.interactions.columns.len(), 14);
     assert_eq!(out.feedback.columns.len(), 13);
+}
+
+#[test]
+fn events_breaking_a_value_rule_are_left_out_with_the_first_rule_they_break() {
+    let signal = r#"{"tenant_id":"t","name":"copy","source":"sdk","metadata":"{}"}"#;
+    let mut b = Batch::default();
+    b.push(1, 0, 1, 9.0, RATING) // outside its 1..5 scale
+        .push(2, 0, 1, f64::NAN, RATING) // a rating without a value
+        .push(
+            3,
+            0,
+            2,
+            1.0,
+            &RATING.replace(r#""name":null"#, r#""name":"""#),
+        )
+        .push(4, 0, 3, 1.0, RATING) // an edit without text
+        .push(5, 0, 2, f64::INFINITY, signal)
+        .push(6, 0, 0, -1.0, INTERACTION)
+        .push(7, 0, 0, 1.0, &INTERACTION.replace(r#""qa""#, r#""""#))
+        .push(
+            8,
+            0,
+            0,
+            1.0,
+            &INTERACTION.replace(r#""metadata":"{}""#, r#""metadata":"[]""#),
+        )
+        .push(
+            9,
+            0,
+            0,
+            -1.0,
+            &INTERACTION.replace(r#""output":"hi""#, r#""output":"""#),
+        )
+        .push(10, 0, 1, 0.0, &RATING.replace("5", "1")) // scale 1..1
+        .push(11, 0, 2, 1.0, signal)
+        .push(12, 0, 0, 1.0, &INTERACTION.replace(":7", ":-7"));
+    let out = decode_sdk_batch(&b.view()).expect("decodes");
+    let got: Vec<_> = out
+        .broken
+        .iter()
+        .map(|e| (e.row, e.field, e.reason))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (0, "value", "rating outside its scale"),
+            (1, "value", "a rating needs a value"),
+            (2, "name", "a signal needs a name"),
+            (3, "text", "edit/comment/label need text"),
+            (4, "value", "not a finite number"),
+            (5, "latency_ms", "negative"),
+            (6, "learning_key", "empty string"),
+            (7, "metadata", "not a JSON object"),
+            (8, "latency_ms", "negative"),
+            (9, "scale_max", "scale_max <= scale_min"),
+            (11, "prompt_tokens", "negative"),
+        ]
+    );
+    assert_eq!(out.feedback.rows, vec![10]);
+    assert!(out.interactions.rows.is_empty() && out.invalid.is_empty());
+
+    let mut b = Batch::default();
+    b.push(1, 0, 2, 1.0, signal);
+    b.tenant_names[1] = String::new();
+    let out = decode_sdk_batch(&b.view()).expect("decodes");
+    assert_eq!(out.broken[0].field, "tenant_id");
 }

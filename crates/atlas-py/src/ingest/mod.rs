@@ -93,7 +93,8 @@ fn table<'py>(py: Python<'py>, table: Table) -> PyTable<'py> {
 
 /// Decodes an SDK column batch into the `interactions` and `feedback` storage columns,
 /// event i stored under `tenant_names[tenant_index[i]]`; returns
-/// `((columns, rows), (columns, rows), invalid_rows)`.
+/// `((columns, rows), (columns, rows), invalid_rows, broken)`, `broken` a list of
+/// `(row, field, reason)` for the events left out for breaking a value rule.
 #[pyfunction]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn decode_sdk_columns<'py>(
@@ -107,7 +108,12 @@ fn decode_sdk_columns<'py>(
     payload_data: &Bound<'py, PyAny>,
     tenant_index: &Bound<'py, PyAny>,
     tenant_names: Vec<String>,
-) -> PyResult<(PyTable<'py>, PyTable<'py>, Bound<'py, PyArray1<i64>>)> {
+) -> PyResult<(
+    PyTable<'py>,
+    PyTable<'py>,
+    Bound<'py, PyArray1<i64>>,
+    Vec<(i64, &'static str, &'static str)>,
+)> {
     let event_id = column::<u8>("event_id", event_id, "uint8 (16 bytes per event, flat)")?;
     let interaction_id = column::<u8>(
         "interaction_id",
@@ -139,6 +145,11 @@ fn decode_sdk_columns<'py>(
         table(py, decoded.interactions),
         table(py, decoded.feedback),
         PyArray1::from_vec(py, decoded.invalid),
+        decoded
+            .broken
+            .into_iter()
+            .map(|b| (b.row, b.field, b.reason))
+            .collect(),
     ))
 }
 

@@ -345,6 +345,7 @@ def decode_sdk_columns(
     payload_data: NDArray[np.uint8],
     tenant_index: NDArray[np.uint32],
     tenant_names: Sequence[str],
-) -> tuple[_Table, _Table, NDArray[np.int64]]:
-    """SDK column batch -> (interactions (columns, rows), feedback (columns, rows), invalid rows);
-    event i is stored under tenant_names[tenant_index[i]]."""
+) -> tuple[_Table, _Table, NDArray[np.int64], list[tuple[int, str, str]]]:
+    """SDK column batch -> (interactions (columns, rows), feedback (columns, rows), invalid rows,
+    (row, field, reason) of the events breaking a value rule); event i is stored under
+    tenant_names[tenant_index[i]]."""

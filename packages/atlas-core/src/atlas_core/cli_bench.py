@@ -40,7 +40,8 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Load a local `atlas serve` with gRPC batches and single-event HTTP requests; report
-    events/s, requests/s, p50/p99 latency and loss."""
+    events/s, requests/s, p50/p99 latency, the server's CPU per event and loss."""
+    from atlas_core.serve.cpu_times import tree_cpu_seconds
     from atlas_core.serve.loadgen import (
         feedback_bodies,
         run_grpc_batches,
@@ -72,24 +73,30 @@ def ingest(
             str(workers),
         )
         server.start()
+        assert server.proc is not None
+        pid = server.proc.pid
         reports = []
         try:
+            cpu = tree_cpu_seconds(pid)
             reports.append(
                 run_grpc_batches(
                     server.grpc_target, secret, messages, batch, concurrency=grpc_concurrency
                 )
             )
+            reports[-1].server_cpu_s = _used(cpu, tree_cpu_seconds(pid))
             if http_requests:
                 with open_store(url) as store:
                     targets = store.interactions(tenant).head(10_000)["id"].to_list()
                 import uuid
 
                 bodies = feedback_bodies([uuid.UUID(bytes=t) for t in targets], http_requests)
+                cpu = tree_cpu_seconds(pid)
                 reports.append(
                     run_http_single(
                         "127.0.0.1", server.http_port, secret, bodies, concurrency=http_concurrency
                     )
                 )
+                reports[-1].server_cpu_s = _used(cpu, tree_cpu_seconds(pid))
         finally:
             code, log = server.terminate()
         with open_store(url) as store:
@@ -112,6 +119,10 @@ def ingest(
         raise typer.Exit(1)
 
 
+def _used(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else after - before
+
+
 def _counts(store: Any, tenant: str) -> dict[str, int]:
     return {
         "interactions": store.interactions(tenant).height,
@@ -121,7 +132,8 @@ def _counts(store: Any, tenant: str) -> dict[str, int]:
 
 def _print(result: dict[str, Any]) -> None:
     table = Table(title="atlas bench ingest (loopback)")
-    for column in ("workload", "events/s", "requests/s", "p50 ms", "p99 ms", "errors"):
+    columns = ("workload", "events/s", "requests/s", "p50 ms", "p99 ms", "server CPU µs/event")
+    for column in (*columns, "errors"):
         table.add_column(column)
     for w in result["workloads"]:
         table.add_row(
@@ -130,6 +142,7 @@ def _print(result: dict[str, Any]) -> None:
             f"{w['requests_per_s']:,}",
             f"{w['p50_ms']:.2f}",
             f"{w['p99_ms']:.2f}",
+            "-" if w["server_cpu_us_per_event"] is None else f"{w['server_cpu_us_per_event']:.1f}",
             ", ".join(f"{k}: {v}" for k, v in w["errors"].items()) or "-",
         )
     _out.print(table)

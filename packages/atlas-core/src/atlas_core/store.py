@@ -10,6 +10,9 @@ Contract shared by every back-end:
 - A batch is all-or-nothing: it is validated as a whole before anything is written;
   one bad row rejects the batch with :class:`BatchValidationError` naming the field
   and row, and nothing of it is stored. A write that returned has been committed.
+  The one exception to checking: a :class:`~atlas_core.validation.CheckedFrame`, whose
+  rows were checked against the same rules where it was made (only the server's
+  decoder makes one), is written without checking them again.
 - Every read and delete takes the tenant; no call returns or touches another
   tenant's rows.
 """
@@ -42,6 +45,8 @@ from atlas_core.types import (
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from atlas_core.validation import CheckedFrame
 
 __all__ = [
     "BatchValidationError",
@@ -123,12 +128,18 @@ class Store(Protocol):
     """The URL it was opened with (without a password)."""
 
     # -- bulk writes ------------------------------------------------------------------
-    def write_interactions(self, batch: pl.DataFrame | Sequence[Interaction]) -> WriteResult:
-        """Stores interactions, all or nothing; existing ids are skipped."""
+    def write_interactions(
+        self, batch: pl.DataFrame | Sequence[Interaction] | CheckedFrame
+    ) -> WriteResult:
+        """Stores interactions, all or nothing; existing ids are skipped. A CheckedFrame
+        (of ``interactions``) is written without checking the rules again."""
         ...
 
-    def write_feedback(self, batch: pl.DataFrame | Sequence[Feedback]) -> WriteResult:
-        """Stores feedback, all or nothing; existing ids are skipped."""
+    def write_feedback(
+        self, batch: pl.DataFrame | Sequence[Feedback] | CheckedFrame
+    ) -> WriteResult:
+        """Stores feedback, all or nothing; existing ids are skipped. A CheckedFrame (of
+        ``feedback``) is written without checking the rules again."""
         ...
 
     def write_rewards(self, batch: pl.DataFrame | Sequence[Reward]) -> WriteResult:

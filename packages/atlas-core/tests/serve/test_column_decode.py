@@ -1,8 +1,10 @@
 """The server's native decoder of SDK column batches agrees with the SDK's own decoder
-(:func:`atlas_core.sdk.events.decode`, polars), and refuses what is not the SDK's JSON."""
+(:func:`atlas_core.sdk.events.decode`, polars), applies the stores' value rules exactly as
+:func:`atlas_core.validation.bad_rows` does, and refuses what is not the SDK's JSON."""
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from typing import Any
@@ -24,6 +26,7 @@ from atlas_core.serve.commit_batch import PendingRequest, commit_frames
 from atlas_core.serve.loadgen import _BufferTransport, sdk_columns
 from atlas_core.serve.records import Converted, convert
 from atlas_core.serve.results import EventKindName
+from atlas_core.validation import CheckedFrame, bad_rows
 
 _text = st.text(max_size=12)  # any unicode, quotes, backslashes, control characters
 _maybe = st.none() | _text
@@ -68,9 +71,10 @@ def test_native_decoder_matches_the_sdk_decoder(columns: EventColumns) -> None:
     reference = decode(columns, keep_rows=True)
     native = decode_columns(columns, ["caller"])
     assert len(native.invalid) == reference.invalid == 0
+    assert native.broken == []  # the SDK's recorder writes nothing a rule refuses
     pairs = (
-        (reference.interactions, native.interactions, native.interaction_rows),
-        (reference.feedback, native.feedback, native.feedback_rows),
+        (reference.interactions, native.interactions.frame, native.interaction_rows),
+        (reference.feedback, native.feedback.frame, native.feedback_rows),
     )
     for ref, got, rows in pairs:
         if not ref.height:
@@ -98,17 +102,18 @@ def _batch(payloads: list[bytes], kinds: list[int]) -> EventColumns:
 
 
 _RATING = b'{"tenant_id":"t","source":"sdk","metadata":"{}","scale_min":1,"scale_max":5}\n'
+_SIGNAL = b'{"tenant_id":"t","source":"sdk","metadata":"{}","name":"copy"}\n'
 
 
 def test_events_the_sdk_would_not_write_are_left_out_by_position() -> None:
     no_source = b'{"tenant_id":"t","metadata":"{}"}\n'
-    decoded = decode_columns(_batch([_RATING, _RATING, no_source], [9, 1, 1]), ["t"])
+    decoded = decode_columns(_batch([_SIGNAL, _SIGNAL, no_source], [9, 2, 2]), ["t"])
     assert decoded.invalid.tolist() == [0, 2]
     assert decoded.feedback_rows.tolist() == [1]
-    assert decoded.feedback["value"].to_list() == [None]  # NaN in the column is null
-    assert decoded.feedback["kind"].to_list() == ["rating"]
+    assert decoded.feedback.frame["value"].to_list() == [None]  # NaN in the column is null
+    assert decoded.feedback.frame["kind"].to_list() == ["signal"]
     assert decoded.interactions.height == 0
-    assert decoded.interactions.columns[:2] == ["id", "tenant_id"]
+    assert decoded.interactions.frame.columns[:2] == ["id", "tenant_id"]
 
 
 @pytest.mark.parametrize(
@@ -127,8 +132,8 @@ def test_a_payload_that_is_not_sdk_json_refuses_the_batch(payload: bytes, reason
 
 
 def test_columns_leave_once_through_the_arrow_interface() -> None:
-    columns = _batch([_RATING], [1])
-    (_, _), (feedback, _), _ = _native.decode_sdk_columns(
+    columns = _batch([_SIGNAL], [2])
+    (_, _), (feedback, _), _, _ = _native.decode_sdk_columns(
         columns.event_id.reshape(-1),
         columns.interaction_id.reshape(-1),
         columns.kind,
@@ -166,9 +171,9 @@ def test_wrong_dtypes_are_refused_by_name() -> None:
 
 
 def test_each_event_is_stored_under_the_tenant_named_for_it() -> None:
-    columns = _batch([_RATING, _RATING, _RATING], [1, 2, 3])
+    columns = _batch([_SIGNAL, _SIGNAL, _SIGNAL], [2, 2, 2])
     decoded = decode_columns(columns, ["x", "y"], np.array([1, 0, 1], dtype=np.uint32))
-    assert decoded.feedback["tenant_id"].to_list() == ["y", "x", "y"]
+    assert decoded.feedback.frame["tenant_id"].to_list() == ["y", "x", "y"]
     with pytest.raises(InvalidArgumentError, match="tenant_index"):
         decode_columns(columns, ["x"], np.array([1, 0, 1], dtype=np.uint32))
 
@@ -191,3 +196,81 @@ def test_typed_and_columnar_requests_share_one_commits_frames() -> None:
     assert (feedback.req.tolist(), feedback.row.tolist()) == ([0, 1, 1], [0, 1, 3])
     assert interactions.frame["tenant_id"].to_list() == ["t", "other", "other"]
     assert feedback.frame["kind"].to_list() == ["signal", "rating", "rating"]
+
+
+# Values at and across every rule's edge (see atlas_core.validation.checks).
+_FLOATS = [math.nan, math.inf, -math.inf, -1.0, -0.0, 0.0, 1.0, 3.0, 5.0, 6.0]
+_EDGES: dict[str, list[Any]] = {
+    "learning_key": ["", "k"],
+    "input": ["[]", '[{"role":"user","content":"x"}]', "[", "", "x]", "{}"],
+    "output": ["", "o"],
+    "metadata": ["{}", "{", "[]", "", '{"a":1}'],
+    "prompt_tokens": [None, -1, 0, 7],
+    "completion_tokens": [None, -3, 2],
+    "name": [None, "", "copy"],
+    "scale_min": [None, 1.0, 5.0, -2.5],
+    "scale_max": [None, 1.0, 5.0],
+    "text": [None, "", "fixed"],
+    "source": ["", "sdk"],
+}
+
+
+@st.composite
+def _edge_events(draw: st.DrawFn) -> tuple[EventColumns, str]:
+    n = draw(st.integers(1, 16))
+    payloads, kinds = [], []
+    for _ in range(n):
+        fields = {name: draw(st.sampled_from(values)) for name, values in _EDGES.items()}
+        payloads.append(json.dumps({"tenant_id": "payload", **fields}).encode() + b"\n")
+        kinds.append(draw(st.integers(0, 5)))
+    columns = _batch(payloads, kinds)
+    columns.value[:] = draw(st.lists(st.sampled_from(_FLOATS), min_size=n, max_size=n))
+    return columns, draw(st.sampled_from(["caller", ""]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_edge_events())
+def test_the_decoder_applies_the_stores_rules_as_bad_rows_does(
+    case: tuple[EventColumns, str],
+) -> None:
+    columns, tenant = case
+    reference = decode(columns, keep_rows=True)
+    native = decode_columns(columns, [tenant])
+    expected_broken = []
+    for table, ref, got, rows in (
+        ("interactions", reference.interactions, native.interactions, native.interaction_rows),
+        ("feedback", reference.feedback, native.feedback, native.feedback_rows),
+    ):
+        assert isinstance(got, CheckedFrame)
+        assert got.table == table
+        if not ref.height:
+            assert got.height == 0
+            continue
+        ref = ref.with_columns(pl.lit(tenant).alias("tenant_id"))
+        bad = bad_rows(table, ref.drop("row"))
+        positions = ref["row"].to_list()
+        expected_broken += [(positions[i], field, reason) for i, field, reason in bad]
+        keep = np.ones(ref.height, dtype=bool)
+        keep[[i for i, _, _ in bad]] = False
+        kept = ref.filter(pl.Series(keep))
+        assert rows.tolist() == kept["row"].to_list()
+        assert_frame_equal(got.frame, kept.drop("row"))
+        assert bad_rows(table, got.frame) == []
+    assert sorted(native.broken) == sorted(expected_broken)
+
+
+def test_a_checked_frame_is_made_only_by_the_decoder_and_keeps_its_rows() -> None:
+    decoded = decode_columns(_batch([_SIGNAL, _SIGNAL], [2, 2]), ["t"])
+    with pytest.raises(TypeError, match="only by the server's decoder"):
+        CheckedFrame("feedback", decoded.feedback.frame)  # type: ignore[call-arg]
+    # What it hands out is a copy: changing it leaves the checked rows as they were.
+    copy = decoded.feedback.frame
+    copy.replace_column(copy.get_column_index("name"), pl.Series("name", ["", ""]))
+    assert decoded.feedback.frame["name"].to_list() == ["copy", "copy"]
+    kept = decoded.feedback.filter(pl.Series([False, True]))
+    assert isinstance(kept, CheckedFrame)
+    assert kept.height == 1
+    both = CheckedFrame.concat([kept, decoded.feedback])
+    assert (both.table, both.height) == ("feedback", 3)
+    with pytest.raises(InvalidArgumentError, match="of one table"):
+        CheckedFrame.concat([kept, decoded.interactions])

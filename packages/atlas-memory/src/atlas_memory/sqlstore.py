@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from atlas_core.errors import InvalidArgumentError
 from atlas_core.store import Query, WriteResult
 from atlas_core.types import Feedback, Interaction, Reward, to_ns
+from atlas_core.validation import CheckedFrame
 from atlas_memory import query as q
 from atlas_memory.kv import KvSql
 from atlas_memory.migrations import Dialect
@@ -77,18 +78,26 @@ class SqlStore(RegistrySql, KvSql):
         self.close()
 
     # -- bulk writes ------------------------------------------------------------------------
-    def _write(self, table: str, batch: pl.DataFrame | Sequence[BaseModel]) -> WriteResult:
+    def _write(
+        self, table: str, batch: pl.DataFrame | Sequence[BaseModel] | CheckedFrame
+    ) -> WriteResult:
         frame = prepare(table, batch)
         if frame.height == 0:
             return WriteResult(0, 0)
         return self._bulk_insert(table, frame)
 
-    def write_interactions(self, batch: pl.DataFrame | Sequence[Interaction]) -> WriteResult:
-        """Stores interactions, all or nothing; existing ids are skipped."""
+    def write_interactions(
+        self, batch: pl.DataFrame | Sequence[Interaction] | CheckedFrame
+    ) -> WriteResult:
+        """Stores interactions, all or nothing; existing ids are skipped (a CheckedFrame
+        unchecked: see :mod:`atlas_core.validation`)."""
         return self._write("interactions", batch)
 
-    def write_feedback(self, batch: pl.DataFrame | Sequence[Feedback]) -> WriteResult:
-        """Stores feedback, all or nothing; existing ids are skipped."""
+    def write_feedback(
+        self, batch: pl.DataFrame | Sequence[Feedback] | CheckedFrame
+    ) -> WriteResult:
+        """Stores feedback, all or nothing; existing ids are skipped (a CheckedFrame
+        unchecked: see :mod:`atlas_core.validation`)."""
         return self._write("feedback", batch)
 
     def write_rewards(self, batch: pl.DataFrame | Sequence[Reward]) -> WriteResult:

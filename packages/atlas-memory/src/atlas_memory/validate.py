@@ -19,14 +19,25 @@ from uuid import UUID
 import polars as pl
 from pydantic import BaseModel
 
+from atlas_core.errors import InvalidArgumentError
 from atlas_core.storage_schema import TABLES, Column
 from atlas_core.store import BatchValidationError
 from atlas_core.types import to_ns
-from atlas_core.validation import first_bad, storage_frame
+from atlas_core.validation import CheckedFrame, first_bad, storage_frame
 
 
-def prepare(table: str, batch: pl.DataFrame | Sequence[BaseModel]) -> pl.DataFrame:
-    """The validated storage frame of ``batch`` for ``table`` (all-or-nothing)."""
+def prepare(table: str, batch: pl.DataFrame | Sequence[BaseModel] | CheckedFrame) -> pl.DataFrame:
+    """The validated storage frame of ``batch`` for ``table`` (all-or-nothing).
+
+    A :class:`CheckedFrame` of ``table`` was checked where it was made and is taken as
+    it is; one of another table raises InvalidArgumentError.
+    """
+    if isinstance(batch, CheckedFrame):
+        if batch.table != table:
+            raise InvalidArgumentError(
+                f"batch: a CheckedFrame of {batch.table}, written to {table}"
+            )
+        return batch.frame
     if isinstance(batch, pl.DataFrame):
         frame = storage_frame(table, batch)
     else:

@@ -9,6 +9,11 @@ polars through the Arrow C data interface, without a copy. It keeps the SDK deco
 contract: the same storage columns, an event of an unknown kind or without a field the
 SDK always writes is left out (its position returned), and a payload that is not the
 SDK's JSON refuses the whole call with InvalidArgumentError naming the event.
+
+It also applies the stores' value rules (:func:`atlas_core.validation.checks`) event by
+event, leaving out each event that breaks one with the rule's field and reason. So its
+frames come out as :class:`~atlas_core.validation.CheckedFrame`, which the stores write
+without checking again.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 import polars as pl
 
 from atlas_core import _native
+from atlas_core.validation import CheckedFrame
 
 if TYPE_CHECKING:
     from atlas_core.kernels.buffer import EventColumns
@@ -32,12 +38,15 @@ _Ints = np.ndarray[Any, np.dtype[np.int64]]
 class DecodedColumns(NamedTuple):
     """Storage frames and each row's position in the batch."""
 
-    interactions: pl.DataFrame
+    interactions: CheckedFrame
     interaction_rows: _Ints
-    feedback: pl.DataFrame
+    feedback: CheckedFrame
     feedback_rows: _Ints
     invalid: _Ints
     """Positions of the events left out (unknown kind, or a field the SDK writes missing)."""
+    broken: list[tuple[int, str, str]]
+    """``(position, field, reason)`` of the events left out for breaking a value rule: the
+    first rule each breaks, as :func:`atlas_core.validation.bad_rows` names it."""
 
 
 def decode_columns(
@@ -53,7 +62,7 @@ def decode_columns(
     n = len(columns)
     if tenant_index is None:
         tenant_index = np.zeros(n, dtype=np.uint32)
-    (icols, irows), (fcols, frows), invalid = _native.decode_sdk_columns(
+    (icols, irows), (fcols, frows), invalid, broken = _native.decode_sdk_columns(
         np.ascontiguousarray(columns.event_id, dtype=np.uint8).reshape(-1),
         np.ascontiguousarray(columns.interaction_id, dtype=np.uint8).reshape(-1),
         np.ascontiguousarray(columns.kind, dtype=np.uint8),
@@ -64,8 +73,11 @@ def decode_columns(
         tenant_index,
         list(tenants),
     )
-    return DecodedColumns(_frame(icols), irows, _frame(fcols), frows, invalid)
+    return DecodedColumns(
+        _checked("interactions", icols), irows, _checked("feedback", fcols), frows, invalid, broken
+    )
 
 
-def _frame(columns: list[_native.ArrowColumn]) -> pl.DataFrame:
-    return pl.DataFrame([pl.Series(column) for column in columns])
+def _checked(table: str, columns: list[_native.ArrowColumn]) -> CheckedFrame:
+    # The native decoder applied every rule of the table to each row it kept.
+    return CheckedFrame._certify(table, pl.DataFrame([pl.Series(column) for column in columns]))

@@ -6,7 +6,9 @@ hundreds of microseconds in polars), so they are done once per commit over every
 request's events, not once per request. Each row is tagged with ``req`` (the request's
 position in the commit) and ``row`` (the event's index in that request) so that every
 verdict finds its way back; the tags are NumPy arrays beside the storage frame, so the
-frame goes to the store as it is.
+frame goes to the store as it is. Frames of column batches alone stay
+:class:`~atlas_core.validation.CheckedFrame` (the decoder applied the value rules), so the
+store does not check them again; a commit that mixes in typed events is checked whole.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from atlas_core.kernels.buffer import EventColumns, EventKind
 from atlas_core.serve.column_decode import decode_columns
 from atlas_core.serve.records import Converted, empty_columns, frame_of
 from atlas_core.serve.results import EventError, EventKindName
+from atlas_core.validation import CheckedFrame
 
 __all__ = ["TABLES", "PendingRequest", "Tagged", "check_payload_shape", "commit_frames"]
 
@@ -49,19 +52,28 @@ class PendingRequest:
 
 @dataclass(frozen=True, eq=False)
 class Tagged:
-    """A storage frame and, per row, the request (``req``) and index in it (``row``)."""
+    """A storage frame and, per row, the request (``req``) and index in it (``row``).
 
-    frame: pl.DataFrame
+    ``batch`` is what goes to the store: a :class:`CheckedFrame` when every row came
+    from the native decoder, a plain frame otherwise.
+    """
+
+    batch: pl.DataFrame | CheckedFrame
     req: _Ints
     row: _Ints
 
     @property
+    def frame(self) -> pl.DataFrame:
+        """The rows as a polars frame."""
+        return self.batch.frame if isinstance(self.batch, CheckedFrame) else self.batch
+
+    @property
     def height(self) -> int:
-        return self.frame.height
+        return self.batch.height
 
     def keep(self, mask: np.ndarray[Any, np.dtype[np.bool_]]) -> Tagged:
         """The rows where ``mask`` is true."""
-        return Tagged(self.frame.filter(pl.Series(mask)), self.req[mask], self.row[mask])
+        return Tagged(self.batch.filter(pl.Series(mask)), self.req[mask], self.row[mask])
 
     @staticmethod
     def empty() -> Tagged:
@@ -74,8 +86,15 @@ class Tagged:
             return Tagged.empty()
         if len(parts) == 1:
             return parts[0]
+        batches = [p.batch for p in parts]
+        checked = [b for b in batches if isinstance(b, CheckedFrame)]
+        batch = (
+            CheckedFrame.concat(checked)
+            if len(checked) == len(batches)
+            else pl.concat([p.frame for p in parts])
+        )
         return Tagged(
-            pl.concat([p.frame for p in parts]),
+            batch,
             np.concatenate([p.req for p in parts]),
             np.concatenate([p.row for p in parts]),
         )
@@ -196,22 +215,22 @@ def _columnar_frames(
         tenant_index = np.repeat(of_batch, sizes)
     decoded = decode_columns(_concat(columns), names, tenant_index)
     out: dict[EventKindName, Tagged] = {}
-    pairs: tuple[tuple[EventKindName, pl.DataFrame, _Ints], ...] = (
+    pairs: tuple[tuple[EventKindName, CheckedFrame, _Ints], ...] = (
         ("interaction", decoded.interactions, decoded.interaction_rows),
         ("feedback", decoded.feedback, decoded.feedback_rows),
     )
     for kind, frame, global_row in pairs:
         out[kind] = Tagged(frame, req_of[global_row], global_row - start_of[global_row])
-    for global_row in decoded.invalid.tolist():
-        i = int(req_of[global_row])
+    left_out = [
+        (row, "payload", "unknown event kind or missing fields") for row in decoded.invalid.tolist()
+    ]
+    for global_row, field_name, reason in [*left_out, *decoded.broken]:
+        request = group[int(req_of[global_row])]
         row = global_row - int(start_of[global_row])
-        request = group[i]
         assert request.columns is not None
         is_interaction = int(request.columns.kind[row]) == EventKind.INTERACTION
         name: EventKindName = "interaction" if is_interaction else "feedback"
-        request.errors.append(
-            EventError(name, row, "payload", "unknown event kind or missing fields")
-        )
+        request.errors.append(EventError(name, row, field_name, reason))
     return out
 
 

@@ -56,6 +56,15 @@ class LoadReport:
     errors: Counter[str] = field(default_factory=Counter)
     acknowledged: int = 0
     """Events the server acknowledged (committed)."""
+    server_cpu_s: float | None = None
+    """CPU seconds the server (every process of it) used during the workload, when known."""
+
+    @property
+    def server_cpu_us_per_event(self) -> float | None:
+        """Server CPU per acknowledged event, in microseconds (None when not measured)."""
+        if self.server_cpu_s is None or not self.acknowledged:
+            return None
+        return self.server_cpu_s / self.acknowledged * 1e6
 
     @property
     def events_per_s(self) -> float:
@@ -80,6 +89,12 @@ class LoadReport:
             "requests_per_s": round(self.requests_per_s),
             "p50_ms": round(self.percentile_ms(50), 2),
             "p99_ms": round(self.percentile_ms(99), 2),
+            "server_cpu_s": None if self.server_cpu_s is None else round(self.server_cpu_s, 2),
+            "server_cpu_us_per_event": (
+                None
+                if self.server_cpu_us_per_event is None
+                else round(self.server_cpu_us_per_event, 2)
+            ),
             "errors": dict(self.errors),
         }
 

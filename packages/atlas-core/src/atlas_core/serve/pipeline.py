@@ -13,10 +13,13 @@ hands the events to :meth:`IngestPipeline.submit` (typed events as JSON-like map
    one prepares a group, once for all its requests (:mod:`atlas_core.serve.commit_batch`):
    decodes, drops feedback about interactions the tenant does not have and repeated ids;
    the other writes the previous group, each table with one store call — one transaction
-   — and then resolves every request's future. The store checks the value rules on
-   every write; when it refuses one, the rows at fault are found with the same rule set
-   (:func:`atlas_core.validation.bad_rows`), reported per event (kind, index, field,
-   reason) and left out, and the valid rest of the same requests is written.
+   — and then resolves every request's future. The native decoder applies the value
+   rules to SDK column batches as it decodes them (an event breaking one is reported
+   and left out) and hands the store frames it need not check again; the store checks
+   typed events on every write. When it refuses one, the rows at fault are found with
+   the same rule set (:func:`atlas_core.validation.bad_rows`), reported per event
+   (kind, index, field, reason) and left out, and the valid rest of the same requests
+   is written.
 
 **A request is acknowledged only after the commit that holds its events.** Ids are client
 ids, so a client's retry of an acknowledged or half-written request is stored once (and
@@ -63,7 +66,7 @@ from atlas_core.serve.recent_ids import RecentIds
 from atlas_core.serve.records import convert
 from atlas_core.serve.results import EventError, EventKindName, IngestResult
 from atlas_core.store import BatchValidationError, WriteResult
-from atlas_core.validation import bad_rows
+from atlas_core.validation import CheckedFrame, bad_rows
 
 if TYPE_CHECKING:
     from atlas_core.config import ServeConfig
@@ -345,10 +348,14 @@ class IngestPipeline:
 
     def _prepare(self, group: list[_Request]) -> _Prepared:
         """Frames, value rules, references and repeats for a whole group, before writing."""
-        # The value rules are left to the store, which checks them on every write anyway
-        # (all or nothing): in the usual all-valid group that spares a second pass, and a
-        # write it refuses is retried without the bad rows (see _write).
+        # The value rules: the decoder applied them to column batches; typed events are
+        # left to the store, which checks them on every write anyway (all or nothing): in
+        # the usual all-valid group that spares a second pass, and a write it refuses is
+        # retried without the bad rows (see _write).
+        errors_before = sum(len(r.errors) for r in group)
         frames = commit_frames(group)
+        # Events the decoder left out (malformed, or breaking a value rule).
+        self._count("rejected", sum(len(r.errors) for r in group) - errors_before)
         interactions, feedback = frames["interaction"], frames["feedback"]
         feedback = self._about_known_interactions(group, interactions, feedback)
         interactions = self._without_repeats(group, interactions)
@@ -401,7 +408,9 @@ class IngestPipeline:
 
     def _write(self, prepared: _Prepared) -> None:
         group = prepared.group
-        steps: tuple[tuple[EventKindName, Callable[[pl.DataFrame], WriteResult]], ...] = (
+        steps: tuple[
+            tuple[EventKindName, Callable[[pl.DataFrame | CheckedFrame], WriteResult]], ...
+        ] = (
             ("interaction", self._store.write_interactions),
             ("feedback", self._store.write_feedback),
         )
@@ -410,7 +419,7 @@ class IngestPipeline:
             if not tagged.height:
                 continue
             try:
-                written = self._with_retries(functools.partial(write, tagged.frame))
+                written = self._with_retries(functools.partial(write, tagged.batch))
             except BatchValidationError:
                 # Some rows break a rule: name every one on its request, write the rest
                 # (a second refusal goes to the per-request fallback in _commit).
@@ -420,7 +429,7 @@ class IngestPipeline:
                 tagged = valid
                 if not tagged.height:
                     continue
-                written = self._with_retries(functools.partial(write, tagged.frame))
+                written = self._with_retries(functools.partial(write, tagged.batch))
             if self._metrics is not None:  # monitoring: committed events by kind
                 self._metrics.count_ingested(kind, tagged.frame)
             for i, n in enumerate(np.bincount(tagged.req, minlength=len(group))):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from atlas_core.serve.listeners import listening_sockets
+
 __all__ = ["ServerProcess", "free_port"]
 
 
@@ -31,6 +33,8 @@ class ServerProcess:
         self.store_url = store_url
         self.home = home
         self.extra_args = extra_args
+        args = list(extra_args)
+        self.workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
         self.grpc_port = free_port()
         self.http_port = free_port()
         self.proc: subprocess.Popen[str] | None = None
@@ -43,7 +47,9 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.http_port}{path}"
 
     def start(self, timeout: float = 60.0) -> None:
-        """Starts the server and waits until ``/readyz`` answers 200."""
+        """Starts the server and waits until ``/readyz`` answers 200 and, with
+        ``--workers N``, every worker listens on both ports (see
+        :mod:`atlas_core.serve.listeners`)."""
         env = {**os.environ, "ATLAS_HOME": str(self.home)}
         env.pop("ATLAS_CONFIG", None)
         self.proc = subprocess.Popen(
@@ -68,7 +74,8 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if httpx.get(self.url("/readyz"), timeout=1).status_code == 200:
+                ready = httpx.get(self.url("/readyz"), timeout=1).status_code == 200
+                if ready and self._all_workers_listen():
                     return
             except httpx.HTTPError:
                 pass
@@ -78,6 +85,10 @@ class ServerProcess:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"atlas serve was not ready within {timeout}s")
+
+    def _all_workers_listen(self) -> bool:
+        counts = [listening_sockets(p) for p in (self.grpc_port, self.http_port)]
+        return all(c is None or c >= self.workers for c in counts)
 
     def kill(self) -> None:
         """SIGKILL: no chance to drain."""
