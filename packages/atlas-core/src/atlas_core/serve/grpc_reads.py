@@ -1,13 +1,16 @@
 """``atlas.v1.Reads``: the caller's tenant's interactions, feedback and rewards.
 
 The tenant is always the API key's; every store read takes it, so no filter a client
-sends can reach another tenant's rows.
+sends can reach another tenant's rows. Handlers are coroutines on the gRPC server's loop;
+the store read itself runs on a thread pool, so a slow read never stalls ingest calls.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +36,8 @@ __all__ = [
     "reward_messages",
 ]
 
+Context = grpc.aio.ServicerContext[Any, Any]
+
 DEFAULT_LIST_LIMIT = 1_000
 MAX_LIST_LIMIT = 10_000
 _INTERACTION_OPTIONALS = (
@@ -50,64 +55,73 @@ _FEEDBACK_OPTIONALS = ("name", "value", "scale_min", "scale_max", "text", "user_
 class ReadsServicer:
     """``atlas.v1.Reads``: the caller's tenant's rows, never another's."""
 
-    def __init__(self, store: Store, calls: Calls) -> None:
+    def __init__(self, store: Store, calls: Calls, pool: Executor | None = None) -> None:
+        """``pool`` runs the store reads (None: the loop's default executor)."""
         self._store = store
         self._calls = calls
+        self._pool = pool
 
-    def _list(
+    async def _off_loop(self, read: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, read)
+
+    async def _list(
         self,
         method: str,
         request: pb.ListRequest | Undecodable,
-        context: grpc.ServicerContext,
+        context: Context,
         read: Callable[[str, Query], Any],
     ) -> Any:
-        def body() -> Any:
+        async def body() -> Any:
             principal = self._calls.principal(context, "read")
-            return read(principal.tenant_id, _query(parsed(request)))
+            query = _query(parsed(request))
+            return await self._off_loop(lambda: read(principal.tenant_id, query))
 
-        return self._calls.run(method, context, body)
+        return await self._calls.run(method, context, body)
 
-    def ListInteractions(  # noqa: N802
-        self, request: pb.ListRequest | Undecodable, context: grpc.ServicerContext
+    async def ListInteractions(  # noqa: N802
+        self, request: pb.ListRequest | Undecodable, context: Context
     ) -> pb.InteractionList:
         def read(tenant: str, query: Query) -> pb.InteractionList:
             rows = interaction_messages(self._store.interactions(tenant, query))
             return pb.InteractionList(interactions=rows)
 
-        result: pb.InteractionList = self._list("ListInteractions", request, context, read)
+        result: pb.InteractionList = await self._list("ListInteractions", request, context, read)
         return result
 
-    def ListFeedback(  # noqa: N802
-        self, request: pb.ListRequest | Undecodable, context: grpc.ServicerContext
+    async def ListFeedback(  # noqa: N802
+        self, request: pb.ListRequest | Undecodable, context: Context
     ) -> pb.FeedbackList:
         def read(tenant: str, query: Query) -> pb.FeedbackList:
             return pb.FeedbackList(feedback=feedback_messages(self._store.feedback(tenant, query)))
 
-        result: pb.FeedbackList = self._list("ListFeedback", request, context, read)
+        result: pb.FeedbackList = await self._list("ListFeedback", request, context, read)
         return result
 
-    def ListRewards(  # noqa: N802
-        self, request: pb.ListRequest | Undecodable, context: grpc.ServicerContext
+    async def ListRewards(  # noqa: N802
+        self, request: pb.ListRequest | Undecodable, context: Context
     ) -> pb.RewardList:
         def read(tenant: str, query: Query) -> pb.RewardList:
             return pb.RewardList(rewards=reward_messages(self._store.rewards(tenant, query)))
 
-        result: pb.RewardList = self._list("ListRewards", request, context, read)
+        result: pb.RewardList = await self._list("ListRewards", request, context, read)
         return result
 
-    def GetInteraction(  # noqa: N802
-        self, request: pb.GetInteractionRequest | Undecodable, context: grpc.ServicerContext
+    async def GetInteraction(  # noqa: N802
+        self, request: pb.GetInteractionRequest | Undecodable, context: Context
     ) -> pb.Interaction:
-        def body() -> pb.Interaction:
+        async def body() -> pb.Interaction:
             principal = self._calls.principal(context, "read")
             wanted = _interaction_id(parsed(request).id)
-            found = _find_interaction(self._store, principal.tenant_id, wanted)
+            found: pb.Interaction | None = await self._off_loop(
+                lambda: _find_interaction(self._store, principal.tenant_id, wanted)
+            )
             if found is None:
                 missing = uuid.UUID(bytes=wanted)
                 raise EndCallError(grpc.StatusCode.NOT_FOUND, f"id: no interaction {missing}")
             return found
 
-        return self._calls.run("GetInteraction", context, body)
+        result: pb.Interaction = await self._calls.run("GetInteraction", context, body)
+        return result
 
 
 def _interaction_id(text: str) -> bytes:
