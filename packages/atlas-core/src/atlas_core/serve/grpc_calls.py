@@ -8,12 +8,12 @@ forever.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -93,72 +93,58 @@ class Calls:
         self._verifier = verifier
         self._metrics = metrics
 
-    def principal(self, context: grpc.aio.ServicerContext[Any, Any], scope: str) -> Principal:
+    def principal(self, context: grpc.ServicerContext, scope: str) -> Principal:
         """The caller's principal from the ``authorization`` metadata, holding ``scope``;
         AuthenticationError / PermissionDeniedError otherwise."""
         authorization = None
-        for key, value in context.invocation_metadata() or ():
+        for key, value in context.invocation_metadata():
             if key == "authorization":
                 authorization = value if isinstance(value, str) else value.decode("latin-1")
                 break
         return self._verifier.authenticate(bearer_secret(authorization), scope)
 
-    async def run(
+    def run(
         self,
         method: str,
-        context: grpc.aio.ServicerContext[Any, Any],
-        body: Callable[[], Awaitable[M]],
+        context: grpc.ServicerContext,
+        body: Callable[[], M],
     ) -> M:
-        """``await body()``'s answer; any error it raises ends the call with the mapped
-        status (and retry hint), and the call is counted in the metrics either way."""
+        """``body()``'s answer; any error it raises ends the call with the mapped status
+        (and retry hint), and the call is counted in the metrics either way."""
         start = time.perf_counter()
+        status = "OK"
         try:
-            answer = await body()
+            return body()
         except EndCallError as ended:
-            self._count(method, ended.code.name, start)
+            status = ended.code.name
             if ended.trailing:
                 context.set_trailing_metadata(ended.trailing)
-            await _abort(context, ended.code, ended.message)
+            _abort(context, ended.code, ended.message)
         except AtlasError as err:
             status = grpc_status_name(err)
-            self._count(method, status, start)
             if isinstance(err, OverloadedError):
                 ms = str(max(1, math.ceil(err.retry_after_s * 1000)))
                 context.set_trailing_metadata(
                     (("retry-after-ms", ms), ("grpc-retry-pushback-ms", ms))
                 )
-            await _abort(context, grpc.StatusCode[status], str(err))
-        except TimeoutError:
-            self._count(method, "DEADLINE_EXCEEDED", start)
-            await _abort(
-                context, grpc.StatusCode.DEADLINE_EXCEEDED, "commit: not confirmed in time"
-            )
-        except asyncio.CancelledError:
-            self._count(method, "CANCELLED", start)
-            raise
+            _abort(context, grpc.StatusCode[status], str(err))
+        except FutureTimeoutError:
+            status = "DEADLINE_EXCEEDED"
+            _abort(context, grpc.StatusCode.DEADLINE_EXCEEDED, "commit: not confirmed in time")
         except Exception as err:
-            self._count(method, "INTERNAL", start)
+            status = "INTERNAL"
             log.exception("grpc %s failed", method)
-            await _abort(
-                context, grpc.StatusCode.INTERNAL, f"internal error ({type(err).__name__})"
-            )
-        self._count(method, "OK", start)
-        return answer
-
-    def _count(self, method: str, status: str, start: float) -> None:
-        # Before the answer goes out (an aio abort sends the status at once): whoever sees
-        # the answer then sees it counted.
-        if self._metrics is not None:
-            self._metrics.requests.labels("grpc", method, status).inc()
-            self._metrics.request_seconds.labels("grpc", method).observe(
-                time.perf_counter() - start
-            )
+            _abort(context, grpc.StatusCode.INTERNAL, f"internal error ({type(err).__name__})")
+        finally:
+            if self._metrics is not None:
+                self._metrics.requests.labels("grpc", method, status).inc()
+                self._metrics.request_seconds.labels("grpc", method).observe(
+                    time.perf_counter() - start
+                )
 
 
-async def _abort(
-    context: grpc.aio.ServicerContext[Any, Any], code: grpc.StatusCode, message: str
-) -> NoReturn:
-    await context.abort(code, message)
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
+    context.abort(code, message)
     raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
 
 

@@ -1,16 +1,13 @@
 """``atlas.v1.Reads``: the caller's tenant's interactions, feedback and rewards.
 
 The tenant is always the API key's; every store read takes it, so no filter a client
-sends can reach another tenant's rows. Handlers are coroutines on the gRPC server's loop;
-the store read itself runs on a thread pool, so a slow read never stalls ingest calls.
+sends can reach another tenant's rows.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +33,6 @@ __all__ = [
     "reward_messages",
 ]
 
-Context = grpc.aio.ServicerContext[Any, Any]
-
 DEFAULT_LIST_LIMIT = 1_000
 MAX_LIST_LIMIT = 10_000
 _INTERACTION_OPTIONALS = (
@@ -55,73 +50,64 @@ _FEEDBACK_OPTIONALS = ("name", "value", "scale_min", "scale_max", "text", "user_
 class ReadsServicer:
     """``atlas.v1.Reads``: the caller's tenant's rows, never another's."""
 
-    def __init__(self, store: Store, calls: Calls, pool: Executor | None = None) -> None:
-        """``pool`` runs the store reads (None: the loop's default executor)."""
+    def __init__(self, store: Store, calls: Calls) -> None:
         self._store = store
         self._calls = calls
-        self._pool = pool
 
-    async def _off_loop(self, read: Callable[[], Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, read)
-
-    async def _list(
+    def _list(
         self,
         method: str,
         request: pb.ListRequest | Undecodable,
-        context: Context,
+        context: grpc.ServicerContext,
         read: Callable[[str, Query], Any],
     ) -> Any:
-        async def body() -> Any:
+        def body() -> Any:
             principal = self._calls.principal(context, "read")
-            query = _query(parsed(request))
-            return await self._off_loop(lambda: read(principal.tenant_id, query))
+            return read(principal.tenant_id, _query(parsed(request)))
 
-        return await self._calls.run(method, context, body)
+        return self._calls.run(method, context, body)
 
-    async def ListInteractions(  # noqa: N802
-        self, request: pb.ListRequest | Undecodable, context: Context
+    def ListInteractions(  # noqa: N802
+        self, request: pb.ListRequest | Undecodable, context: grpc.ServicerContext
     ) -> pb.InteractionList:
         def read(tenant: str, query: Query) -> pb.InteractionList:
             rows = interaction_messages(self._store.interactions(tenant, query))
             return pb.InteractionList(interactions=rows)
 
-        result: pb.InteractionList = await self._list("ListInteractions", request, context, read)
+        result: pb.InteractionList = self._list("ListInteractions", request, context, read)
         return result
 
-    async def ListFeedback(  # noqa: N802
-        self, request: pb.ListRequest | Undecodable, context: Context
+    def ListFeedback(  # noqa: N802
+        self, request: pb.ListRequest | Undecodable, context: grpc.ServicerContext
     ) -> pb.FeedbackList:
         def read(tenant: str, query: Query) -> pb.FeedbackList:
             return pb.FeedbackList(feedback=feedback_messages(self._store.feedback(tenant, query)))
 
-        result: pb.FeedbackList = await self._list("ListFeedback", request, context, read)
+        result: pb.FeedbackList = self._list("ListFeedback", request, context, read)
         return result
 
-    async def ListRewards(  # noqa: N802
-        self, request: pb.ListRequest | Undecodable, context: Context
+    def ListRewards(  # noqa: N802
+        self, request: pb.ListRequest | Undecodable, context: grpc.ServicerContext
     ) -> pb.RewardList:
         def read(tenant: str, query: Query) -> pb.RewardList:
             return pb.RewardList(rewards=reward_messages(self._store.rewards(tenant, query)))
 
-        result: pb.RewardList = await self._list("ListRewards", request, context, read)
+        result: pb.RewardList = self._list("ListRewards", request, context, read)
         return result
 
-    async def GetInteraction(  # noqa: N802
-        self, request: pb.GetInteractionRequest | Undecodable, context: Context
+    def GetInteraction(  # noqa: N802
+        self, request: pb.GetInteractionRequest | Undecodable, context: grpc.ServicerContext
     ) -> pb.Interaction:
-        async def body() -> pb.Interaction:
+        def body() -> pb.Interaction:
             principal = self._calls.principal(context, "read")
             wanted = _interaction_id(parsed(request).id)
-            found: pb.Interaction | None = await self._off_loop(
-                lambda: _find_interaction(self._store, principal.tenant_id, wanted)
-            )
+            found = _find_interaction(self._store, principal.tenant_id, wanted)
             if found is None:
                 missing = uuid.UUID(bytes=wanted)
                 raise EndCallError(grpc.StatusCode.NOT_FOUND, f"id: no interaction {missing}")
             return found
 
-        result: pb.Interaction = await self._calls.run("GetInteraction", context, body)
-        return result
+        return self._calls.run("GetInteraction", context, body)
 
 
 def _interaction_id(text: str) -> bytes:

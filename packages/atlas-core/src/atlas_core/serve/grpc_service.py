@@ -1,24 +1,19 @@
 """The gRPC service of ``atlas serve``: ingest (unary, columnar, client-streaming), reads and
-the standard ``grpc.health.v1`` health service, on a ``grpc.aio`` server.
+the standard ``grpc.health.v1`` health service, on a sync grpcio server with a thread pool.
 
-Handlers are coroutines on the server's own event loop (:mod:`atlas_core.serve.grpc_loop`):
-a call costs no hand-off to a pool thread, and a call waiting for its commit holds no
-thread. Every call authenticates from the ``authorization`` metadata; the tenant is the
-key's. Ingest hands events to the shared :class:`IngestPipeline` and answers only once
-they are committed: the pipeline's writer resolves the call's waiter through
-``loop.call_soon_threadsafe``. Errors are mapped with :func:`grpc_status_name`; an
-overload carries its retry hint in the trailing metadata ``retry-after-ms`` and
-``grpc-retry-pushback-ms``; when every event is rejected the IngestResponse rides in
-``atlas-ingest-response-bin``. Reads run on a small thread pool (a store read blocks).
+Every call authenticates from the ``authorization`` metadata; the tenant is the key's.
+Ingest hands events to the shared :class:`IngestPipeline` and answers only once they are
+committed. Errors are mapped with :func:`grpc_status_name`; an overload carries its retry
+hint in the trailing metadata ``retry-after-ms`` and ``grpc-retry-pushback-ms``; when every
+event is rejected the IngestResponse rides in ``atlas-ingest-response-bin``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
+import threading
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +34,6 @@ from atlas_core.serve.grpc_calls import (
 )
 from atlas_core.serve.grpc_codec import DecodedEvents, decode_events, response_from_result
 from atlas_core.serve.grpc_columns import columns_from_batch
-from atlas_core.serve.grpc_loop import LoopServer
 from atlas_core.serve.grpc_reads import ReadsServicer
 from atlas_core.serve.pipeline import IngestResult
 
@@ -55,36 +49,14 @@ log = logging.getLogger("atlas_core.serve")
 
 SERVICE_NAMES = ("atlas.v1.Ingest", "atlas.v1.Reads")
 _HEALTH_PERIOD_S = 1.0
-_COMMIT_TIMEOUT_S = 60.0  # without a client deadline: never hold a call forever
-
-Context = grpc.aio.ServicerContext[Any, Any]
+_COMMIT_TIMEOUT_S = 60.0  # without a client deadline: never hold a worker forever
 
 
-async def _wait(future: Future[IngestResult], context: Context) -> IngestResult:
-    """The commit's result, awaited on the loop; TimeoutError past the call's deadline."""
+def _wait(future: Future[IngestResult], context: grpc.ServicerContext) -> IngestResult:
     # Without a client deadline grpcio reports a huge time remaining: cap it.
     remaining = context.time_remaining()
     timeout = _COMMIT_TIMEOUT_S if remaining is None else min(_COMMIT_TIMEOUT_S, remaining)
-    if not future.done():
-        loop = asyncio.get_running_loop()
-        # A loop future of our own, not asyncio.wrap_future: cancelling this call (deadline,
-        # client gone) must never cancel the pipeline's future, which the writer resolves.
-        waiter: asyncio.Future[None] = loop.create_future()
-
-        def wake(_: Future[IngestResult]) -> None:  # on the writer thread
-            # A closed loop (server stopped) has nobody waiting any more.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, waiter)
-
-        future.add_done_callback(wake)
-        async with asyncio.timeout(max(0.0, timeout)):
-            await waiter
-    return future.result()
-
-
-def _settle(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
+    return future.result(timeout=max(0.0, timeout))
 
 
 def _checked(response: pb.IngestResponse) -> pb.IngestResponse:
@@ -116,22 +88,22 @@ class IngestServicer:
             feedback=decoded.feedback,
         )
 
-    async def Ingest(  # noqa: N802 - gRPC method names are CamelCase
-        self, request: pb.IngestRequest | Undecodable, context: Context
+    def Ingest(  # noqa: N802 - gRPC method names are CamelCase
+        self, request: pb.IngestRequest | Undecodable, context: grpc.ServicerContext
     ) -> pb.IngestResponse:
-        async def body() -> pb.IngestResponse:
+        def body() -> pb.IngestResponse:
             principal = self._calls.principal(context, "ingest")
             decoded = decode_events(parsed(request))
             future = self._submit_events(principal, decoded)
-            result = _EMPTY if future is None else await _wait(future, context)
+            result = _EMPTY if future is None else _wait(future, context)
             return _checked(response_from_result(result, decoded))
 
-        return await self._calls.run("Ingest", context, body)
+        return self._calls.run("Ingest", context, body)
 
-    async def IngestColumns(  # noqa: N802
-        self, request: pb.ColumnBatch | Undecodable, context: Context
+    def IngestColumns(  # noqa: N802
+        self, request: pb.ColumnBatch | Undecodable, context: grpc.ServicerContext
     ) -> pb.IngestResponse:
-        async def body() -> pb.IngestResponse:
+        def body() -> pb.IngestResponse:
             principal = self._calls.principal(context, "ingest")
             columns = columns_from_batch(parsed(request))
             if not len(columns):
@@ -139,24 +111,23 @@ class IngestServicer:
             future = self._pipeline.submit_columns(
                 principal.tenant_id, rate_key=str(principal.key_id), columns=columns
             )
-            result = await _wait(future, context)
-            return _checked(response_from_result(result, with_ids=False))
+            return _checked(response_from_result(_wait(future, context), with_ids=False))
 
-        return await self._calls.run("IngestColumns", context, body)
+        return self._calls.run("IngestColumns", context, body)
 
-    async def IngestStream(  # noqa: N802
+    def IngestStream(  # noqa: N802
         self,
-        requests: AsyncIterator[pb.IngestStreamMessage | Undecodable],
-        context: Context,
+        requests: Iterator[pb.IngestStreamMessage | Undecodable],
+        context: grpc.ServicerContext,
     ) -> pb.IngestResponse:
-        async def body() -> pb.IngestResponse:
+        def body() -> pb.IngestResponse:
             principal = self._calls.principal(context, "ingest")
             pending: deque[tuple[int, Future[IngestResult] | None, DecodedEvents | None]]
             pending = deque()
             total = pb.IngestResponse()
 
-            async def fold(number: int, future: Future[IngestResult] | None, decoded: Any) -> None:
-                result = _EMPTY if future is None else await _wait(future, context)
+            def fold(number: int, future: Future[IngestResult] | None, decoded: Any) -> None:
+                result = _EMPTY if future is None else _wait(future, context)
                 part = response_from_result(
                     result, decoded, message=number, with_ids=decoded is not None
                 )
@@ -166,9 +137,7 @@ class IngestServicer:
                 total.interaction_ids.extend(part.interaction_ids)
                 total.feedback_ids.extend(part.feedback_ids)
 
-            number = -1
-            async for request in requests:
-                number += 1
+            for number, request in enumerate(requests):
                 message = parsed(request)
                 if message.WhichOneof("batch") == "columns":
                     columns = columns_from_batch(message.columns)
@@ -186,18 +155,18 @@ class IngestServicer:
                 # Fold what is committed already, so a long stream holds only its
                 # uncommitted messages, not all of them.
                 while pending and (pending[0][1] is None or pending[0][1].done()):
-                    await fold(*pending.popleft())
+                    fold(*pending.popleft())
             while pending:
-                await fold(*pending.popleft())
+                fold(*pending.popleft())
             return _checked(total)
 
-        return await self._calls.run("IngestStream", context, body)
+        return self._calls.run("IngestStream", context, body)
 
 
 _EMPTY = IngestResult(0, 0, (), (), ())
 
 
-class _Health(health.aio.HealthServicer):
+class _Health(health.HealthServicer):
     """``grpc.health.v1``: SERVING while the pipeline is ready. Re-checked on every Check
     and every ``_HEALTH_PERIOD_S`` (so Watch streams see changes) until the server stops."""
 
@@ -205,32 +174,34 @@ class _Health(health.aio.HealthServicer):
         super().__init__()
         self._pipeline = pipeline
         self._status: int | None = None
+        self._refresh_lock = threading.Lock()
+        self.refresh()
 
-    async def refresh(self) -> None:
-        ready = self._pipeline.ready
+    def refresh(self) -> None:
         serving = health_pb2.HealthCheckResponse.SERVING
-        status = serving if ready else health_pb2.HealthCheckResponse.NOT_SERVING
-        if status == self._status:
-            return  # set() notifies every Watch stream: only on a change
-        self._status = status
-        for service in ("", *SERVICE_NAMES):
-            await self.set(service, status)
+        with self._refresh_lock:
+            ready = self._pipeline.ready
+            status = serving if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+            if status == self._status:
+                return  # set() notifies every Watch stream: only on a change
+            self._status = status
+            for service in ("", *SERVICE_NAMES):
+                self.set(service, status)
 
-    async def Check(  # noqa: N802
-        self, request: health_pb2.HealthCheckRequest, context: Context
+    def Check(  # noqa: N802
+        self, request: health_pb2.HealthCheckRequest, context: grpc.ServicerContext
     ) -> health_pb2.HealthCheckResponse:
-        await self.refresh()
-        response: health_pb2.HealthCheckResponse = await super().Check(request, context)
+        self.refresh()
+        response: health_pb2.HealthCheckResponse = super().Check(request, context)
         return response
 
-    async def watch(self) -> None:
-        """Refreshes every ``_HEALTH_PERIOD_S`` until cancelled (the server stops)."""
-        while True:
-            try:
-                await self.refresh()
-            except Exception:  # a failing readiness probe must not end the refresher
-                log.exception("grpc health refresh failed")
-            await asyncio.sleep(_HEALTH_PERIOD_S)
+
+def _watch_health(server: grpc.Server, servicer: _Health) -> None:
+    while server.wait_for_termination(timeout=_HEALTH_PERIOD_S):  # True: still running
+        try:
+            servicer.refresh()
+        except Exception:  # a failing readiness probe must not kill the watcher
+            log.exception("grpc health refresh failed")
 
 
 def _handlers(ingest: IngestServicer, reads: ReadsServicer) -> list[grpc.GenericRpcHandler]:
@@ -280,51 +251,42 @@ def create_grpc_server(
     host: str | None = None,
     max_workers: int = 32,
     max_concurrent_rpcs: int | None = 1_024,
-    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    interceptors: Sequence[grpc.ServerInterceptor] = (),
     reuse_port: bool = False,
-) -> tuple[LoopServer, int]:
+) -> tuple[grpc.Server, int]:
     """A started gRPC server with the ingest, reads and health services; returns it and the
     bound port (``port=0`` picks a free one). ``host`` defaults to ``config.host``.
 
-    Calls run as coroutines on the server's own loop thread; ``max_workers`` threads serve
-    the reads (a store read blocks). Beyond ``max_concurrent_rpcs`` calls in flight grpcio
-    itself answers RESOURCE_EXHAUSTED. Requests above ``config.max_request_bytes`` are
-    refused by grpcio (RESOURCE_EXHAUSTED). ``interceptors`` (``grpc.aio`` ones) wrap every
-    call (logging, tracing, fault injection in tests). ``reuse_port``: share the port with
-    the other workers of one ``atlas serve``. Stop it with ``server.stop(grace)``.
+    ``max_workers`` threads serve calls (an ingest call holds its thread until the commit);
+    beyond ``max_concurrent_rpcs`` calls in flight grpcio itself answers RESOURCE_EXHAUSTED.
+    Requests above ``config.max_request_bytes`` are refused by grpcio (RESOURCE_EXHAUSTED).
+    ``interceptors`` wrap every call (logging, tracing, fault injection in tests).
+    ``reuse_port``: share the port with the other workers of one ``atlas serve``.
+    Stop it with ``server.stop(grace)``.
     """
     calls = Calls(verifier, metrics)
-    health_servicer = _Health(pipeline)
-    address = f"{host or config.host}:{port}"
-    reads_pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="atlas-grpc-read")
-
-    async def setup() -> tuple[grpc.aio.Server, int]:
-        server = grpc.aio.server(
-            handlers=_handlers(
-                IngestServicer(pipeline, calls), ReadsServicer(store, calls, reads_pool)
-            ),
-            options=[
-                ("grpc.max_receive_message_length", config.max_request_bytes),
-                # Alone, a second server on the same port must fail, not share it silently.
-                ("grpc.so_reuseport", 1 if reuse_port else 0),
-            ],
-            maximum_concurrent_rpcs=max_concurrent_rpcs,
-            interceptors=list(interceptors),
-        )
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        await health_servicer.refresh()
-        try:
-            bound = server.add_insecure_port(address)
-        except RuntimeError as err:
-            raise InvalidArgumentError(f"grpc_port: cannot bind {address} ({err})") from err
-        if bound == 0:
-            raise InvalidArgumentError(f"grpc_port: cannot bind {address}")
-        await server.start()
-        return server, bound
-
-    running = LoopServer(
-        setup,
-        background=(health_servicer.watch,),
-        on_stopped=lambda: reads_pool.shutdown(wait=False),
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="atlas-grpc"),
+        handlers=_handlers(IngestServicer(pipeline, calls), ReadsServicer(store, calls)),
+        options=[
+            ("grpc.max_receive_message_length", config.max_request_bytes),
+            # Alone, a second server on the same port must fail, not share it silently.
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
+        ],
+        maximum_concurrent_rpcs=max_concurrent_rpcs,
+        interceptors=list(interceptors),
     )
-    return running, running.port
+    health_servicer = _Health(pipeline)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    address = f"{host or config.host}:{port}"
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError as err:
+        raise InvalidArgumentError(f"grpc_port: cannot bind {address} ({err})") from err
+    if bound == 0:
+        raise InvalidArgumentError(f"grpc_port: cannot bind {address}")
+    server.start()
+    threading.Thread(
+        target=_watch_health, args=(server, health_servicer), name="atlas-grpc-health", daemon=True
+    ).start()
+    return server, bound

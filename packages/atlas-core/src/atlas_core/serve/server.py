@@ -1,6 +1,6 @@
 """One ``atlas serve`` process: the gRPC server and the HTTP server over one ingest pipeline.
 
-gRPC runs on ``grpc.aio`` in its own thread (its event loop); HTTP on uvicorn in another;
+gRPC runs on grpcio's thread pool; HTTP on uvicorn in its own thread (its event loop);
 both hand events to the same :class:`~atlas_core.serve.pipeline.IngestPipeline`, whose one
 writer group-commits to the store.
 
@@ -26,7 +26,6 @@ import uvicorn
 
 from atlas_core.auth import FeedbackTokens, KeyVerifier
 from atlas_core.monitoring import DashboardLinks, MonitoringView, StoreCollector, dashboard_router
-from atlas_core.serve.grpc_loop import LoopServer
 from atlas_core.serve.grpc_service import create_grpc_server
 from atlas_core.serve.http_app import create_app
 from atlas_core.serve.metrics import ServeMetrics
@@ -34,6 +33,8 @@ from atlas_core.serve.pipeline import IngestPipeline
 from atlas_core.store import open_store
 
 if TYPE_CHECKING:
+    import grpc
+
     from atlas_core.config import AtlasConfig
     from atlas_core.store import Store
 
@@ -63,7 +64,7 @@ class AtlasServer:
         self.dashboard_links = DashboardLinks.from_config(config)
         self.grpc_port = 0
         self.http_port = 0
-        self._grpc: LoopServer | None = None
+        self._grpc: grpc.Server | None = None
         self._http: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
         self._stopped = threading.Event()
