@@ -12,12 +12,15 @@ Two workloads, each over real sockets against a running ``atlas serve``:
 Requests are built before the clock starts (distinct ids in every event, so nothing is
 deduplicated away); each request's latency is from send to acknowledgement, which the
 server gives only after the commit. Loss is checked afterwards by counting the rows the
-server stored against the events it acknowledged.
+server stored against the events it acknowledged. Each report carries the generator's own
+CPU time beside the server's: both share the machine's cores, so a target "on this machine"
+includes the client.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections import Counter
@@ -58,6 +61,8 @@ class LoadReport:
     """Events the server acknowledged (committed)."""
     server_cpu_s: float | None = None
     """CPU seconds the server (every process of it) used during the workload, when known."""
+    client_cpu_s: float | None = None
+    """CPU seconds this load generator (every thread of its process) used for the workload."""
 
     @property
     def server_cpu_us_per_event(self) -> float | None:
@@ -65,6 +70,13 @@ class LoadReport:
         if self.server_cpu_s is None or not self.acknowledged:
             return None
         return self.server_cpu_s / self.acknowledged * 1e6
+
+    @property
+    def client_cpu_us_per_event(self) -> float | None:
+        """The generator's CPU per acknowledged event, in microseconds (None: not measured)."""
+        if self.client_cpu_s is None or not self.acknowledged:
+            return None
+        return self.client_cpu_s / self.acknowledged * 1e6
 
     @property
     def events_per_s(self) -> float:
@@ -94,6 +106,12 @@ class LoadReport:
                 None
                 if self.server_cpu_us_per_event is None
                 else round(self.server_cpu_us_per_event, 2)
+            ),
+            "client_cpu_s": None if self.client_cpu_s is None else round(self.client_cpu_s, 2),
+            "client_cpu_us_per_event": (
+                None
+                if self.client_cpu_us_per_event is None
+                else round(self.client_cpu_us_per_event, 2)
             ),
             "errors": dict(self.errors),
         }
@@ -194,7 +212,9 @@ def run_http_single(
         runner: Any = uvloop.run
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
         runner = asyncio.run
+    started = _process_cpu_s()
     report: LoadReport = runner(_run_http(host, port, path, api_key, bodies, concurrency))
+    report.client_cpu_s = _process_cpu_s() - started
     return report
 
 
@@ -318,7 +338,15 @@ def run_grpc_batches(
     concurrency: int = 8,
 ) -> LoadReport:
     """Sends every pre-serialized ``ColumnBatch``; see the module docstring."""
+    started = _process_cpu_s()
     report: LoadReport = asyncio.run(
         _run_grpc(target, api_key, messages, events_per_message, concurrency)
     )
+    report.client_cpu_s = _process_cpu_s() - started
     return report
+
+
+def _process_cpu_s() -> float:
+    """User + system CPU seconds of this process, all threads (grpcio's poller included)."""
+    times = os.times()
+    return times.user + times.system
