@@ -16,7 +16,13 @@ import pytest
 from atlas_core.config.models import RolloutConfig
 from atlas_core.errors import InvalidArgumentError
 from atlas_core.loop import ManualClock, Phase, Rollout, RolloutError
-from atlas_core.loop.rollout_state import NAMESPACE, load_state, rollout_history, save_state
+from atlas_core.loop.rollout_state import (
+    NAMESPACE,
+    load_state,
+    rollout_history,
+    rollout_log,
+    save_state,
+)
 from atlas_core.store import Store, open_store
 from atlas_core.types import Version, VersionKind, VersionStatus
 
@@ -290,3 +296,8 @@ def test_every_finished_rollout_is_logged(store: Store) -> None:
     assert log[3].reason == "bad deploy"
     assert log[1].history[-1]["passed"] is False
     assert rollout_history(store, "default", VersionKind.MODEL, "agent") == []
+    # The log of every family, with end times on the rollout's clock, oldest first.
+    ended = rollout_log(store, "default")
+    assert [s.candidate_id for _, s in ended] == [s.candidate_id for s in log]
+    start = ManualClock().now()
+    assert [at - start for at, _ in ended] == [0.0, 1.0, 2.0, 3.0]

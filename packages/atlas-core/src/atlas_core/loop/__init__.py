@@ -23,7 +23,7 @@ from atlas_core.loop.learner import Learner, LearnerResult, LearningTask, load_l
 from atlas_core.loop.memory import ExampleMemory, ReplayMemory
 from atlas_core.loop.observations import arm_stats_from_store
 from atlas_core.loop.rollout import Rollout, RolloutError, StepOutcome
-from atlas_core.loop.rollout_state import Phase, RolloutState, rollout_history
+from atlas_core.loop.rollout_state import Phase, RolloutState, rollout_history, rollout_log
 from atlas_core.loop.router import Route, Router
 from atlas_core.loop.scheduler import Decision, Scheduler
 from atlas_core.loop.selection import select, value_scores
@@ -61,6 +61,7 @@ __all__ = [
     "load_learner",
     "prompt_text",
     "rollout_history",
+    "rollout_log",
     "select",
     "value_scores",
 ]

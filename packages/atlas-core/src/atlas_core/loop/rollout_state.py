@@ -24,6 +24,7 @@ __all__ = [
     "RolloutState",
     "load_state",
     "rollout_history",
+    "rollout_log",
     "save_state",
 ]
 
@@ -136,6 +137,17 @@ def save_state(
         # an upsert, not a duplicate.
         key = f"{state_key(state.kind, state.name)}/{int(ended_at * 1e6):020d}/{state.candidate_id}"
         store.kv_put(tenant, LOG_NAMESPACE, {key: text})
+
+
+def rollout_log(store: Store, tenant: str) -> list[tuple[float, RolloutState]]:
+    """Every finished rollout of every family with the time it ended (Unix s), oldest end
+    first: what monitoring, the report and the trackers read."""
+    ended = []
+    for key, text in store.kv_items(tenant, LOG_NAMESPACE).items():
+        _, micros, _ = key.rsplit("/", 2)  # see save_state: family/<end µs>/<candidate>
+        ended.append((int(micros) / 1e6, RolloutState.from_json(text)))
+    ended.sort(key=lambda item: item[0])
+    return ended
 
 
 def rollout_history(store: Store, tenant: str, kind: VersionKind, name: str) -> list[RolloutState]:

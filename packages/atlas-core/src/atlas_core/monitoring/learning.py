@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from atlas_core.loop.rollout_state import LOG_NAMESPACE, NAMESPACE, RolloutState
+from atlas_core.loop.rollout_state import NAMESPACE, RolloutState, rollout_log
 from atlas_core.store import Store
 from atlas_core.types import LearningRun, Version, from_ns
 
@@ -141,11 +141,6 @@ def _rollout_row(state: RolloutState, labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _log_end(key: str) -> float:
-    # save_state keys the log "kind/name/<end time in µs, 20 digits>/<candidate id>".
-    return int(key.rsplit("/", 2)[-2]) / 1e6
-
-
 def learning_activity(
     store: Store,
     tenant: str,
@@ -166,9 +161,9 @@ def learning_activity(
     current = store.kv_items(tenant, NAMESPACE)
     rollouts = [_rollout_row(RolloutState.from_json(text), labels) for text in current.values()]
     finished = []
-    for key, text in store.kv_items(tenant, LOG_NAMESPACE).items():
-        row = _rollout_row(RolloutState.from_json(text), labels)
-        row["ended_at"] = _iso_s(_log_end(key))
+    for ended_at, state in rollout_log(store, tenant):
+        row = _rollout_row(state, labels)
+        row["ended_at"] = _iso_s(ended_at)
         finished.append(row)
     finished.sort(key=lambda r: r["ended_at"])
     markers = [

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import polars as pl
 
-from atlas_core.loop.rollout_state import LOG_NAMESPACE, NAMESPACE, Phase, RolloutState
+from atlas_core.loop.rollout_state import NAMESPACE, Phase, RolloutState, rollout_log
 from atlas_core.store import Query, Store
 from atlas_core.types import LearningRun, Version, VersionKind
 
@@ -55,23 +55,16 @@ class Sources:
         return self.interactions.filter(pl.col("reward").is_not_null())
 
 
-def _parse_end(key: str, text: str) -> RolloutEnd:
-    # Log keys are ``kind/name/<end time in µs, 20 digits>/<candidate id>`` (rollout_state).
-    _, micros, _ = key.rsplit("/", 2)
-    ended = datetime.fromtimestamp(int(micros) / 1e6, UTC)
-    return RolloutEnd(ended, RolloutState.from_json(text))
-
-
 def load_sources(store: Store, tenant: str, since: datetime | None = None) -> Sources:
     """Reads everything the report needs; ``since`` filters each source on its own clock."""
     query = Query(since=since)
     frame = store.interactions_with_rewards(tenant, query).select(_COLUMNS).with_row_index("seq")
     runs = tuple(r for r in store.learning_runs(tenant) if since is None or r.created_at >= since)
     versions = {v.id: v for v in store.versions(tenant)}
-    ends = sorted(
-        (_parse_end(k, t) for k, t in store.kv_items(tenant, LOG_NAMESPACE).items()),
-        key=lambda e: e.ended_at,
-    )
+    ends = [
+        RolloutEnd(datetime.fromtimestamp(at, UTC), state)
+        for at, state in rollout_log(store, tenant)
+    ]
     ends = [e for e in ends if since is None or e.ended_at >= since]
     states = [RolloutState.from_json(t) for t in store.kv_items(tenant, NAMESPACE).values()]
     feedback = store.feedback(tenant, query).select("kind", "name")

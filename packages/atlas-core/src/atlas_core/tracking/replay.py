@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from atlas_core.loop.rollout_state import LOG_NAMESPACE, RolloutState
+from atlas_core.loop.rollout_state import RolloutState, rollout_log
 from atlas_core.store import Store
 from atlas_core.tracking.base import RunLogger
 from atlas_core.types import LearningRun
@@ -32,9 +32,7 @@ def replay_history(
     runs: list[LearningRun] = [
         r for r in store.learning_runs(tenant) if since is None or r.created_at >= since
     ]
-    rollouts = [
-        RolloutState.from_json(text) for text in store.kv_items(tenant, LOG_NAMESPACE).values()
-    ]
+    rollouts = [state for _, state in rollout_log(store, tenant)]
     if since is not None:
         rollouts = [s for s in rollouts if s.started_at >= since.timestamp()]
     timeline: list[tuple[float, LearningRun | RolloutState]] = [
