@@ -3,11 +3,17 @@ from it computed here independently (plain Python over what was written)."""
 
 from __future__ import annotations
 
+import os
 import statistics
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from uuid import UUID
 
+import pytest
+
+from atlas_core.config import AtlasConfig, ServeConfig, StoreConfig
+from atlas_core.config.models import MonitoringConfig
 from atlas_core.loop.rollout_state import Phase, RolloutState, save_state
 from atlas_core.store import Store
 from atlas_core.types import (
@@ -219,3 +225,19 @@ def write_tenant(store: Store, tenant: str = "acme", n: int = 40) -> Written:
     )
     save_state(store, tenant, current)
     return w
+
+
+def server_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, monitoring: MonitoringConfig
+) -> AtlasConfig:
+    """An `atlas serve` config on a fresh SQLite store and free ports, with no ``ATLAS_*``
+    variable of the machine leaking in."""
+    for name in list(os.environ):
+        if name.startswith("ATLAS_"):
+            monkeypatch.delenv(name)
+    return AtlasConfig(
+        home=tmp_path,
+        store=StoreConfig(url="sqlite:///" + str(tmp_path / "a.db")),
+        serve=ServeConfig(http_port=0, grpc_port=0),
+        monitoring=monitoring,
+    )

@@ -20,7 +20,6 @@ import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
-from atlas_core.config import AtlasConfig, ServeConfig, StoreConfig
 from atlas_core.config.models import MonitoringConfig
 from atlas_core.monitoring import DashboardHandle, serve_dashboard
 from atlas_core.serve.server import AtlasServer
@@ -28,7 +27,7 @@ from atlas_core.store import Store, open_store
 from atlas_core.types import ApiKey, Interaction, Reward, utcnow
 
 sys.path.insert(0, str(Path(__file__).parent))
-from monitoring_data import write_tenant
+from monitoring_data import server_config, write_tenant
 
 CHROMIUM = os.environ.get("ATLAS_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -205,15 +204,7 @@ def test_atlas_serve_dashboard_via_a_signed_link(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: tuple[Page, list[str]]
 ) -> None:
     # The same page behind the full `atlas serve` app (its fast path and middleware).
-    for name in list(os.environ):
-        if name.startswith("ATLAS_"):
-            monkeypatch.delenv(name)
-    config = AtlasConfig(
-        home=tmp_path,
-        store=StoreConfig(url="sqlite:///" + str(tmp_path / "a.db")),
-        serve=ServeConfig(http_port=0, grpc_port=0),
-        monitoring=MonitoringConfig(cache_ttl_s=0),
-    )
+    config = server_config(tmp_path, monkeypatch, MonitoringConfig(cache_ttl_s=0))
     server = AtlasServer(config)
     server.start()
     tab, errors = page

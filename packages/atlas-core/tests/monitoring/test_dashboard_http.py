@@ -3,7 +3,6 @@ signed links (and the CLI that prints them), the page and its assets."""
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import time
@@ -18,7 +17,7 @@ from typer.testing import CliRunner
 
 from atlas_core.auth import FeedbackTokens
 from atlas_core.cli import build_app
-from atlas_core.config import AtlasConfig, ServeConfig, StoreConfig, feedback_secrets
+from atlas_core.config import AtlasConfig, feedback_secrets
 from atlas_core.config.models import MonitoringConfig
 from atlas_core.errors import TokenExpiredError, TokenMalformedError, TokenSignatureError
 from atlas_core.monitoring import DashboardLinks
@@ -26,7 +25,7 @@ from atlas_core.serve.server import AtlasServer
 from atlas_core.types import ApiKey
 
 sys.path.insert(0, str(Path(__file__).parent))
-from monitoring_data import write_tenant
+from monitoring_data import server_config, write_tenant
 
 
 class Harness:
@@ -48,15 +47,7 @@ class Harness:
 
 @pytest.fixture
 def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    for name in list(os.environ):
-        if name.startswith("ATLAS_"):
-            monkeypatch.delenv(name)
-    config = AtlasConfig(
-        home=tmp_path,
-        store=StoreConfig(url="sqlite:///" + str(tmp_path / "a.db")),
-        serve=ServeConfig(http_port=0, grpc_port=0),
-        monitoring=MonitoringConfig(cache_ttl_s=0),
-    )
+    config = server_config(tmp_path, monkeypatch, MonitoringConfig(cache_ttl_s=0))
     server = AtlasServer(config)
     server.start()
     try:
@@ -199,15 +190,7 @@ def test_cli_prints_a_link_the_server_accepts(api: Harness) -> None:
 
 
 def test_dashboard_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("ATLAS_"):
-            monkeypatch.delenv(name)
-    config = AtlasConfig(
-        home=tmp_path,
-        store=StoreConfig(url="sqlite:///" + str(tmp_path / "a.db")),
-        serve=ServeConfig(http_port=0, grpc_port=0),
-        monitoring=MonitoringConfig(dashboard=False),
-    )
+    config = server_config(tmp_path, monkeypatch, MonitoringConfig(dashboard=False))
     server = AtlasServer(config)
     server.start()
     try:

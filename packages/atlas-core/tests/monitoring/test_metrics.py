@@ -16,7 +16,6 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from atlas_core.config import AtlasConfig, ServeConfig, StoreConfig
 from atlas_core.config.models import MonitoringConfig
 from atlas_core.monitoring import TransportCollector
 from atlas_core.sdk.recorder import Recorder
@@ -25,7 +24,7 @@ from atlas_core.store import open_store
 from atlas_core.types import ApiKey, Reward
 
 sys.path.insert(0, str(Path(__file__).parent))
-from monitoring_data import Written, write_tenant
+from monitoring_data import Written, server_config, write_tenant
 
 
 def _samples(text: str) -> list[Sample]:
@@ -40,15 +39,8 @@ def _value(samples: list[Sample], metric: str, **labels: str) -> float:
 
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[AtlasServer, str]]:
-    for name in list(os.environ):
-        if name.startswith("ATLAS_"):
-            monkeypatch.delenv(name)
-    config = AtlasConfig(
-        home=tmp_path,
-        store=StoreConfig(url="sqlite:///" + str(tmp_path / "a.db")),
-        serve=ServeConfig(http_port=0, grpc_port=0),
-        monitoring=MonitoringConfig(cache_ttl_s=0, top_learning_keys=2),
-    )
+    monitoring = MonitoringConfig(cache_ttl_s=0, top_learning_keys=2)
+    config = server_config(tmp_path, monkeypatch, monitoring)
     srv = AtlasServer(config)
     srv.start()
     try:

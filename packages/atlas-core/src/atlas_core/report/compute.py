@@ -59,9 +59,7 @@ def build_report(
     A naive ``since`` is taken as UTC. Raises InvalidArgumentError for a ``window`` below 1
     or a negative or non-finite ``forgetting_tolerance``.
     """
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    sources = load_sources(store, tenant, since)
+    since, sources = load_inputs(store, tenant, since)
     return compute_report(
         sources,
         tenant,
@@ -70,6 +68,15 @@ def build_report(
         window=window,
         forgetting_tolerance=forgetting_tolerance,
     )
+
+
+def load_inputs(
+    store: Store, tenant: str, since: datetime | None
+) -> tuple[datetime | None, Sources]:
+    """``since`` made aware (a naive one is UTC) and the sources read from it."""
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return since, load_sources(store, tenant, since)
 
 
 def _family(state: RolloutState) -> str:

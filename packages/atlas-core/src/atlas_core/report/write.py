@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from atlas_core.errors import InvalidArgumentError
-from atlas_core.report.compute import DEFAULT_WINDOW, compute_report
+from atlas_core.report.compute import DEFAULT_WINDOW, compute_report, load_inputs
 from atlas_core.report.document import build_document
 from atlas_core.report.html import render_html
 from atlas_core.report.markdown import render_markdown
 from atlas_core.report.model import LearningReport
-from atlas_core.report.sources import load_sources
 from atlas_core.store import Store
 
 __all__ = ["FORMATS", "ReportFiles", "write_report"]
@@ -57,9 +56,7 @@ def write_report(
         raise InvalidArgumentError(
             f"formats: must be one or more of {', '.join(FORMATS)}, got {sorted(formats)}"
         )
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    sources = load_sources(store, tenant, since)
+    since, sources = load_inputs(store, tenant, since)
     report = compute_report(
         sources,
         tenant,
