@@ -13,6 +13,9 @@ Contract shared by every back-end:
   The one exception to checking: a :class:`~atlas_core.validation.CheckedFrame`, whose
   rows were checked against the same rules where it was made (only the server's
   decoder makes one), is written without checking them again.
+- ``prepare_events`` + ``write_events`` split an ingest write in two: validation and
+  conversion first (no lock held), then one transaction for interactions and feedback
+  together. The server prepares the next group while the previous one is written.
 - Every read and delete takes the tenant; no call returns or touches another
   tenant's rows.
 """
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BatchValidationError",
+    "PreparedEvents",
     "Query",
     "SchemaVersionError",
     "Store",
@@ -88,6 +92,21 @@ class WriteResult:
     """Rows newly stored."""
     skipped: int
     """Rows whose id was already stored (retries); left untouched."""
+
+
+@dataclass(frozen=True)
+class PreparedEvents:
+    """Interactions and feedback validated and converted by one store's
+    ``prepare_events``, ready for its ``write_events``: opaque to everyone else."""
+
+    store_url: str
+    """The store that made it (another store refuses it)."""
+    parts: tuple[tuple[str, object, int], ...]
+    """Per table with rows: (table, the back-end's insert payload, rows)."""
+
+    def rows(self, table: str) -> int:
+        """Rows of ``table`` (``interactions`` or ``feedback``) it holds."""
+        return sum(n for name, _, n in self.parts if name == table)
 
 
 @dataclass(frozen=True)
@@ -144,6 +163,20 @@ class Store(Protocol):
 
     def write_rewards(self, batch: pl.DataFrame | Sequence[Reward]) -> WriteResult:
         """Stores rewards, all or nothing; existing ids are skipped."""
+        ...
+
+    def prepare_events(
+        self,
+        interactions: pl.DataFrame | Sequence[Interaction] | CheckedFrame,
+        feedback: pl.DataFrame | Sequence[Feedback] | CheckedFrame,
+    ) -> PreparedEvents:
+        """Validates and converts both batches for :meth:`write_events`, writing nothing
+        and taking no lock: BatchValidationError (naming the table) as the writes do."""
+        ...
+
+    def write_events(self, prepared: PreparedEvents) -> tuple[WriteResult, WriteResult]:
+        """Stores what :meth:`prepare_events` made in ONE transaction (all or nothing,
+        existing ids skipped); the results for interactions and feedback."""
         ...
 
     # -- reads (polars) ---------------------------------------------------------------

@@ -24,7 +24,7 @@ from atlas_core.serve.errors import (
 from atlas_core.serve.loadgen import sdk_columns
 from atlas_core.serve.metrics import ServeMetrics
 from atlas_core.serve.pipeline import IngestPipeline
-from atlas_core.store import Store, open_store
+from atlas_core.store import PreparedEvents, Store, open_store
 
 
 @pytest.fixture
@@ -227,12 +227,12 @@ class _SlowStore:
         self.gate = threading.Event()
         self.failures = 0
 
-    def write_interactions(self, frame: pl.DataFrame) -> Any:
+    def write_events(self, prepared: PreparedEvents) -> Any:
         self.gate.wait(10)
         if self.failures:
             self.failures -= 1
             raise OSError("disk unplugged")
-        return self._store.write_interactions(frame)
+        return self._store.write_events(prepared)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)

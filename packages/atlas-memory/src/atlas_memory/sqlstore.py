@@ -18,7 +18,7 @@ import polars as pl
 from pydantic import BaseModel
 
 from atlas_core.errors import InvalidArgumentError
-from atlas_core.store import Query, WriteResult
+from atlas_core.store import PreparedEvents, Query, WriteResult
 from atlas_core.types import Feedback, Interaction, Reward, to_ns
 from atlas_core.validation import CheckedFrame
 from atlas_memory import query as q
@@ -50,8 +50,12 @@ class SqlStore(RegistrySql, KvSql):
         """A write transaction: committed when the block ends, rolled back on error."""
 
     @abstractmethod
-    def _bulk_insert(self, table: str, frame: pl.DataFrame) -> WriteResult:
-        """Inserts a validated storage frame in one transaction, skipping existing ids."""
+    def _insert_payload(self, table: str, frame: pl.DataFrame) -> object:
+        """A validated storage frame converted for :meth:`_insert_payloads` (no I/O)."""
+
+    @abstractmethod
+    def _insert_payloads(self, parts: Sequence[tuple[str, Any, int]]) -> list[WriteResult]:
+        """Inserts (table, payload, rows) parts in one transaction, skipping existing ids."""
 
     @abstractmethod
     def _read_frame(self, table: str, sql: str, params: Sequence[Any]) -> pl.DataFrame:
@@ -84,7 +88,7 @@ class SqlStore(RegistrySql, KvSql):
         frame = prepare(table, batch)
         if frame.height == 0:
             return WriteResult(0, 0)
-        return self._bulk_insert(table, frame)
+        return self._insert_payloads([(table, self._insert_payload(table, frame), frame.height)])[0]
 
     def write_interactions(
         self, batch: pl.DataFrame | Sequence[Interaction] | CheckedFrame
@@ -103,6 +107,33 @@ class SqlStore(RegistrySql, KvSql):
     def write_rewards(self, batch: pl.DataFrame | Sequence[Reward]) -> WriteResult:
         """Stores rewards, all or nothing; existing ids are skipped."""
         return self._write("rewards", batch)
+
+    def prepare_events(
+        self,
+        interactions: pl.DataFrame | Sequence[Interaction] | CheckedFrame,
+        feedback: pl.DataFrame | Sequence[Feedback] | CheckedFrame,
+    ) -> PreparedEvents:
+        """Validates and converts both batches for :meth:`write_events`; writes nothing."""
+        parts = []
+        for table, batch in (("interactions", interactions), ("feedback", feedback)):
+            if (len(batch) if isinstance(batch, Sequence) else batch.height) == 0:
+                continue  # nothing of that table (an empty frame may lack its columns)
+            frame = prepare(table, batch)
+            if frame.height:
+                parts.append((table, self._insert_payload(table, frame), frame.height))
+        return PreparedEvents(self.url, tuple(parts))
+
+    def write_events(self, prepared: PreparedEvents) -> tuple[WriteResult, WriteResult]:
+        """Stores a :meth:`prepare_events` batch in one transaction (all or nothing)."""
+        if prepared.store_url != self.url:
+            raise InvalidArgumentError(
+                f"prepared: made by the store at {prepared.store_url}, written to {self.url}"
+            )
+        results = dict.fromkeys(("interactions", "feedback"), WriteResult(0, 0))
+        if prepared.parts:
+            written = self._insert_payloads(prepared.parts)
+            results.update(zip((table for table, _, _ in prepared.parts), written, strict=True))
+        return results["interactions"], results["feedback"]
 
     # -- reads --------------------------------------------------------------------------------
     def _read(self, table: str, tenant: str, query: Query | None) -> pl.DataFrame:

@@ -11,12 +11,13 @@ hands the events to :meth:`IngestPipeline.submit` (typed events as JSON-like map
    with a retry hint when full: nothing of that request is taken);
 4. two threads work on groups of queued requests (up to ``commit_max_events`` events):
    one prepares a group, once for all its requests (:mod:`atlas_core.serve.commit_batch`):
-   decodes, drops feedback about interactions the tenant does not have and repeated ids;
-   the other writes the previous group, each table with one store call — one transaction
-   — and then resolves every request's future. The native decoder applies the value
-   rules to SDK column batches as it decodes them (an event breaking one is reported
-   and left out) and hands the store frames it need not check again; the store checks
-   typed events on every write. When it refuses one, the rows at fault are found with
+   decodes, drops feedback about interactions the tenant does not have and repeated ids,
+   and has the store validate and convert it (``Store.prepare_events``); the other
+   writes the previous group, interactions and feedback in one store transaction
+   (``Store.write_events``), and then resolves every request's future. The native
+   decoder applies the value rules to SDK column batches as it decodes them (an event
+   breaking one is reported and left out) and hands the store frames it need not check
+   again; the store checks typed events. When it refuses one, the rows at fault are found with
    the same rule set (:func:`atlas_core.validation.bad_rows`), reported per event
    (kind, index, field, reason) and left out, and the valid rest of the same requests
    is written.
@@ -41,11 +42,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import numpy as np
-import polars as pl
 
 from atlas_core.errors import InvalidArgumentError
 from atlas_core.serve.commit_batch import (
@@ -65,8 +65,8 @@ from atlas_core.serve.ratelimit import RateLimiter
 from atlas_core.serve.recent_ids import RecentIds
 from atlas_core.serve.records import convert
 from atlas_core.serve.results import EventError, EventKindName, IngestResult
-from atlas_core.store import BatchValidationError, WriteResult
-from atlas_core.validation import CheckedFrame, bad_rows
+from atlas_core.store import BatchValidationError, PreparedEvents
+from atlas_core.validation import bad_rows
 
 if TYPE_CHECKING:
     from atlas_core.config import ServeConfig
@@ -82,6 +82,7 @@ _WRITE_ATTEMPTS = 4
 _SHUTTING_DOWN = "server is shutting down; retry against the restarted server"
 _KNOWN_CACHE = 262_144  # recently committed interaction ids remembered per process
 _BYTES_PER_EVENT = 256  # rough overhead of an event beyond its text, for the byte bound
+_T = TypeVar("_T")
 
 
 class _Request(PendingRequest):
@@ -111,18 +112,20 @@ _EMPTY = Tagged.empty()
 class _Prepared:
     """A group ready to write: its valid, referenced, de-duplicated frames."""
 
-    __slots__ = ("error", "feedback", "group", "interactions")
+    __slots__ = ("error", "events", "feedback", "group", "interactions")
 
     def __init__(
         self,
         group: list[_Request],
         interactions: Tagged,
         feedback: Tagged,
+        events: PreparedEvents | None = None,
         error: BaseException | None = None,
     ) -> None:
         self.group = group
         self.interactions = interactions
         self.feedback = feedback
+        self.events = events  # what the store writes: the rows above, converted
         self.error = error
 
 
@@ -321,9 +324,9 @@ class IngestPipeline:
             self._prepared.put(prepared)
             # Wait until the writer has taken it, so that the next group holds everything
             # that arrives while this one is written: one commit per write cycle, as
-            # large as the load makes it. A commit costs ~5 ms of fixed work (two store
-            # transactions, their checks, the frames), so under load fewer, larger groups
-            # spend far less CPU per event; when idle, the writer takes it at once.
+            # large as the load makes it. A commit has a few ms of fixed work (the frames,
+            # the conversion, the transaction), so under load fewer, larger groups spend
+            # far less CPU per event; when idle, the writer takes it at once.
             self._prepared.join()
 
     def _write_loop(self) -> None:
@@ -347,11 +350,12 @@ class IngestPipeline:
                 self._gauge()
 
     def _prepare(self, group: list[_Request]) -> _Prepared:
-        """Frames, value rules, references and repeats for a whole group, before writing."""
+        """Frames, value rules, references, repeats and the store's conversion for a whole
+        group, before writing (this runs while the previous group is written)."""
         # The value rules: the decoder applied them to column batches; typed events are
-        # left to the store, which checks them on every write anyway (all or nothing): in
-        # the usual all-valid group that spares a second pass, and a write it refuses is
-        # retried without the bad rows (see _write).
+        # checked by the store's prepare_events (all or nothing): in the usual all-valid
+        # group that is the only pass, and when it refuses, the rows at fault are found,
+        # reported and left out, and the rest is prepared again.
         errors_before = sum(len(r.errors) for r in group)
         frames = commit_frames(group)
         # Events the decoder left out (malformed, or breaking a value rule).
@@ -360,24 +364,31 @@ class IngestPipeline:
         feedback = self._about_known_interactions(group, interactions, feedback)
         interactions = self._without_repeats(group, interactions)
         feedback = self._without_repeats(group, feedback)
+        try:
+            events = self._store.prepare_events(interactions.batch, feedback.batch)
+        except BatchValidationError:
+            valid = self._valid(group, "interaction", interactions)
+            feedback = self._without_refused(group, interactions, valid, feedback)
+            interactions = valid
+            feedback = self._valid(group, "feedback", feedback)
+            # A second refusal (a rule bad_rows missed) goes to the per-request fallback.
+            events = self._store.prepare_events(interactions.batch, feedback.batch)
         # Remembered before the write, so that the next group (prepared while this one is
         # written) accepts feedback about them; forgotten again if the write fails.
         self._remember(group, interactions)
-        return _Prepared(group, interactions, feedback)
+        return _Prepared(group, interactions, feedback, events)
 
     def _commit(self, prepared: _Prepared) -> None:
         group = prepared.group
-        if prepared.error is not None:
-            raise prepared.error
         started = time.perf_counter()
         try:
+            if prepared.error is not None:
+                raise prepared.error
             self._write(prepared)
         except BatchValidationError:
             # The store refused a row the rules let through: commit each request on its
             # own so that only the request holding it fails.
             self._forget(group, prepared.interactions)
-            if len(group) == 1:
-                raise
             for request in group:
                 request.errors = list(request.typed_errors)
                 request.accepted = request.duplicates = 0
@@ -407,56 +418,42 @@ class IngestPipeline:
             self._commit_rate = 0.8 * self._commit_rate + 0.2 * max(1000.0, committed / elapsed)
 
     def _write(self, prepared: _Prepared) -> None:
+        """One store transaction for the group's interactions and feedback."""
         group = prepared.group
-        steps: tuple[
-            tuple[EventKindName, Callable[[pl.DataFrame | CheckedFrame], WriteResult]], ...
-        ] = (
-            ("interaction", self._store.write_interactions),
-            ("feedback", self._store.write_feedback),
-        )
-        for kind, write in steps:
-            tagged = prepared.interactions if kind == "interaction" else prepared.feedback
+        events = prepared.events
+        if events is None or not events.parts:
+            return
+        written = self._with_retries(functools.partial(self._store.write_events, events))
+        for tagged, result, kind in zip(
+            (prepared.interactions, prepared.feedback),
+            written,
+            ("interaction", "feedback"),
+            strict=True,
+        ):
             if not tagged.height:
                 continue
-            try:
-                written = self._with_retries(functools.partial(write, tagged.batch))
-            except BatchValidationError:
-                # Some rows break a rule: name every one on its request, write the rest
-                # (a second refusal goes to the per-request fallback in _commit).
-                valid = self._valid(group, kind, tagged)
-                if kind == "interaction":
-                    self._drop_invalid_interactions(prepared, tagged, valid)
-                tagged = valid
-                if not tagged.height:
-                    continue
-                written = self._with_retries(functools.partial(write, tagged.batch))
             if self._metrics is not None:  # monitoring: committed events by kind
                 self._metrics.count_ingested(kind, tagged.frame)
             for i, n in enumerate(np.bincount(tagged.req, minlength=len(group))):
                 group[i].accepted += int(n)
-            self._attribute_skipped(group, tagged.req, written.skipped)
+            self._attribute_skipped(group, tagged.req, result.skipped)
 
-    def _drop_invalid_interactions(
-        self, prepared: _Prepared, before: Tagged, after: Tagged
-    ) -> None:
-        """Interactions the rules refused are forgotten again, and feedback of this group
-        about them is refused as about an unknown interaction."""
+    def _without_refused(
+        self, group: list[_Request], before: Tagged, after: Tagged, feedback: Tagged
+    ) -> Tagged:
+        """Feedback of this group about interactions the rules refused (in ``before``, not
+        in ``after``) is refused as about an unknown interaction."""
+        if before.height == after.height or not feedback.height:
+            return feedback
         dropped = set(before.frame["id"].to_list()) - set(after.frame["id"].to_list())
-        if not dropped:
-            return
-        gone = np.array([i in dropped for i in before.frame["id"].to_list()], dtype=bool)
-        self._forget(prepared.group, before.keep(gone))
-        feedback = prepared.feedback
-        if not feedback.height:
-            return
         targets = feedback.frame["interaction_id"].to_list()
         orphan = np.array([t in dropped for t in targets], dtype=bool)
         for j in np.flatnonzero(orphan):
             reason = f"unknown interaction {UUID(bytes=targets[j])}: it was refused"
             error = EventError("feedback", int(feedback.row[j]), "interaction_id", reason)
-            prepared.group[feedback.req[j]].errors.append(error)
+            group[feedback.req[j]].errors.append(error)
         self._count("rejected", int(orphan.sum()))
-        prepared.feedback = feedback.keep(~orphan)
+        return feedback.keep(~orphan)
 
     def _valid(self, group: list[_Request], kind: EventKindName, tagged: Tagged) -> Tagged:
         """The rows that keep every value rule; the others reported on their request."""
@@ -547,7 +544,7 @@ class IngestPipeline:
             if skipped <= 0:
                 return
 
-    def _with_retries(self, write: Callable[[], WriteResult]) -> WriteResult:
+    def _with_retries(self, write: Callable[[], _T]) -> _T:
         delay = 0.05
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:

@@ -86,37 +86,23 @@ class PostgresStore(SqlStore):
         with self._pool.connection() as conn, conn.transaction():
             yield PgTx(conn)
 
-    def _bulk_insert(self, table: str, frame: pl.DataFrame) -> WriteResult:
-        payload = csv_payload(table, frame)
+    def _insert_payload(self, table: str, frame: pl.DataFrame) -> bytes:
+        return csv_payload(table, frame)
+
+    def _insert_payloads(self, parts: Sequence[tuple[str, Any, int]]) -> list[WriteResult]:
         if self._pool.closed:
             raise StoreError("the store is closed")
         with self._pool.connection() as conn:
             try:
-                with (
-                    conn.transaction(),
-                    conn.cursor() as cur,
-                    cur.copy(copy_statement(table, table)) as copy,
-                ):
-                    copy.write(payload)
-                return WriteResult(inserted=frame.height, skipped=0)
+                with conn.transaction(), conn.cursor() as cur:
+                    for table, payload, _ in parts:
+                        with cur.copy(copy_statement(table, table)) as copy:
+                            copy.write(payload)
+                return [WriteResult(inserted=rows, skipped=0) for _, _, rows in parts]
             except psycopg.errors.UniqueViolation:
-                pass  # some ids are stored already (a retry): merge through a staging table
+                pass  # some ids are stored already (a retry): merge through staging tables
             with conn.transaction(), conn.cursor() as cur:
-                cur.execute(
-                    pgsql.SQL(
-                        "CREATE TEMP TABLE atlas_stage (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP"
-                    ).format(pgsql.Identifier(table))
-                )
-                with cur.copy(copy_statement("atlas_stage", table)) as copy:
-                    copy.write(payload)
-                cols = pgsql.SQL(", ").join(pgsql.Identifier(c.name) for c in TABLES[table])
-                cur.execute(
-                    pgsql.SQL(
-                        "INSERT INTO {} ({}) SELECT {} FROM atlas_stage ON CONFLICT (id) DO NOTHING"
-                    ).format(pgsql.Identifier(table), cols, cols)
-                )
-                inserted = max(cur.rowcount, 0)
-        return WriteResult(inserted=inserted, skipped=frame.height - inserted)
+                return [_merge(cur, table, payload, rows) for table, payload, rows in parts]
 
     def _read_frame(self, table: str, sql: str, params: Sequence[Any]) -> pl.DataFrame:
         if self._pool.closed:
@@ -163,3 +149,23 @@ def open_postgres(url: str) -> PostgresStore:
             rest.append((key, value))
     conninfo = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(rest)))
     return PostgresStore(conninfo, **ours)
+
+
+def _merge(cur: psycopg.Cursor[Any], table: str, payload: bytes, rows: int) -> WriteResult:
+    """COPY into a staging table dropped at commit, then insert what is not stored yet."""
+    stage = pgsql.Identifier(f"atlas_stage_{table}")
+    cur.execute(
+        pgsql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
+            stage, pgsql.Identifier(table)
+        )
+    )
+    with cur.copy(copy_statement(f"atlas_stage_{table}", table)) as copy:
+        copy.write(payload)
+    cols = pgsql.SQL(", ").join(pgsql.Identifier(c.name) for c in TABLES[table])
+    cur.execute(
+        pgsql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT (id) DO NOTHING").format(
+            pgsql.Identifier(table), cols, cols, stage
+        )
+    )
+    inserted = max(cur.rowcount, 0)
+    return WriteResult(inserted=inserted, skipped=rows - inserted)

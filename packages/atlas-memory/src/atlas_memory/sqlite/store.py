@@ -4,6 +4,10 @@ Durability: every write is one transaction that has committed to the write-ahead
 before the call returns, so it survives the process being killed (``kill -9``). With
 the default ``synchronous=normal`` a power cut may lose the last few commits;
 ``?synchronous=full`` in the URL fsyncs each commit and survives that too.
+
+Writers of every process queue on a lock file beside the database (``writer_lock``),
+and the write-ahead log is checkpointed on a background thread (``checkpoint``), so no
+commit waits in SQLite's polling busy handler or pays for a checkpoint.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import polars as pl
+import pyarrow as pa
 
 from atlas_core.errors import InvalidArgumentError
 from atlas_core.store import StoreError, WriteResult
@@ -25,7 +30,9 @@ from atlas_memory import query as q
 from atlas_memory.migrations import Dialect
 from atlas_memory.migrations.apply_sqlite import migrate
 from atlas_memory.schema import TABLES
+from atlas_memory.sqlite.checkpoint import WalCheckpointer
 from atlas_memory.sqlite.connection import AdbcTx, connect
+from atlas_memory.sqlite.writer_lock import WriterLock
 from atlas_memory.sqlstore import FrameRead, SqlStore
 
 _SYNCHRONOUS = ("normal", "full", "extra")
@@ -53,7 +60,9 @@ class SqliteStore(SqlStore):
 
     dialect: Dialect = "sqlite"
 
-    def __init__(self, path: str | Path, *, synchronous: str = "normal") -> None:
+    def __init__(
+        self, path: str | Path, *, synchronous: str = "normal", checkpoint_interval_s: float = 1.0
+    ) -> None:
         if synchronous.lower() not in _SYNCHRONOUS:
             raise InvalidArgumentError(f"synchronous: one of {_SYNCHRONOUS}, got {synchronous!r}")
         self.path = Path(path)
@@ -63,10 +72,19 @@ class SqliteStore(SqlStore):
         self._lock = threading.Lock()
         self._conn = connect(str(self.path), synchronous=self._synchronous)
         self._writer = AdbcTx(self._conn)
+        self._writer_lock = WriterLock(self.path)
+        self._checkpointer = WalCheckpointer(
+            str(self.path),
+            WriterLock(self.path),
+            synchronous=self._synchronous,
+            interval_s=checkpoint_interval_s,
+        )
         self._closed = False
         # A store dropped without close() still closes its cursor before its connection
         # (the driver refuses the other order, noisily, at interpreter exit).
-        self._finalizer = weakref.finalize(self, _close_quietly, self._writer, self._conn)
+        self._finalizer = weakref.finalize(
+            self, _close_quietly, self._writer, self._conn, self._checkpointer, self._writer_lock
+        )
         try:
             self._version = migrate(self._writer)
         except BaseException:
@@ -83,28 +101,33 @@ class SqliteStore(SqlStore):
             if not self._closed:
                 self._closed = True
                 self._finalizer.detach()
-                _close_quietly(self._writer, self._conn)
+                _close_quietly(self._writer, self._conn, self._checkpointer, self._writer_lock)
 
     @contextmanager
     def _tx(self) -> Iterator[AdbcTx]:
         with self._lock:
             if self._closed:
                 raise StoreError("the store is closed")
-            # IMMEDIATE takes the write lock up front, so a concurrent writer in another
-            # process waits (busy timeout) instead of failing halfway through.
-            self._writer.control("BEGIN IMMEDIATE")
-            try:
-                yield self._writer
-            except BaseException:
-                self._writer.control("ROLLBACK")
-                raise
-            self._writer.control("COMMIT")
+            # Writers of other processes queue on the lock file first (see writer_lock);
+            # IMMEDIATE then takes SQLite's write lock up front, so a writer that does not
+            # use the lock file waits (busy timeout) instead of failing halfway through.
+            with self._writer_lock:
+                self._writer.control("BEGIN IMMEDIATE")
+                try:
+                    yield self._writer
+                except BaseException:
+                    self._writer.control("ROLLBACK")
+                    raise
+                self._writer.control("COMMIT")
+            self._checkpointer.committed()
 
-    def _bulk_insert(self, table: str, frame: pl.DataFrame) -> WriteResult:
-        arrow = frame.to_arrow()
+    def _insert_payload(self, table: str, frame: pl.DataFrame) -> pa.Table:
+        return frame.to_arrow()
+
+    def _insert_payloads(self, parts: Sequence[tuple[str, Any, int]]) -> list[WriteResult]:
         with self._tx() as tx:
-            inserted = tx.bind_many(_insert_sql(table), arrow)
-        return WriteResult(inserted=inserted, skipped=frame.height - inserted)
+            inserted = [tx.bind_many(_insert_sql(table), arrow) for table, arrow, _ in parts]
+        return [WriteResult(n, rows - n) for n, (_, _, rows) in zip(inserted, parts, strict=True)]
 
     @contextmanager
     def _reader(self) -> Iterator[AdbcTx]:
@@ -146,9 +169,13 @@ class SqliteStore(SqlStore):
         return then(self._read_frame(table, sql, params))
 
 
-def _close_quietly(writer: AdbcTx, conn: Any) -> None:
+def _close_quietly(
+    writer: AdbcTx, conn: Any, checkpointer: WalCheckpointer, writer_lock: WriterLock
+) -> None:
+    checkpointer.close()
     writer.close()
     conn.close()
+    writer_lock.close()
 
 
 def open_sqlite(url: str) -> SqliteStore:
