@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -344,3 +345,30 @@ def test_feedback_about_a_refused_interaction_is_refused_too(
     # The refused interaction is not remembered as known.
     later = pipeline.submit("acme", rate_key="k", feedback=[_rating(bad)]).result(10)
     assert [e.field for e in later.rejected] == ["interaction_id"]
+
+
+def _commits(metrics: ServeMetrics) -> int:
+    samples = metrics.commit_events.collect()[0].samples
+    return int(next(s.value for s in samples if s.name.endswith("_count")))
+
+
+def test_small_requests_linger_to_share_one_commit(store: Store) -> None:
+    metrics = ServeMetrics()
+    pipeline = IngestPipeline(store, ServeConfig(commit_linger_ms=200), metrics)
+    futures = [
+        pipeline.submit("acme", rate_key="k", interactions=[_interaction()]) for _ in range(10)
+    ]
+    assert sum(f.result(10).accepted for f in futures) == 10
+    assert _commits(metrics) <= 2  # the first waited for the others
+    assert pipeline.close(10)
+
+
+def test_a_full_batch_does_not_linger(store: Store) -> None:
+    metrics = ServeMetrics()
+    pipeline = IngestPipeline(store, ServeConfig(commit_linger_ms=1000), metrics)
+    started = time.monotonic()
+    batch = pipeline.submit("acme", rate_key="k", interactions=[_interaction()] * 100)
+    assert batch.result(10).accepted == 100
+    assert time.monotonic() - started < 0.9  # 100 events >= the threshold: no wait
+    assert pipeline.close(10)
+    assert store.interactions("acme").height == 100

@@ -83,6 +83,7 @@ _SHUTTING_DOWN = "server is shutting down; retry against the restarted server"
 _KNOWN_CACHE = 262_144  # recently committed interaction ids remembered per process
 _BYTES_PER_EVENT = 256  # rough overhead of an event beyond its text, for the byte bound
 _T = TypeVar("_T")
+_LINGER_BELOW_EVENTS = 64  # a group this small waits commit_linger_ms for company
 
 
 class _Request(PendingRequest):
@@ -302,10 +303,22 @@ class IngestPipeline:
     def _prepare_loop(self) -> None:
         """Stage 1: takes queued requests as a group and prepares their frames."""
         limit = self._config.commit_max_events
+        linger_s = self._config.commit_linger_ms / 1000
         while True:
             with self._cond:
                 while not self._queue and not self._closing:
                     self._cond.wait()
+                # A commit's fixed cost (frames, value rules, conversion, transaction) is
+                # paid per group: a short sleep (no wake-up per arriving request) lets a
+                # stream of single-event requests share it.
+                linger = (
+                    linger_s > 0
+                    and self._pending_events < _LINGER_BELOW_EVENTS
+                    and not self._closing
+                )
+            if linger:
+                time.sleep(linger_s)
+            with self._cond:
                 drained = not self._queue
                 group: list[_Request] = []
                 events = 0
