@@ -25,7 +25,7 @@ from atlas_core.serve.errors import (
 from atlas_core.serve.loadgen import sdk_columns
 from atlas_core.serve.metrics import ServeMetrics
 from atlas_core.serve.pipeline import IngestPipeline
-from atlas_core.store import PreparedEvents, Store, open_store
+from atlas_core.store import BatchValidationError, PreparedEvents, Store, open_store
 
 
 @pytest.fixture
@@ -372,3 +372,32 @@ def test_a_full_batch_does_not_linger(store: Store) -> None:
     assert time.monotonic() - started < 0.9  # 100 events >= the threshold: no wait
     assert pipeline.close(10)
     assert store.interactions("acme").height == 100
+
+
+class _PickyStore:
+    """Refuses, when preparing, any batch holding the output "refuse-me" (a rule the
+    pipeline's own bad_rows does not know), as a store with a stricter rule would."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def prepare_events(self, interactions: Any, feedback: Any) -> PreparedEvents:
+        frame = interactions.frame if hasattr(interactions, "frame") else interactions
+        if isinstance(frame, pl.DataFrame) and "refuse-me" in frame["output"].to_list():
+            raise BatchValidationError("interactions", "output", 0, "refused by the store")
+        return self._store.prepare_events(interactions, feedback)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_a_refusal_the_rules_miss_fails_only_its_own_request(store: Store) -> None:
+    config = ServeConfig(commit_linger_ms=200)  # both requests in one group
+    pipeline = IngestPipeline(_PickyStore(store), config, ServeMetrics())  # type: ignore[arg-type]
+    fine = pipeline.submit("acme", rate_key="k", interactions=[_interaction()])
+    refused = pipeline.submit("acme", rate_key="k", interactions=[_interaction(output="refuse-me")])
+    assert fine.result(10).accepted == 1
+    with pytest.raises(BatchValidationError, match="refused by the store"):
+        refused.result(10)
+    assert pipeline.close(10)
+    assert store.interactions("acme")["output"].to_list() == ["hello"]

@@ -331,6 +331,8 @@ class IngestPipeline:
                 return
             try:
                 prepared = self._prepare(group)
+            except BatchValidationError as err:  # the writer commits request by request
+                prepared = _Prepared(group, _EMPTY, _EMPTY, error=err)
             except Exception as err:  # a bug must not kill the stage and hang every client
                 log.exception("atlas serve: preparing %d request(s) failed", len(group))
                 prepared = _Prepared(group, _EMPTY, _EMPTY, error=err)
