@@ -39,7 +39,13 @@ def ingest(
     http_requests: Annotated[
         int, typer.Option(help="Single-event HTTP requests in all (0: skip).")
     ] = 20_000,
-    http_concurrency: Annotated[int, typer.Option(help="Keep-alive HTTP connections.")] = 32,
+    http_concurrency: Annotated[
+        int,
+        typer.Option(
+            help="Keep-alive HTTP connections. More in flight let single-event requests "
+            "share commits (less server CPU each): 64 at 3,000 requests/s wait ~21 ms."
+        ),
+    ] = 64,
     workers: Annotated[
         int, typer.Option(help="Worker processes of the server it starts (default: one per core).")
     ] = max(1, os.cpu_count() or 1),
