@@ -3,6 +3,8 @@ feedback (convert without a lock, then one transaction for both tables)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from atlas_core.errors import InvalidArgumentError
@@ -75,8 +77,8 @@ def test_a_failure_in_the_second_table_rolls_back_the_first(store: Store) -> Non
     assert store.write_events(good)[0].inserted == 2  # the store is usable afterwards
 
 
-def test_events_prepared_by_another_store_are_refused(store: Store, tmp_path: object) -> None:
-    other = open_store(f"sqlite:///{tmp_path}/other.db")  # type: ignore[str-bytes-safe]
+def test_events_prepared_by_another_store_are_refused(store: Store, tmp_path: Path) -> None:
+    other = open_store(f"sqlite:///{tmp_path / 'other.db'}")
     try:
         prepared = other.prepare_events(*_decoded("acme", 1))
     finally:

@@ -48,6 +48,8 @@ class WriterLock:
             self._fd = None
 
     def _descriptor(self) -> int:
+        if self._fd is not None:  # the usual case: no thread lock on every commit
+            return self._fd
         with self._open_lock:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
