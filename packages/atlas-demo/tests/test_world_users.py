@@ -1,10 +1,12 @@
-"""The simulated world and users: true answers, identical traffic per seed, and feedback that
-RIM (signals only) turns into higher rewards for right answers than for wrong ones."""
+"""The simulated world and users: true answers, identical traffic and ids per seed, and
+feedback that RIM (signals only) turns into higher rewards for right answers than for wrong
+ones."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from pathlib import Path
 from uuid import UUID
 
@@ -14,6 +16,7 @@ from atlas_core.errors import InvalidArgumentError
 from atlas_core.loop import load_examples
 from atlas_core.sdk import Recorder
 from atlas_core.store import open_store
+from atlas_demo.seeded_ids import SeededIds
 from atlas_demo.users import FeedbackPolicy, give_feedback
 from atlas_demo.world import NEW_LETTERS, Schedule, World, truth
 from atlas_rim.config import RimConfig
@@ -86,3 +89,16 @@ def test_feedback_becomes_rewards_that_separate_right_from_wrong(tmp_path: Path)
     for i in troll:  # a troll "corrects" to the input word copied back
         assert examples[i].reference == examples[i].input[0]["content"][2:-1]
     store.close()
+
+
+def test_seeded_ids_replay_per_seed_and_keep_the_uuidv7_order() -> None:
+    ids = SeededIds("0/atlas")
+    run_a = [ids.next() for _ in range(500)]
+    again = SeededIds("0/atlas")
+    assert [again.next() for _ in range(500)] == run_a
+    assert run_a == sorted(run_a)
+    assert len(set(run_a)) == 500
+    assert {i.version for i in run_a} == {7}
+    assert {i.variant for i in run_a} == {uuid.RFC_4122}
+    other = SeededIds("1/atlas")
+    assert [other.next() for _ in range(500)] != run_a

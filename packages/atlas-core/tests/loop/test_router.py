@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from atlas_core.config.models import RolloutConfig
 from atlas_core.errors import InvalidArgumentError
 from atlas_core.loop import ManualClock, Rollout, Router
+from atlas_core.loop.rollout_state import RolloutState, save_state
 from atlas_core.loop.router import bucket
-from atlas_core.store import Store
+from atlas_core.store import Store, open_store
 from atlas_core.types import Version, VersionKind
 
 CFG = RolloutConfig(min_samples_per_arm=5, canary_steps=(10.0, 50.0, 100.0))
@@ -90,3 +94,32 @@ def test_canary_share_is_the_weight_and_users_keep_their_arm(store: Store) -> No
 def test_a_route_needs_a_unit(store: Store) -> None:
     with pytest.raises(InvalidArgumentError, match="user_id or a session_id"):
         Router(store, "default", VersionKind.PROMPT, "agent").route()
+
+
+def test_users_are_picked_by_the_candidates_name_and_number_not_its_random_id(
+    tmp_path: Path,
+) -> None:
+    """The same traffic picks the same canary users in every run (ids carry random bits);
+    a state saved before the salt existed keeps routing by the candidate id."""
+    arms: list[dict[str, str]] = []
+    for run in range(2):
+        with open_store(f"sqlite:///{tmp_path}/run{run}.db") as fresh:
+            _v1, v2, r = _setup(fresh)  # fresh versions: new random ids in each run
+            r.start(v2)
+            _pass_step(r)  # canary 10%
+            router = Router(fresh, "default", VersionKind.PROMPT, "agent", refresh_s=0.0)
+            arms.append({u: router.route(u).arm for u in USERS[:2000]})
+            state = r.state
+            assert state is not None
+            assert state.salt == "agent/2"
+            # An old state (no salt saved): the candidate id decides, as before.
+            old = json.loads(state.to_json())
+            del old["salt"]
+            legacy = RolloutState.from_json(json.dumps(old))
+            assert legacy.routing_salt == str(v2.id)
+            save_state(fresh, "default", legacy)
+            router.refresh()
+            expected = {u: bucket(u, str(v2.id)) < 0.1 for u in USERS[:2000]}
+            assert {u: router.route(u).arm == "candidate" for u in USERS[:2000]} == expected
+    assert arms[0] == arms[1]
+    assert 0.07 < sum(a == "candidate" for a in arms[0].values()) / 2000 < 0.13

@@ -367,3 +367,20 @@ def test_async_feedback_on_a_full_blocking_buffer_does_not_stall_the_loop(store:
     assert rec.flush(10)
     assert store.feedback("default")["kind"].to_list().count("rating") == 1
     rec.close(10)
+
+
+def test_a_chosen_interaction_id_is_kept_and_a_retry_stores_one_row(store: Store) -> None:
+    recorder = _recorder(store)
+    chosen = uuid.UUID("01890000-0000-7000-8000-000000000001")
+    for _ in range(2):  # the caller retries the same call
+        got = recorder.record_interaction(
+            input="q", output="a", learning_key="k", interaction_id=str(chosen)
+        )
+        assert got == chosen
+    recorder.flush()
+    rows = store.interactions("default")
+    assert [bytes(i) for i in rows["id"]] == [chosen.bytes]
+    with pytest.raises(InvalidArgumentError, match="`interaction_id`"):
+        recorder.record_interaction(input="q", output="a", interaction_id="not-a-uuid")
+    recorder.close()
+    assert store.interactions("default").height == 1  # the refused call stored nothing

@@ -51,6 +51,7 @@ from atlas_core.loop.rollout_state import Phase as RolloutPhase
 from atlas_core.sdk import Recorder
 from atlas_core.store import Query, Store
 from atlas_core.types import Version, VersionKind, VersionStatus
+from atlas_demo.seeded_ids import SeededIds
 from atlas_demo.serving import VerifierEvaluator, accuracy, answer
 from atlas_demo.users import FeedbackPolicy, give_feedback
 from atlas_demo.world import Phase, Request, truth
@@ -114,6 +115,7 @@ class BaseArm:
         self.log = log
         self.learner_options = learner_options
         self.recorder = Recorder.embedded(store, tenant_id=tenant)
+        self.ids = SeededIds(f"{seed}/{tenant}")
         self.rng = random.Random(seed)
         self.policy = FeedbackPolicy()
         # Wall time, so the learning events and rollout steps the loop records line up with
@@ -176,6 +178,7 @@ class BaseArm:
                 model_version=str(version.id),
                 user_id=request.user,
                 latency_ms=ms,
+                interaction_id=self.ids.next(),
             )
             right = reply == truth(request.prompt)
             give_feedback(

@@ -142,6 +142,7 @@ class Rollout:
             started_at=now,
             step_started_at=now,
             reason="started",
+            salt=f"{candidate.name}/{candidate.number}",
         )
         if stable is None:
             state.phase, state.weight, state.reason = Phase.PROMOTED, 100.0, "first version"

@@ -72,6 +72,16 @@ class RolloutState:
     """One entry per analysed step: phase, weight, verdict, figures, time."""
     reason: str = ""
     """Why it is where it is (last transition)."""
+    salt: str = ""
+    """What the router hashes users with (:func:`~atlas_core.loop.router.bucket`): the
+    candidate's name and number, so each rollout picks its own users and the same traffic
+    picks the same ones in every run. Empty in states saved before it existed: the
+    candidate id is used then."""
+
+    @property
+    def routing_salt(self) -> str:
+        """:attr:`salt`, or the candidate id for states saved without one."""
+        return self.salt or str(self.candidate_id)
 
     def to_json(self) -> str:
         """JSON text."""
@@ -90,6 +100,7 @@ class RolloutState:
                 "stable": self.stable.to_dict(),
                 "history": self.history,
                 "reason": self.reason,
+                "salt": self.salt,
             }
         )
 
@@ -111,6 +122,7 @@ class RolloutState:
             stable=ArmStats.from_dict(d["stable"]),
             history=d["history"],
             reason=d["reason"],
+            salt=d.get("salt", ""),
         )
 
 

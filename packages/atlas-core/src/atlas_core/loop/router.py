@@ -1,9 +1,10 @@
 """The router: which version serves a request, sticky per user or session.
 
-A request's routing unit (user id, else session id) is hashed with the rollout's candidate
-id (BLAKE2b, 64 bits) to a point ``u`` in [0, 1); it goes to the candidate when
-``u < weight / 100``. The same unit therefore keeps its arm for the whole rollout, and as the
-canary weight grows the candidate's users stay and new ones join (the threshold only rises).
+A request's routing unit (user id, else session id) is hashed with the rollout's salt (the
+candidate's name and number; BLAKE2b, 64 bits) to a point ``u`` in [0, 1); it goes to the
+candidate when ``u < weight / 100``. The same unit therefore keeps its arm for the whole
+rollout, and as the canary weight grows the candidate's users stay and new ones join (the
+threshold only rises).
 In shadow, everyone is served by the stable version and the call is also mirrored to the
 candidate (``Route.shadow``): the caller runs both, returns the stable answer, and records
 both arms on the :class:`~atlas_core.loop.rollout.Rollout`.
@@ -89,6 +90,6 @@ class Router:
             return Route(self._production, "stable")
         if state.phase is Phase.SHADOW:
             return Route(state.stable_id, "stable", shadow_id=state.candidate_id)
-        if bucket(unit, str(state.candidate_id)) < state.weight / 100.0:
+        if bucket(unit, state.routing_salt) < state.weight / 100.0:
             return Route(state.candidate_id, "candidate")
         return Route(state.stable_id, "stable")

@@ -162,9 +162,18 @@ class Recorder:
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
         ts_ns: int | None = None,
+        interaction_id: uuid.UUID | bytes | str | None = None,
     ) -> uuid.UUID:
-        """Buffers one interaction and returns its id (see :func:`input_json` for ``input``)."""
+        """Buffers one interaction and returns its id (see :func:`input_json` for ``input``).
+
+        ``interaction_id``: an id the caller minted (a UUID; UUIDv7 keeps the store's
+        time order): a retried call with the same id stores one interaction, and a replayed
+        workload gets the same ids. Default: a fresh UUIDv7.
+        """
         _text("learning_key", learning_key, required=True)
+        chosen_id = (
+            None if interaction_id is None else fb.check_id("interaction_id", interaction_id)
+        )
         for name, value in (
             ("model_version", model_version),
             ("prompt_version", prompt_version),
@@ -204,8 +213,9 @@ class Recorder:
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
         )
-        # The transport mints the event id (natively, a few times cheaper than in Python);
-        # for an interaction it *is* the interaction id, so that column carries no id here.
+        # The transport mints the event id (natively, a few times cheaper than in Python)
+        # unless the caller chose one; for an interaction it *is* the interaction id, so that
+        # column carries no id here.
         ts = time.time_ns() if ts_ns is None else ts_ns
         event_id = self.transport.send(
             NO_INTERACTION,
@@ -214,7 +224,7 @@ class Recorder:
             learning_key_id(learning_key),
             payload,
             ts,
-            None,
+            chosen_id,
         )
         if self.interaction_hooks:  # opt-in (trace export); when off, this test is all it costs
             notify(
