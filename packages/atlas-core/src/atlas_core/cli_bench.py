@@ -9,6 +9,7 @@ another store (e.g. PostgreSQL).
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import tempfile
@@ -21,6 +22,15 @@ from rich.table import Table
 
 __all__ = ["bench_app"]
 
+
+class GrpcRpc(enum.StrEnum):
+    """Which gRPC ingest call the batch workload uses."""
+
+    append = "append"
+    unary = "unary"
+    both = "both"
+
+
 bench_app = typer.Typer(help="Measure Atlas on this machine.", no_args_is_help=True)
 _out = Console()
 
@@ -29,13 +39,21 @@ _out = Console()
 def ingest(
     events: Annotated[int, typer.Option(help="Events sent over gRPC in all.")] = 200_000,
     batch: Annotated[int, typer.Option(help="Events per gRPC request.")] = 100,
+    grpc_rpc: Annotated[
+        GrpcRpc,
+        typer.Option(
+            help="append: IngestAppend streams (each batch answered once committed, many in "
+            "flight per stream); unary: one IngestColumns call per batch; both: one run each."
+        ),
+    ] = GrpcRpc.both,
     grpc_concurrency: Annotated[
         int,
         typer.Option(
-            help="Concurrent gRPC calls. Latency is about calls in flight / rate (Little's "
-            "law): 32 calls of 100 events at 100,000 events/s wait ~32 ms each on average."
+            help="gRPC batches in flight (append: over up to 8 streams). Latency is about "
+            "batches in flight / rate (Little's law): 24 batches of 100 events at 100,000 "
+            "events/s wait ~24 ms each on average."
         ),
-    ] = 32,
+    ] = 24,
     http_requests: Annotated[
         int, typer.Option(help="Single-event HTTP requests in all (0: skip).")
     ] = 20_000,
@@ -59,6 +77,7 @@ def ingest(
     from atlas_core.serve.cpu_times import tree_cpu_seconds
     from atlas_core.serve.loadgen import (
         feedback_bodies,
+        run_grpc_append,
         run_grpc_batches,
         run_http_single,
         sdk_batches,
@@ -75,8 +94,10 @@ def ingest(
             key, secret = ApiKey.issue(tenant, ("ingest", "read"), name="bench")
             store.put_api_key(key)
             before = _counts(store, tenant)
-        _out.print(f"preparing {events} gRPC events and {http_requests} HTTP requests …")
-        messages = sdk_batches(tenant, max(1, events // batch), batch)
+        _out.print(f"preparing {events} gRPC events per run and {http_requests} HTTP requests …")
+        rpcs = [GrpcRpc.append, GrpcRpc.unary] if grpc_rpc is GrpcRpc.both else [grpc_rpc]
+        # Fresh events for each run (new ids), so that nothing is deduplicated away.
+        runs = {rpc: sdk_batches(tenant, max(1, events // batch), batch) for rpc in rpcs}
         server = ServerProcess(
             url,
             Path(tmp),
@@ -92,13 +113,24 @@ def ingest(
         pid = server.proc.pid
         reports = []
         try:
-            cpu = tree_cpu_seconds(pid)
-            reports.append(
-                run_grpc_batches(
-                    server.grpc_target, secret, messages, batch, concurrency=grpc_concurrency
-                )
-            )
-            reports[-1].server_cpu_s = _used(cpu, tree_cpu_seconds(pid))
+            for rpc, messages in runs.items():
+                cpu = tree_cpu_seconds(pid)
+                if rpc is GrpcRpc.append:
+                    streams = min(8, grpc_concurrency)
+                    report = run_grpc_append(
+                        server.grpc_target,
+                        secret,
+                        messages,
+                        batch,
+                        streams=streams,
+                        window=max(1, grpc_concurrency // streams),
+                    )
+                else:
+                    report = run_grpc_batches(
+                        server.grpc_target, secret, messages, batch, concurrency=grpc_concurrency
+                    )
+                report.server_cpu_s = _used(cpu, tree_cpu_seconds(pid))
+                reports.append(report)
             if http_requests:
                 with open_store(url) as store:
                     targets = store.interactions(tenant).head(10_000)["id"].to_list()

@@ -3,6 +3,7 @@ real server on 127.0.0.1, and a real channel to it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,15 +13,18 @@ import grpc
 
 from atlas_core.auth import KeyVerifier
 from atlas_core.config import ServeConfig
+from atlas_core.kernels.buffer import EventKind, FeedbackBuffer
+from atlas_core.sdk.events import NO_INTERACTION, feedback_payload, interaction_payload
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2_grpc as pb_grpc
+from atlas_core.serve.grpc_columns import columns_to_batch
 from atlas_core.serve.grpc_service import create_grpc_server
 from atlas_core.serve.metrics import ServeMetrics
 from atlas_core.serve.pipeline import IngestPipeline
 from atlas_core.store import Store, open_store
 from atlas_core.types import ApiKey, Tenant
 
-__all__ = ["Keys", "Served", "bearer", "make_pipeline", "open_served", "serve_on"]
+__all__ = ["Keys", "Served", "bearer", "make_pipeline", "open_served", "sdk_batch", "serve_on"]
 
 
 def make_pipeline(store: Store, config: ServeConfig, metrics: ServeMetrics) -> IngestPipeline:
@@ -123,3 +127,24 @@ def interaction(**fields: Any) -> pb.Interaction:
     values: dict[str, Any] = {"learning_key": "support", "input_text": "hi", "output": "hello"}
     values.update(fields)
     return pb.Interaction(**values)
+
+
+def sdk_batch(n_interactions: int, *, tenant: str = "spoofed") -> tuple[pb.ColumnBatch, list]:
+    """A columnar batch as the SDK encodes it: interactions, each with one rating."""
+    buffer = FeedbackBuffer(10_000)
+    ids = []
+    for i in range(n_interactions):
+        payload = interaction_payload(
+            tenant_id=tenant,
+            learning_key="cols",
+            input_json=json.dumps([{"role": "user", "content": f"q{i}"}]),
+            output=f"a{i}",
+            metadata_json="{}",
+        )
+        event_id = buffer.push(NO_INTERACTION, EventKind.INTERACTION, 12.5, 7, payload, 1, None)
+        ids.append(event_id)
+        rating = feedback_payload(
+            tenant_id=tenant, source="sdk", metadata_json="{}", scale_min=1.0, scale_max=5.0
+        )
+        buffer.push(event_id, EventKind.RATING, 4.0, 0, rating, 2, None)
+    return columns_to_batch(buffer.drain_columns()), ids

@@ -10,17 +10,19 @@ from typer.testing import CliRunner
 from atlas_core.cli import build_app
 
 
-def test_bench_ingest_reports_both_workloads_and_zero_loss() -> None:
+def test_bench_ingest_reports_every_workload_and_zero_loss() -> None:
     args = ["bench", "ingest", "--events", "2000", "--http-requests", "200", "--json"]
     result = CliRunner().invoke(build_app(), [*args, "--workers", "1"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output[result.output.index("{") :])
-    assert (report["acknowledged"], report["stored"], report["lost"]) == (2200, 2200, 0)
+    assert (report["acknowledged"], report["stored"], report["lost"]) == (4200, 4200, 0)
     assert report["server_exit"] == 0
-    grpc, http = report["workloads"]
-    assert grpc["events_acknowledged"] == 2000
+    append, unary, http = report["workloads"]
+    assert append["workload"].startswith("grpc IngestAppend")
+    assert unary["workload"].startswith("grpc IngestColumns")
+    assert append["events_acknowledged"] == unary["events_acknowledged"] == 2000
     assert http["events_acknowledged"] == 200
-    for workload in (grpc, http):
+    for workload in (append, unary, http):
         assert workload["events_per_s"] > 0
         assert 0 < workload["p50_ms"] <= workload["p99_ms"]
         assert workload["errors"] == {}

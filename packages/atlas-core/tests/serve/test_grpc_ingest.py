@@ -13,44 +13,16 @@ import grpc
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from grpc_fixtures import Served, bearer, interaction, open_served
+from grpc_fixtures import Served, bearer, interaction, open_served, sdk_batch
 
 from atlas_core.ids import new_id
-from atlas_core.kernels.buffer import EventKind, FeedbackBuffer
-from atlas_core.sdk.events import (
-    NO_INTERACTION,
-    feedback_payload,
-    interaction_payload,
-)
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
-from atlas_core.serve.grpc_columns import columns_to_batch
 from atlas_core.serve.grpc_service import RESULT_METADATA
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     yield from open_served(tmp_path)
-
-
-def _sdk_batch(n_interactions: int, *, tenant: str = "spoofed") -> tuple[pb.ColumnBatch, list]:
-    """A columnar batch as the SDK encodes it: interactions, each with one rating."""
-    buffer = FeedbackBuffer(10_000)
-    ids = []
-    for i in range(n_interactions):
-        payload = interaction_payload(
-            tenant_id=tenant,
-            learning_key="cols",
-            input_json=json.dumps([{"role": "user", "content": f"q{i}"}]),
-            output=f"a{i}",
-            metadata_json="{}",
-        )
-        event_id = buffer.push(NO_INTERACTION, EventKind.INTERACTION, 12.5, 7, payload, 1, None)
-        ids.append(event_id)
-        rating = feedback_payload(
-            tenant_id=tenant, source="sdk", metadata_json="{}", scale_min=1.0, scale_max=5.0
-        )
-        buffer.push(event_id, EventKind.RATING, 4.0, 0, rating, 2, None)
-    return columns_to_batch(buffer.drain_columns()), ids
 
 
 def test_typed_ingest_lands_in_the_store(served: Served) -> None:
@@ -105,7 +77,7 @@ def test_resending_the_same_ids_stores_once_and_counts_duplicates(served: Served
 
 
 def test_columnar_ingest_lands_in_the_callers_tenant(served: Served) -> None:
-    batch, ids = _sdk_batch(50, tenant="tenant-b")  # the payload's tenant must be ignored
+    batch, ids = sdk_batch(50, tenant="tenant-b")  # the payload's tenant must be ignored
     response = served.ingest.IngestColumns(batch, metadata=bearer(served.keys.a_ingest))
 
     assert response.accepted == 100
@@ -117,7 +89,7 @@ def test_columnar_ingest_lands_in_the_callers_tenant(served: Served) -> None:
 
 
 def test_streaming_ingest_commits_every_message(served: Served) -> None:
-    batch, _ = _sdk_batch(10)
+    batch, _ = sdk_batch(10)
     typed = [
         pb.IngestStreamMessage(events=pb.IngestRequest(interactions=[interaction()] * 3))
         for _ in range(4)
@@ -181,7 +153,7 @@ def test_undecodable_request_bytes_are_invalid_argument(served: Served) -> None:
 
 
 def test_malformed_columns_name_the_column(served: Served) -> None:
-    batch, _ = _sdk_batch(3)
+    batch, _ = sdk_batch(3)
     batch.value = batch.value[:-8]
     with pytest.raises(grpc.RpcError) as caught:
         served.ingest.IngestColumns(batch, metadata=bearer(served.keys.a_ingest))

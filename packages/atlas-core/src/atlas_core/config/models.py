@@ -80,8 +80,9 @@ class ServeConfig(_Section):
         default=128,
         ge=1,
         description=(
-            "gRPC handler threads; an ingest call holds one until its commit, so this caps "
-            "the calls in flight (Little's law: throughput = calls in flight / latency)."
+            "gRPC handler threads; a unary ingest call holds one until its commit and an "
+            "IngestAppend stream one for its life, so this caps the calls and streams in "
+            "flight (Little's law: throughput = calls in flight / latency)."
         ),
     )
     max_request_bytes: int = Field(

@@ -103,6 +103,12 @@ class Calls:
                 break
         return self._verifier.authenticate(bearer_secret(authorization), scope)
 
+    def observe_message(self, method: str, status: str, seconds: float) -> None:
+        """Counts one message of a stream that answers each message (``IngestAppend``)."""
+        if self._metrics is not None:
+            self._metrics.requests.labels("grpc", method, status).inc()
+            self._metrics.request_seconds.labels("grpc", method).observe(seconds)
+
     def run(
         self,
         method: str,
@@ -148,9 +154,12 @@ def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -
     raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
 
 
-def rejected_summary(response: pb.IngestResponse) -> str:
-    """The status message when every event was rejected: the first few, by field."""
+def rejected_summary(
+    response: pb.IngestResponse, where: str = f"trailing metadata {RESULT_METADATA}"
+) -> str:
+    """The status message when every event was rejected: the first few, by field; the
+    rest are in ``where``."""
     shown = [f"{e.kind}[{e.index}].{e.field}: {e.reason}" for e in response.rejected[:5]]
     more = len(response.rejected) - len(shown)
-    tail = f"; and {more} more (see trailing metadata {RESULT_METADATA})" if more > 0 else ""
+    tail = f"; and {more} more (see {where})" if more > 0 else ""
     return f"every event was rejected: {'; '.join(shown)}{tail}"

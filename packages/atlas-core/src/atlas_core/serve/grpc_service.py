@@ -10,6 +10,7 @@ event is rejected the IngestResponse rides in ``atlas-ingest-response-bin``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import deque
@@ -23,6 +24,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from atlas_core.auth import KeyVerifier, Principal
 from atlas_core.errors import InvalidArgumentError
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
+from atlas_core.serve.grpc_append import append_answers
 from atlas_core.serve.grpc_calls import (
     RESULT_METADATA,
     Calls,
@@ -88,6 +90,22 @@ class IngestServicer:
             feedback=decoded.feedback,
         )
 
+    def _submit_message(
+        self, principal: Principal, message: pb.IngestStreamMessage
+    ) -> tuple[Future[IngestResult] | None, DecodedEvents | None]:
+        """Submits one stream message: its commit's future (None: nothing to commit) and,
+        for typed events, how they were decoded."""
+        if message.WhichOneof("batch") == "columns":
+            columns = columns_from_batch(message.columns)
+            if not len(columns):
+                return None, None
+            future = self._pipeline.submit_columns(
+                principal.tenant_id, rate_key=str(principal.key_id), columns=columns
+            )
+            return future, None
+        events = decode_events(message.events)
+        return self._submit_events(principal, events), events
+
     def Ingest(  # noqa: N802 - gRPC method names are CamelCase
         self, request: pb.IngestRequest | Undecodable, context: grpc.ServicerContext
     ) -> pb.IngestResponse:
@@ -138,20 +156,7 @@ class IngestServicer:
                 total.feedback_ids.extend(part.feedback_ids)
 
             for number, request in enumerate(requests):
-                message = parsed(request)
-                if message.WhichOneof("batch") == "columns":
-                    columns = columns_from_batch(message.columns)
-                    future = (
-                        self._pipeline.submit_columns(
-                            principal.tenant_id, rate_key=str(principal.key_id), columns=columns
-                        )
-                        if len(columns)
-                        else None
-                    )
-                    pending.append((number, future, None))
-                else:
-                    events = decode_events(message.events)
-                    pending.append((number, self._submit_events(principal, events), events))
+                pending.append((number, *self._submit_message(principal, parsed(request))))
                 # Fold what is committed already, so a long stream holds only its
                 # uncommitted messages, not all of them.
                 while pending and (pending[0][1] is None or pending[0][1].done()):
@@ -161,6 +166,22 @@ class IngestServicer:
             return _checked(total)
 
         return self._calls.run("IngestStream", context, body)
+
+    def IngestAppend(  # noqa: N802
+        self,
+        requests: Iterator[pb.IngestStreamMessage | Undecodable],
+        context: grpc.ServicerContext,
+    ) -> Iterator[pb.AppendResponse]:
+        # Authenticated once, for the stream; each message is then answered on its own.
+        principal = self._calls.run(
+            "IngestAppend", context, lambda: self._calls.principal(context, "ingest")
+        )
+        return append_answers(
+            requests,
+            functools.partial(self._submit_message, principal),
+            context,
+            functools.partial(self._calls.observe_message, "IngestAppend.message"),
+        )
 
 
 _EMPTY = IngestResult(0, 0, (), (), ())
@@ -215,6 +236,11 @@ def _handlers(ingest: IngestServicer, reads: ReadsServicer) -> list[grpc.Generic
         ),
         "IngestStream": grpc.stream_unary_rpc_method_handler(
             ingest.IngestStream, deserializer(pb.IngestStreamMessage), serialize
+        ),
+        "IngestAppend": grpc.stream_stream_rpc_method_handler(
+            ingest.IngestAppend,
+            deserializer(pb.IngestStreamMessage),
+            pb.AppendResponse.SerializeToString,
         ),
     }
     list_request = deserializer(pb.ListRequest)

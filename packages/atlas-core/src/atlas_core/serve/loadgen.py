@@ -23,7 +23,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LoadReport",
     "feedback_bodies",
+    "run_grpc_append",
     "run_grpc_batches",
     "run_http_single",
     "sdk_batches",
@@ -327,6 +328,113 @@ async def _run_grpc(
         errors=errors,
         acknowledged=acked,
     )
+
+
+async def _run_grpc_append(
+    target: str,
+    api_key: str,
+    messages: list[bytes],
+    events_per_message: int,
+    streams: int,
+    window: int,
+) -> LoadReport:
+    import grpc
+
+    from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
+
+    latencies: list[float] = []
+    errors: Counter[str] = Counter()
+    metadata = (("authorization", f"Bearer {api_key}"),)
+    acked = 0
+    # One connection per stream, so that a server's workers each get some of them.
+    channels = [
+        grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+        for _ in range(streams)
+    ]
+    # Pre-serialized IngestStreamMessage(columns=...): field 2, length-delimited.
+    framed = [b"\x12" + _varint(len(m)) + m for m in messages]
+    shares = [framed[i::streams] for i in range(streams)]
+
+    async def stream(channel: Any, share: list[bytes]) -> None:
+        nonlocal acked
+        call = channel.stream_stream(
+            "/atlas.v1.Ingest/IngestAppend",
+            request_serializer=lambda b: b,
+            response_deserializer=pb.AppendResponse.FromString,
+        )(metadata=metadata, timeout=600)
+        sent: deque[float] = deque()
+        room = asyncio.Semaphore(window)  # messages in flight on this stream
+
+        async def answers() -> None:
+            nonlocal acked
+            async for answer in call:
+                latencies.append(time.perf_counter() - sent.popleft())
+                room.release()
+                if answer.code == 0:
+                    acked += answer.result.accepted
+                else:
+                    errors[_status_name(answer.code)] += 1
+
+        reading = asyncio.create_task(answers())
+        try:
+            for message in share:
+                await room.acquire()
+                sent.append(time.perf_counter())
+                await call.write(message)
+            await call.done_writing()
+            await reading
+        except grpc.aio.AioRpcError as err:
+            errors[str(err.code().name)] += 1
+            reading.cancel()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(stream(c, s) for c, s in zip(channels, shares, strict=True)))
+    seconds = time.perf_counter() - started
+    for channel in channels:
+        await channel.close()
+    return LoadReport(
+        workload=f"grpc IngestAppend batches of {events_per_message} {streams}x{window}",
+        requests=len(messages),
+        events=len(messages) * events_per_message,
+        seconds=seconds,
+        latencies_s=np.asarray(latencies),
+        errors=errors,
+        acknowledged=acked,
+    )
+
+
+def run_grpc_append(
+    target: str,
+    api_key: str,
+    messages: list[bytes],
+    events_per_message: int,
+    *,
+    streams: int = 8,
+    window: int = 4,
+) -> LoadReport:
+    """Sends every pre-serialized ``ColumnBatch`` over ``streams`` ``IngestAppend``
+    streams, each with at most ``window`` messages unanswered; see the module docstring."""
+    started = _process_cpu_s()
+    report: LoadReport = asyncio.run(
+        _run_grpc_append(target, api_key, messages, events_per_message, streams, window)
+    )
+    report.client_cpu_s = _process_cpu_s() - started
+    return report
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _status_name(code: int) -> str:
+    import grpc
+
+    return next((c.name for c in grpc.StatusCode if c.value[0] == code), f"code {code}")
 
 
 def run_grpc_batches(

@@ -198,7 +198,7 @@ def run_server(config: AtlasConfig, *, reuse_port: bool = False, banner: bool = 
     # A thread coming back from native code (the store writer after each SQLite call, a
     # handler woken by its commit) waits for the GIL until the holder is made to drop it:
     # 5 ms by default, several times per commit. 1 ms measured ~15-20% more gRPC ingest
-    # with two workers (benchmarks/README.md); a shorter interval bought nothing more.
+    # with two workers (interleaved `atlas bench ingest` runs); shorter bought nothing more.
     sys.setswitchinterval(_GIL_SWITCH_INTERVAL_S)
     signals = wait_for_signals(
         f"atlas serve: gRPC {config.serve.host}:{server.grpc_port}  "

@@ -498,6 +498,50 @@ class IngestResponse(_message.Message):
 Global___IngestResponse: _TypeAlias = IngestResponse  # noqa: Y015
 
 @_typing.final
+class AppendResponse(_message.Message):
+    """The answer to one message of IngestAppend, sent once that message is settled."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    RETRY_AFTER_MS_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    message: _builtins.int
+    """The message it answers (0-based, in the order the client sent them). Answers come
+    in that order.
+    """
+    code: _builtins.int
+    """0 (OK): the message was committed and `result` says how. Otherwise the gRPC status
+    code (google.rpc.Code number) of the message alone, and `error` says why:
+    RESOURCE_EXHAUSTED (overload or rate limit; resend after `retry_after_ms`),
+    UNAVAILABLE (shutting down, or the store failed: resend, to this or another server),
+    INVALID_ARGUMENT (a malformed message or every event rejected: `result.rejected`
+    names them). Resend with the same ids: a resent event is stored once.
+    """
+    error: _builtins.str
+    retry_after_ms: _builtins.int
+    @_builtins.property
+    def result(self) -> Global___IngestResponse: ...
+    def __init__(
+        self,
+        *,
+        message: _builtins.int = ...,
+        code: _builtins.int = ...,
+        error: _builtins.str = ...,
+        retry_after_ms: _builtins.int = ...,
+        result: Global___IngestResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error", b"error", "message", b"message", "result", b"result", "retry_after_ms", b"retry_after_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppendResponse: _TypeAlias = AppendResponse  # noqa: Y015
+
+@_typing.final
 class ListRequest(_message.Message):
     """Filters of the list calls; an absent field does not filter."""
 

@@ -50,6 +50,11 @@ class IngestStub:
                 request_serializer=atlas_dot_v1_dot_ingest__pb2.IngestStreamMessage.SerializeToString,
                 response_deserializer=atlas_dot_v1_dot_ingest__pb2.IngestResponse.FromString,
                 _registered_method=True)
+        self.IngestAppend = channel.stream_stream(
+                '/atlas.v1.Ingest/IngestAppend',
+                request_serializer=atlas_dot_v1_dot_ingest__pb2.IngestStreamMessage.SerializeToString,
+                response_deserializer=atlas_dot_v1_dot_ingest__pb2.AppendResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServicer:
@@ -77,6 +82,17 @@ class IngestServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IngestAppend(self, request_iterator, context):
+        """Each message is submitted as it arrives and answered on its own (AppendResponse, in
+        order) once committed, so one stream keeps many messages in flight, as BigQuery's
+        AppendRows does. A unary call's fixed cost (a new HTTP/2 stream, metadata, auth, a
+        server thread) is paid once per stream instead of once per batch. A message's
+        failure is in its answer and the stream goes on; authentication failures end it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +110,11 @@ def add_IngestServicer_to_server(servicer, server):
                     servicer.IngestStream,
                     request_deserializer=atlas_dot_v1_dot_ingest__pb2.IngestStreamMessage.FromString,
                     response_serializer=atlas_dot_v1_dot_ingest__pb2.IngestResponse.SerializeToString,
+            ),
+            'IngestAppend': grpc.stream_stream_rpc_method_handler(
+                    servicer.IngestAppend,
+                    request_deserializer=atlas_dot_v1_dot_ingest__pb2.IngestStreamMessage.FromString,
+                    response_serializer=atlas_dot_v1_dot_ingest__pb2.AppendResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -177,6 +198,33 @@ class Ingest:
             '/atlas.v1.Ingest/IngestStream',
             atlas_dot_v1_dot_ingest__pb2.IngestStreamMessage.SerializeToString,
             atlas_dot_v1_dot_ingest__pb2.IngestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IngestAppend(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/atlas.v1.Ingest/IngestAppend',
+            atlas_dot_v1_dot_ingest__pb2.IngestStreamMessage.SerializeToString,
+            atlas_dot_v1_dot_ingest__pb2.AppendResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -59,6 +59,13 @@ class IngestStub:
     """Each message is submitted as it arrives; one answer once all are committed. An error
     ends the stream; messages before it may be committed, so resend with the same ids.
     """
+    IngestAppend: _grpc.StreamStreamMultiCallable[_ingest_pb2.IngestStreamMessage, _ingest_pb2.AppendResponse]
+    """Each message is submitted as it arrives and answered on its own (AppendResponse, in
+    order) once committed, so one stream keeps many messages in flight, as BigQuery's
+    AppendRows does. A unary call's fixed cost (a new HTTP/2 stream, metadata, auth, a
+    server thread) is paid once per stream instead of once per batch. A message's
+    failure is in its answer and the stream goes on; authentication failures end it.
+    """
 
 @_typing.type_check_only
 class IngestAsyncStub(IngestStub):
@@ -70,6 +77,13 @@ class IngestAsyncStub(IngestStub):
     IngestStream: _aio.StreamUnaryMultiCallable[_ingest_pb2.IngestStreamMessage, _ingest_pb2.IngestResponse]  # type: ignore[assignment]
     """Each message is submitted as it arrives; one answer once all are committed. An error
     ends the stream; messages before it may be committed, so resend with the same ids.
+    """
+    IngestAppend: _aio.StreamStreamMultiCallable[_ingest_pb2.IngestStreamMessage, _ingest_pb2.AppendResponse]  # type: ignore[assignment]
+    """Each message is submitted as it arrives and answered on its own (AppendResponse, in
+    order) once committed, so one stream keeps many messages in flight, as BigQuery's
+    AppendRows does. A unary call's fixed cost (a new HTTP/2 stream, metadata, auth, a
+    server thread) is paid once per stream instead of once per batch. A message's
+    failure is in its answer and the stream goes on; authentication failures end it.
     """
 
 class IngestServicer(metaclass=_abc_1.ABCMeta):
@@ -97,6 +111,19 @@ class IngestServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_ingest_pb2.IngestResponse, _abc.Awaitable[_ingest_pb2.IngestResponse]]:
         """Each message is submitted as it arrives; one answer once all are committed. An error
         ends the stream; messages before it may be committed, so resend with the same ids.
+        """
+
+    @_abc_1.abstractmethod
+    def IngestAppend(
+        self,
+        request_iterator: _MaybeAsyncIterator[_ingest_pb2.IngestStreamMessage],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_ingest_pb2.AppendResponse], _abc.AsyncIterator[_ingest_pb2.AppendResponse]]:
+        """Each message is submitted as it arrives and answered on its own (AppendResponse, in
+        order) once committed, so one stream keeps many messages in flight, as BigQuery's
+        AppendRows does. A unary call's fixed cost (a new HTTP/2 stream, metadata, auth, a
+        server thread) is paid once per stream instead of once per batch. A message's
+        failure is in its answer and the stream goes on; authentication failures end it.
         """
 
 def add_IngestServicer_to_server(servicer: IngestServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

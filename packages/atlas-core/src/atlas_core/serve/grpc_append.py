@@ -1,0 +1,167 @@
+"""``IngestAppend``: a bidirectional stream that answers each message once it is committed.
+
+A unary call of 100 events costs grpcio about as much CPU as the pipeline spends storing
+them (a new HTTP/2 stream, metadata, authentication, thread hand-offs per call). On a
+stream that cost is paid once, and each message costs a read and a write: measured on
+loopback with a handler that only decodes, ~1.7-1.9 µs of server CPU per event against
+~5-6 for unary calls of the same batches. ``atlas bench ingest --grpc-rpc both`` compares
+the two on a live server.
+
+A reader thread takes the client's messages as they come and submits each to the pipeline;
+the handler's own thread answers them in order, each once its commit settled. At most
+``APPEND_WINDOW`` messages of one stream are submitted and unanswered: past that the reader
+stops reading, and HTTP/2 flow control holds the client back, so a client that never
+reads its answers cannot make the server hold more. A message that fails (overload,
+shutdown, a malformed batch, every event rejected) is answered with its status code and
+the stream goes on; a client resends it with the same ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from typing import TYPE_CHECKING, NamedTuple
+
+import grpc
+
+from atlas_core.errors import AtlasError
+from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
+from atlas_core.serve.errors import OverloadedError, grpc_status_name
+from atlas_core.serve.grpc_calls import Undecodable, parsed, rejected_summary
+from atlas_core.serve.grpc_codec import response_from_result
+from atlas_core.serve.pipeline import IngestResult
+
+if TYPE_CHECKING:
+    from atlas_core.serve.grpc_codec import DecodedEvents
+
+__all__ = ["APPEND_WINDOW", "Submit", "append_answers"]
+
+log = logging.getLogger("atlas_core.serve")
+
+APPEND_WINDOW = 64
+"""Messages of one stream submitted and not yet answered, at most."""
+
+_COMMIT_TIMEOUT_S = 60.0
+_EMPTY = IngestResult(0, 0, (), (), ())
+
+Submit = Callable[
+    [pb.IngestStreamMessage], tuple["Future[IngestResult] | None", "DecodedEvents | None"]
+]
+"""Submits one message: the commit's future (None: nothing to commit) and, for typed
+events, how they were decoded (to map answers back to the message's positions)."""
+
+
+class _Submitted(NamedTuple):
+    number: int
+    started: float
+    future: Future[IngestResult] | None
+    decoded: DecodedEvents | None
+    error: BaseException | None
+
+
+_END = _Submitted(-1, 0.0, None, None, None)
+
+
+def append_answers(
+    requests: Iterator[pb.IngestStreamMessage | Undecodable],
+    submit: Submit,
+    context: grpc.ServicerContext,
+    observe: Callable[[str, float], None],
+) -> Iterator[pb.AppendResponse]:
+    """The answers of one ``IngestAppend`` stream, in message order. ``observe(status,
+    seconds)`` is called once per message (metrics)."""
+    pending: queue.SimpleQueue[_Submitted] = queue.SimpleQueue()
+    window = threading.Semaphore(APPEND_WINDOW)
+    stopped = threading.Event()
+
+    def read() -> None:
+        try:
+            for number, request in enumerate(requests):
+                window.acquire()
+                if stopped.is_set():
+                    return
+                started = time.perf_counter()
+                try:
+                    future, decoded = submit(parsed(request))
+                except Exception as err:  # answered as this message's status
+                    pending.put(_Submitted(number, started, None, None, err))
+                else:
+                    pending.put(_Submitted(number, started, future, decoded, None))
+        except Exception as err:  # the client went away or cancelled: nothing more comes
+            log.debug("grpc IngestAppend: request stream ended (%r)", err)
+        finally:
+            pending.put(_END)
+
+    reader = threading.Thread(target=read, name="atlas-grpc-append", daemon=True)
+    reader.start()
+    try:
+        while (submitted := pending.get()) is not _END:
+            answer = _settle(submitted, context)
+            observe(_name(answer.code), time.perf_counter() - submitted.started)
+            window.release()
+            yield answer
+    finally:
+        # The call ended (the client cancelled, or this generator was closed): stop the
+        # reader; a message it submitted meanwhile is committed and simply not answered.
+        stopped.set()
+        window.release()
+
+
+def _settle(submitted: _Submitted, context: grpc.ServicerContext) -> pb.AppendResponse:
+    """The answer to one message: waits for its commit."""
+    number = submitted.number
+    try:
+        if submitted.error is not None:
+            raise submitted.error
+        if submitted.future is None:
+            result = _EMPTY
+        else:
+            remaining = context.time_remaining()
+            timeout = _COMMIT_TIMEOUT_S if remaining is None else min(_COMMIT_TIMEOUT_S, remaining)
+            result = submitted.future.result(timeout=max(0.0, timeout))
+    except OverloadedError as err:
+        return pb.AppendResponse(
+            message=number,
+            code=grpc.StatusCode.RESOURCE_EXHAUSTED.value[0],
+            error=str(err),
+            retry_after_ms=max(1, math.ceil(err.retry_after_s * 1000)),
+        )
+    except AtlasError as err:
+        code = grpc.StatusCode[grpc_status_name(err)].value[0]
+        return pb.AppendResponse(message=number, code=code, error=str(err))
+    except FutureTimeoutError:
+        return pb.AppendResponse(
+            message=number,
+            code=grpc.StatusCode.DEADLINE_EXCEEDED.value[0],
+            error="commit: not confirmed in time",
+        )
+    except Exception as err:
+        log.exception("grpc IngestAppend: message %d failed", number)
+        return pb.AppendResponse(
+            message=number,
+            code=grpc.StatusCode.INTERNAL.value[0],
+            error=f"internal error ({type(err).__name__})",
+        )
+    decoded = submitted.decoded
+    response = response_from_result(result, decoded, message=number, with_ids=decoded is not None)
+    if response.rejected and response.accepted == 0:
+        return pb.AppendResponse(
+            message=number,
+            code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
+            error=rejected_summary(response, "result.rejected"),
+            result=response,
+        )
+    return pb.AppendResponse(message=number, result=response)
+
+
+_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
+
+
+def _name(code: int) -> str:
+    return _NAMES.get(code, "UNKNOWN")
