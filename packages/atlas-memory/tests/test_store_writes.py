@@ -42,6 +42,31 @@ def test_model_and_frame_paths_store_the_same_row(store: Store) -> None:
     assert row["input"] == '[{"role":"user","content":"question 0"}]'
 
 
+def test_text_of_every_length_and_script_round_trips_from_a_multi_chunk_frame(
+    store: Store,
+) -> None:
+    # Short strings sit inside an Arrow string view, longer ones in its data buffers, and a
+    # frame concatenated from parts has several buffers: each must reach the store intact.
+    names = ["a", "short", "exactly 12 b", "thirteen byte", "naïve café ✓ 東京 🎉" * 3, "x" * 5000]
+    texts = [None, "", *names[2:]]
+    parts = [
+        feedback_frame(3).with_columns(
+            name=pl.Series(names[i : i + 3]),
+            text=pl.Series(texts[i : i + 3]),
+            created_at=pl.Series([i + 1, i + 2, i + 3]),
+        )
+        for i in (0, 3)
+    ]
+    frame = pl.concat(parts, rechunk=False)
+    assert frame.n_chunks() == 2
+
+    store.write_feedback(frame)
+
+    rows = store.feedback("acme").sort("created_at")
+    assert rows["name"].to_list() == names
+    assert rows["text"].to_list() == texts
+
+
 def test_columnar_batch_fills_defaults(store: Store) -> None:
     frame = feedback_frame(100).drop("tenant_id")
     assert store.write_feedback(frame).inserted == 100

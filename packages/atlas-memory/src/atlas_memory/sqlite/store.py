@@ -122,7 +122,10 @@ class SqliteStore(SqlStore):
             self._checkpointer.committed()
 
     def _insert_payload(self, table: str, frame: pl.DataFrame) -> pa.Table:
-        return frame.to_arrow()
+        # Polars' own string and binary views, as they are: the ADBC SQLite driver binds
+        # view columns, and the default (compatible) level copies every string into a
+        # classic Arrow buffer first (~0.3-0.4 µs of ~1 µs per event of an SDK batch).
+        return frame.to_arrow(compat_level=pl.CompatLevel.newest())
 
     def _insert_payloads(self, parts: Sequence[tuple[str, Any, int]]) -> list[WriteResult]:
         with self._tx() as tx:
