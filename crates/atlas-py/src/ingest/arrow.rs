@@ -181,3 +181,101 @@ unsafe extern "C" fn release_array(array: *mut ArrowArray) {
         }
     }
 }
+
+struct StructSchemaPrivate {
+    _format: CString,
+    _name: CString,
+    children: Vec<*mut ArrowSchema>,
+}
+
+struct StructArrayPrivate {
+    buffers: Vec<*const c_void>,
+    children: Vec<*mut ArrowArray>,
+}
+
+/// The schema and array of a table: one struct array whose fields are `columns`, so a
+/// consumer imports a whole table in one call (polars: a struct Series, unnested).
+pub fn export_struct(columns: Vec<Column>, rows: usize) -> (ArrowSchema, ArrowArray) {
+    let mut schemas = Vec::with_capacity(columns.len());
+    let mut arrays = Vec::with_capacity(columns.len());
+    for column in columns {
+        let (schema, array) = export(column);
+        schemas.push(Box::into_raw(Box::new(schema)));
+        arrays.push(Box::into_raw(Box::new(array)));
+    }
+    let n_children = schemas.len() as i64;
+    let mut schema_private = Box::new(StructSchemaPrivate {
+        _format: CString::from(c"+s"),
+        _name: CString::default(),
+        children: schemas,
+    });
+    let schema = ArrowSchema {
+        format: schema_private._format.as_ptr(),
+        name: schema_private._name.as_ptr(),
+        metadata: ptr::null(),
+        flags: 0,
+        n_children,
+        children: schema_private.children.as_mut_ptr(),
+        dictionary: ptr::null_mut(),
+        release: Some(release_struct_schema),
+        private_data: Box::into_raw(schema_private).cast(),
+    };
+    // One buffer, the validity bitmap: absent, every row is valid.
+    let mut array_private = Box::new(StructArrayPrivate {
+        buffers: vec![ptr::null()],
+        children: arrays,
+    });
+    let array = ArrowArray {
+        length: rows as i64,
+        null_count: 0,
+        offset: 0,
+        n_buffers: 1,
+        n_children,
+        buffers: array_private.buffers.as_mut_ptr(),
+        children: array_private.children.as_mut_ptr(),
+        dictionary: ptr::null_mut(),
+        release: Some(release_struct_array),
+        private_data: Box::into_raw(array_private).cast(),
+    };
+    (schema, array)
+}
+
+unsafe extern "C" fn release_struct_schema(schema: *mut ArrowSchema) {
+    // SAFETY: as for `release_schema`; each child is a box made in `export_struct`, whose
+    // own release callback runs unless the consumer moved the child out (then it cleared
+    // the callback) and whose box is freed here exactly once.
+    unsafe {
+        if let Some(schema) = schema.as_mut() {
+            if !schema.private_data.is_null() {
+                let private = Box::from_raw(schema.private_data.cast::<StructSchemaPrivate>());
+                for &child in &private.children {
+                    let mut child = Box::from_raw(child);
+                    if let Some(release) = child.release {
+                        release(&mut *child);
+                    }
+                }
+            }
+            schema.private_data = ptr::null_mut();
+            schema.release = None;
+        }
+    }
+}
+
+unsafe extern "C" fn release_struct_array(array: *mut ArrowArray) {
+    // SAFETY: as for `release_struct_schema`, with the boxes of the child arrays.
+    unsafe {
+        if let Some(array) = array.as_mut() {
+            if !array.private_data.is_null() {
+                let private = Box::from_raw(array.private_data.cast::<StructArrayPrivate>());
+                for &child in &private.children {
+                    let mut child = Box::from_raw(child);
+                    if let Some(release) = child.release {
+                        release(&mut *child);
+                    }
+                }
+            }
+            array.private_data = ptr::null_mut();
+            array.release = None;
+        }
+    }
+}

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 __all__ = [
     "ADWIN",
     "EVENT_ID_LEN",
-    "ArrowColumn",
+    "ArrowTable",
     "FeedbackBuffer",
     "PageHinkley",
     "PrioritizedReplay",
@@ -325,15 +325,16 @@ class StratifiedReplay:
 # --- SDK column batch decoder (crates/atlas-py/src/ingest) --------------------------------------
 
 @final
-class ArrowColumn:
-    """One decoded storage column, handed out once through the Arrow PyCapsule interface."""
+class ArrowTable:
+    """One decoded storage table, handed out once through the Arrow PyCapsule interface as a
+    struct array whose fields are its columns."""
 
     @property
-    def name(self) -> str: ...
+    def names(self) -> list[str]: ...
     def __len__(self) -> int: ...
     def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[Any, Any]: ...
 
-_Table = tuple[list[ArrowColumn], NDArray[np.int64]]
+_Table = tuple[ArrowTable, NDArray[np.int64]]
 
 def decode_sdk_columns(
     event_id: NDArray[np.uint8],

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from atlas_core import _native, kernels
 
-NOT_KERNELS = {"ArrowColumn"}
-"""Native classes that are plumbing, not kernels: ``ArrowColumn`` is the ingest decoder's
-column handle, handed to polars through the Arrow C data interface (serve/column_decode.py)."""
+NOT_KERNELS = {"ArrowTable"}
+"""Native classes that are plumbing, not kernels: ``ArrowTable`` is the ingest decoder's
+table handle, handed to polars through the Arrow C data interface (serve/column_decode.py)."""
 
 
 def test_every_native_class_is_exported() -> None:

@@ -131,9 +131,9 @@ def test_a_payload_that_is_not_sdk_json_refuses_the_batch(payload: bytes, reason
         decode_columns(_batch([_RATING, payload], [1, 1]), ["t"])
 
 
-def test_columns_leave_once_through_the_arrow_interface() -> None:
+def test_a_table_leaves_once_through_the_arrow_interface() -> None:
     columns = _batch([_SIGNAL], [2])
-    (_, _), (feedback, _), _, _ = _native.decode_sdk_columns(
+    (interactions, _), (feedback, _), _, _ = _native.decode_sdk_columns(
         columns.event_id.reshape(-1),
         columns.interaction_id.reshape(-1),
         columns.kind,
@@ -144,13 +144,16 @@ def test_columns_leave_once_through_the_arrow_interface() -> None:
         np.zeros(1, dtype=np.uint32),
         ["t"],
     )
-    source = next(c for c in feedback if c.name == "source")
-    assert len(source) == 1
-    assert pl.Series(source).to_list() == ["sdk"]
+    assert len(feedback) == 1
+    frame = pl.Series(feedback).struct.unnest()
+    assert frame.columns == feedback.names
+    assert frame["source"].to_list() == ["sdk"]
+    assert frame["tenant_id"].to_list() == ["t"]
     with pytest.raises(StateError, match="exported already"):
-        source.__arrow_c_array__()
-    # A column never imported is freed with its capsule-less owner (no leak, no crash).
-    del feedback
+        feedback.__arrow_c_array__()
+    # An empty table imports with its columns; one never imported is freed with its owner.
+    assert pl.Series(interactions).struct.unnest().shape == (0, len(interactions.names))
+    del interactions
 
 
 def test_wrong_dtypes_are_refused_by_name() -> None:

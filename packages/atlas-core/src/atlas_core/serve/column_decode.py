@@ -4,7 +4,7 @@
 plus a few frame passes); on the server it cost about 2 ms per call plus ~2.5 µs per
 event, mostly fixed per-call polars overhead paid on every group commit. The native
 kernel (``atlas_core._native.decode_sdk_columns``, crates/atlas-kernels/src/ingest)
-reads the payload lines in one pass with the GIL released and hands each column to
+reads the payload lines in one pass with the GIL released and hands each table to
 polars through the Arrow C data interface, without a copy. It keeps the SDK decoder's
 contract: the same storage columns, an event of an unknown kind or without a field the
 SDK always writes is left out (its position returned), and a payload that is not the
@@ -62,7 +62,7 @@ def decode_columns(
     n = len(columns)
     if tenant_index is None:
         tenant_index = np.zeros(n, dtype=np.uint32)
-    (icols, irows), (fcols, frows), invalid, broken = _native.decode_sdk_columns(
+    (itable, irows), (ftable, frows), invalid, broken = _native.decode_sdk_columns(
         np.ascontiguousarray(columns.event_id, dtype=np.uint8).reshape(-1),
         np.ascontiguousarray(columns.interaction_id, dtype=np.uint8).reshape(-1),
         np.ascontiguousarray(columns.kind, dtype=np.uint8),
@@ -73,11 +73,12 @@ def decode_columns(
         tenant_index,
         list(tenants),
     )
-    return DecodedColumns(
-        _checked("interactions", icols), irows, _checked("feedback", fcols), frows, invalid, broken
-    )
+    interactions, feedback = _checked("interactions", itable), _checked("feedback", ftable)
+    return DecodedColumns(interactions, irows, feedback, frows, invalid, broken)
 
 
-def _checked(table: str, columns: list[_native.ArrowColumn]) -> CheckedFrame:
+def _checked(table: str, arrow: _native.ArrowTable) -> CheckedFrame:
+    # One struct Series, unnested: one import per table instead of one per column.
+    frame = pl.Series(arrow).struct.unnest()
     # The native decoder applied every rule of the table to each row it kept.
-    return CheckedFrame._certify(table, pl.DataFrame([pl.Series(column) for column in columns]))
+    return CheckedFrame._certify(table, frame)
