@@ -31,6 +31,8 @@ _BATCH_ROWS = str(1 << 30)
 # is unchanged: a commit is in the WAL before it returns either way.
 WAL_AUTOCHECKPOINT_PAGES = 100_000
 
+_KEPT_INSERTS = 16  # prepared bulk INSERTs kept per connection (one per table in practice)
+
 
 def connect(path: str, *, synchronous: str) -> adbc.Connection:
     """An autocommit connection with the store's pragmas (WAL, busy timeout, checkpoints)."""
@@ -55,9 +57,16 @@ class AdbcTx:
     def __init__(self, conn: adbc.Connection) -> None:
         self._conn = conn
         self._cur = conn.cursor()
+        # A cursor per bulk INSERT: an ADBC cursor prepares its statement again whenever
+        # its SQL changes, so one cursor alternating between the tables' INSERTs would
+        # prepare both on every commit.
+        self._inserts: dict[str, adbc.Cursor] = {}
 
     def close(self) -> None:
         self._cur.close()
+        for cursor in self._inserts.values():
+            cursor.close()
+        self._inserts.clear()
 
     def _run(self, sql: str, params: Sequence[Any]) -> None:
         try:
@@ -90,14 +99,19 @@ class AdbcTx:
 
     def bind_many(self, sql: str, table: pa.Table) -> int:
         """Runs ``sql`` once per row of an Arrow table (bound natively); rows it changed."""
+        cursor = self._inserts.get(sql)
+        if cursor is None:
+            if len(self._inserts) >= _KEPT_INSERTS:  # a bound, should SQL ever vary
+                self._inserts.pop(next(iter(self._inserts))).close()
+            cursor = self._inserts[sql] = self._conn.cursor()
         try:
-            self._cur.executemany(sql, table)
+            cursor.executemany(sql, table)
         except adbc_driver_manager.Error:
-            self._cur.close()
-            self._cur = self._conn.cursor()
+            del self._inserts[sql]  # its statement keeps the failed batch bound: start over
+            cursor.close()
             raise
         # The driver sums sqlite3_changes() over the rows: a skipped (conflicting) row counts 0.
-        changed = self._cur.rowcount
+        changed = cursor.rowcount
         if changed < 0:
             raise StoreError("the ADBC SQLite driver did not report the rows an insert changed")
         return int(changed)
