@@ -88,6 +88,8 @@ class IngestServicer:
         AppendRows does. A unary call's fixed cost (a new HTTP/2 stream, metadata, auth, a
         server thread) is paid once per stream instead of once per batch. A message's
         failure is in its answer and the stream goes on; authentication failures end it.
+        The server holds at most 64 unanswered messages per stream and stops reading past
+        that (HTTP/2 flow control then holds the client back).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -65,6 +65,8 @@ class IngestStub:
     AppendRows does. A unary call's fixed cost (a new HTTP/2 stream, metadata, auth, a
     server thread) is paid once per stream instead of once per batch. A message's
     failure is in its answer and the stream goes on; authentication failures end it.
+    The server holds at most 64 unanswered messages per stream and stops reading past
+    that (HTTP/2 flow control then holds the client back).
     """
 
 @_typing.type_check_only
@@ -84,6 +86,8 @@ class IngestAsyncStub(IngestStub):
     AppendRows does. A unary call's fixed cost (a new HTTP/2 stream, metadata, auth, a
     server thread) is paid once per stream instead of once per batch. A message's
     failure is in its answer and the stream goes on; authentication failures end it.
+    The server holds at most 64 unanswered messages per stream and stops reading past
+    that (HTTP/2 flow control then holds the client back).
     """
 
 class IngestServicer(metaclass=_abc_1.ABCMeta):
@@ -124,6 +128,8 @@ class IngestServicer(metaclass=_abc_1.ABCMeta):
         AppendRows does. A unary call's fixed cost (a new HTTP/2 stream, metadata, auth, a
         server thread) is paid once per stream instead of once per batch. A message's
         failure is in its answer and the stream goes on; authentication failures end it.
+        The server holds at most 64 unanswered messages per stream and stops reading past
+        that (HTTP/2 flow control then holds the client back).
         """
 
 def add_IngestServicer_to_server(servicer: IngestServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
