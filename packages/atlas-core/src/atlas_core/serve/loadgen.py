@@ -285,12 +285,7 @@ async def _run_grpc(
     errors: Counter[str] = Counter()
     metadata = (("authorization", f"Bearer {api_key}"),)
     acked = 0
-    # Several connections (a channel each, not pooled), so that a server with several
-    # workers sharing the port gets calls on all of them: the kernel spreads connections.
-    channels = [
-        grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
-        for _ in range(min(concurrency, _GRPC_CONNECTIONS))
-    ]
+    channels = _channels(target, min(concurrency, _GRPC_CONNECTIONS))
     # Pre-serialized requests: the generator measures the server, not protobuf encoding.
     calls = [
         channel.unary_unary(
@@ -346,11 +341,7 @@ async def _run_grpc_append(
     errors: Counter[str] = Counter()
     metadata = (("authorization", f"Bearer {api_key}"),)
     acked = 0
-    # One connection per stream, so that a server's workers each get some of them.
-    channels = [
-        grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
-        for _ in range(streams)
-    ]
+    channels = _channels(target, streams)  # a connection per stream
     # Pre-serialized IngestStreamMessage(columns=...): field 2, length-delimited.
     framed = [b"\x12" + _varint(len(m)) + m for m in messages]
     shares = [framed[i::streams] for i in range(streams)]
@@ -420,6 +411,17 @@ def run_grpc_append(
     )
     report.client_cpu_s = _process_cpu_s() - started
     return report
+
+
+def _channels(target: str, n: int) -> list[Any]:
+    """``n`` channels, a connection each (not pooled), so that a server with several
+    workers sharing the port gets calls on all of them: the kernel spreads connections."""
+    import grpc
+
+    return [
+        grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+        for _ in range(n)
+    ]
 
 
 def _varint(n: int) -> bytes:
