@@ -81,7 +81,7 @@ def _grpc_batches(benchmark: Any, served: tuple[ServerProcess, str], rpc: str) -
     def run() -> None:
         if rpc == "append":
             report = run_grpc_append(
-                server.grpc_target, secret, messages, 100, streams=8, window=_IN_FLIGHT // 8
+                server.grpc_target, secret, messages, 100, in_flight=_IN_FLIGHT
             )
         else:
             report = run_grpc_batches(

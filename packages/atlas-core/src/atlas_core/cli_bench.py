@@ -37,8 +37,8 @@ _out = Console()
 
 @bench_app.command("ingest")
 def ingest(
-    events: Annotated[int, typer.Option(help="Events sent over gRPC in all.")] = 200_000,
-    batch: Annotated[int, typer.Option(help="Events per gRPC request.")] = 100,
+    events: Annotated[int, typer.Option(min=1, help="Events sent over gRPC in all.")] = 200_000,
+    batch: Annotated[int, typer.Option(min=2, help="Events per gRPC request (pairs).")] = 100,
     grpc_rpc: Annotated[
         GrpcRpc,
         typer.Option(
@@ -49,23 +49,28 @@ def ingest(
     grpc_concurrency: Annotated[
         int,
         typer.Option(
+            min=1,
             help="gRPC batches in flight (append: over up to 8 streams). Latency is about "
             "batches in flight / rate (Little's law): 24 batches of 100 events at 100,000 "
-            "events/s wait ~24 ms each on average."
+            "events/s wait ~24 ms each on average.",
         ),
     ] = 24,
     http_requests: Annotated[
-        int, typer.Option(help="Single-event HTTP requests in all (0: skip).")
+        int, typer.Option(min=0, help="Single-event HTTP requests in all (0: skip).")
     ] = 20_000,
     http_concurrency: Annotated[
         int,
         typer.Option(
+            min=1,
             help="Keep-alive HTTP connections. More in flight let single-event requests "
-            "share commits (less server CPU each): 64 at 3,000 requests/s wait ~21 ms."
+            "share commits (less server CPU each): 64 at 3,000 requests/s wait ~21 ms.",
         ),
     ] = 64,
     workers: Annotated[
-        int, typer.Option(help="Worker processes of the server it starts (default: one per core).")
+        int,
+        typer.Option(
+            min=1, help="Worker processes of the server it starts (default: one per core)."
+        ),
     ] = max(1, os.cpu_count() or 1),
     store_url: Annotated[
         str | None, typer.Option(help="Store of the server it starts (default: temp SQLite).")
@@ -116,14 +121,8 @@ def ingest(
             for rpc, messages in runs.items():
                 cpu = tree_cpu_seconds(pid)
                 if rpc is GrpcRpc.append:
-                    streams = min(8, grpc_concurrency)
                     report = run_grpc_append(
-                        server.grpc_target,
-                        secret,
-                        messages,
-                        batch,
-                        streams=streams,
-                        window=max(1, grpc_concurrency // streams),
+                        server.grpc_target, secret, messages, batch, in_flight=grpc_concurrency
                     )
                 else:
                     report = run_grpc_batches(

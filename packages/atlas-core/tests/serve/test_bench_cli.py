@@ -26,3 +26,9 @@ def test_bench_ingest_reports_every_workload_and_zero_loss() -> None:
         assert workload["events_per_s"] > 0
         assert 0 < workload["p50_ms"] <= workload["p99_ms"]
         assert workload["errors"] == {}
+
+
+def test_bench_ingest_refuses_no_batches_in_flight_naming_the_option() -> None:
+    result = CliRunner().invoke(build_app(), ["bench", "ingest", "--grpc-concurrency", "0"])
+    assert result.exit_code == 2
+    assert "--grpc-concurrency" in result.output

@@ -4,11 +4,12 @@ authentication ends the stream, and at most a window of messages waits for its c
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -136,20 +137,23 @@ def test_feedback_about_another_tenants_interaction_is_rejected(served: Served) 
     assert served.store.feedback("tenant-b").height == 0
 
 
-@pytest.mark.parametrize("key", ["atlas_nope", "a_read"])
-def test_a_key_without_the_ingest_scope_ends_the_stream(served: Served, key: str) -> None:
-    secret = served.keys.a_read if key == "a_read" else key
+@pytest.mark.parametrize(
+    ("key", "status"), [(None, "UNAUTHENTICATED"), ("a_read", "PERMISSION_DENIED")]
+)
+def test_a_key_without_the_ingest_scope_ends_the_stream(
+    served: Served, key: str | None, status: str
+) -> None:
+    secret = "atlas_nope" if key is None else getattr(served.keys, key)
     with pytest.raises(grpc.RpcError) as caught:
         _append(served, [_typed(interaction())], key=secret)
-    expected = "PERMISSION_DENIED" if key == "a_read" else "UNAUTHENTICATED"
-    assert caught.value.code().name == expected
+    assert caught.value.code().name == status
     assert served.store.interactions("tenant-a").height == 0
 
 
 def test_overload_is_answered_with_a_retry_hint_for_that_message(tmp_path: Path) -> None:
-    served_iter = open_served(tmp_path, ServeConfig(buffer_capacity=50))
-    served = next(served_iter)
-    try:
+    with contextlib.contextmanager(open_served)(
+        tmp_path, ServeConfig(buffer_capacity=50)
+    ) as served:
         too_big, _ = sdk_batch(30)  # 60 events: more than the buffer holds
         answers = _append(served, [pb.IngestStreamMessage(columns=too_big), _typed(interaction())])
         assert [a.code for a in answers] == [grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], OK]
@@ -159,8 +163,6 @@ def test_overload_is_answered_with_a_retry_hint_for_that_message(tmp_path: Path)
         text = served.metrics.exposition().decode()
         assert 'method="IngestAppend.message",status="RESOURCE_EXHAUSTED"' in text
         assert 'method="IngestAppend.message",status="OK"' in text
-    finally:
-        next(served_iter, None)
 
 
 class _Context:
@@ -170,35 +172,89 @@ class _Context:
         return None
 
 
-def test_at_most_a_window_of_messages_is_submitted_and_unanswered() -> None:
-    # Answers are tiny, so HTTP/2 buffers many of them for a client that does not read:
-    # what bounds the server is its window of submitted, unanswered messages.
-    futures: list[Future[IngestResult]] = []
+def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def _pending_submit(
+    futures: list[Future[IngestResult]],
+) -> Callable[[pb.IngestStreamMessage], tuple[Future[IngestResult], None]]:
+    """A submit whose commits settle only when the test settles them."""
 
     def submit(message: pb.IngestStreamMessage) -> tuple[Future[IngestResult], None]:
         futures.append(Future())
         return futures[-1], None
 
+    return submit
+
+
+def _settle(futures: list[Future[IngestResult]]) -> None:
+    for future in list(futures):
+        if not future.done():
+            future.set_result(IngestResult(1, 0, (), (), ()))
+
+
+def test_at_most_a_window_of_messages_is_submitted_and_unanswered() -> None:
+    # Answers are tiny, so HTTP/2 buffers many of them for a client that does not read:
+    # what bounds the server is its window of submitted, unanswered messages.
+    futures: list[Future[IngestResult]] = []
     messages = (_typed(interaction()) for _ in range(3 * APPEND_WINDOW))
-    answers = append_answers(messages, submit, _Context(), lambda status, seconds: None)  # type: ignore[arg-type]
+    answers = append_answers(messages, _pending_submit(futures), _Context(), _ignore)  # type: ignore[arg-type]
     taken: queue.SimpleQueue[pb.AppendResponse] = queue.SimpleQueue()
     consumer = threading.Thread(target=lambda: [taken.put(a) for a in answers], daemon=True)
     consumer.start()
-    time.sleep(0.5)
+
+    _until(lambda: len(futures) >= APPEND_WINDOW)
+    time.sleep(0.3)
     assert len(futures) == APPEND_WINDOW  # no commit settled: the reader waits
     for future in futures[:10]:
         future.set_result(IngestResult(1, 0, (), (), ()))
-    deadline = time.monotonic() + 10
-    while len(futures) < APPEND_WINDOW + 10 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.2)
+    _until(lambda: len(futures) >= APPEND_WINDOW + 10)
+    time.sleep(0.3)
     assert len(futures) == APPEND_WINDOW + 10  # ten answered: ten more taken
     assert [taken.get(timeout=5).message for _ in range(10)] == list(range(10))
-    while len(futures) < 3 * APPEND_WINDOW or not all(f.done() for f in futures):
-        for future in futures:
-            if not future.done():
-                future.set_result(IngestResult(1, 0, (), (), ()))
-        time.sleep(0.01)
-        assert time.monotonic() < deadline
+
+    def settled_all() -> bool:
+        _settle(futures)
+        return len(futures) == 3 * APPEND_WINDOW and all(f.done() for f in futures)
+
+    _until(settled_all)
     consumer.join(timeout=10)
+    assert not consumer.is_alive()
     assert taken.qsize() == 3 * APPEND_WINDOW - 10
+
+
+def test_closing_the_answers_stops_the_reader() -> None:
+    # The client cancelled: grpcio closes the answer generator. The reader must stop
+    # taking messages, even one waiting for room in the window.
+    futures: list[Future[IngestResult]] = []
+    read = 0
+
+    def messages() -> Iterator[pb.IngestStreamMessage]:
+        nonlocal read
+        while True:
+            read += 1
+            yield _typed(interaction())
+
+    answers = append_answers(messages(), _pending_submit(futures), _Context(), _ignore)  # type: ignore[arg-type]
+    taken = threading.Thread(target=lambda: next(answers), daemon=True)
+    taken.start()
+    _until(lambda: len(futures) >= APPEND_WINDOW)
+    _settle(futures)
+    taken.join(timeout=5)  # one answer out; the reader refills the window and waits again
+    answers.close()
+    _settle(futures)
+    time.sleep(0.3)
+    submitted = len(futures)
+    time.sleep(0.3)
+    assert len(futures) == submitted  # nothing more is taken
+    assert submitted <= APPEND_WINDOW + 2
+    assert read <= submitted + 1  # the message it last read, at most, is left untaken
+    assert not any(t.name == "atlas-grpc-append" for t in threading.enumerate())
+
+
+def _ignore(status: str, seconds: float) -> None:
+    pass

@@ -19,7 +19,6 @@ the stream goes on; a client resends it with the same ids.
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import threading
 import time
@@ -33,9 +32,17 @@ import grpc
 from atlas_core.errors import AtlasError
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
 from atlas_core.serve.errors import OverloadedError, grpc_status_name
-from atlas_core.serve.grpc_calls import Undecodable, parsed, rejected_summary
+from atlas_core.serve.grpc_calls import (
+    EMPTY_RESULT,
+    Undecodable,
+    parsed,
+    rejected_summary,
+    retry_after_ms,
+    status_name,
+    wait_for_commit,
+)
 from atlas_core.serve.grpc_codec import response_from_result
-from atlas_core.serve.pipeline import IngestResult
+from atlas_core.serve.results import IngestResult
 
 if TYPE_CHECKING:
     from atlas_core.serve.grpc_codec import DecodedEvents
@@ -46,9 +53,6 @@ log = logging.getLogger("atlas_core.serve")
 
 APPEND_WINDOW = 64
 """Messages of one stream submitted and not yet answered, at most."""
-
-_COMMIT_TIMEOUT_S = 60.0
-_EMPTY = IngestResult(0, 0, (), (), ())
 
 Submit = Callable[
     [pb.IngestStreamMessage], tuple["Future[IngestResult] | None", "DecodedEvents | None"]
@@ -103,7 +107,7 @@ def append_answers(
     try:
         while (submitted := pending.get()) is not _END:
             answer = _settle(submitted, context)
-            observe(_name(answer.code), time.perf_counter() - submitted.started)
+            observe(status_name(answer.code), time.perf_counter() - submitted.started)
             window.release()
             yield answer
     finally:
@@ -119,34 +123,26 @@ def _settle(submitted: _Submitted, context: grpc.ServicerContext) -> pb.AppendRe
     try:
         if submitted.error is not None:
             raise submitted.error
-        if submitted.future is None:
-            result = _EMPTY
-        else:
-            remaining = context.time_remaining()
-            timeout = _COMMIT_TIMEOUT_S if remaining is None else min(_COMMIT_TIMEOUT_S, remaining)
-            result = submitted.future.result(timeout=max(0.0, timeout))
+        future = submitted.future
+        result = EMPTY_RESULT if future is None else wait_for_commit(future, context)
     except OverloadedError as err:
+        code, hint = grpc.StatusCode.RESOURCE_EXHAUSTED, retry_after_ms(err)
         return pb.AppendResponse(
-            message=number,
-            code=grpc.StatusCode.RESOURCE_EXHAUSTED.value[0],
-            error=str(err),
-            retry_after_ms=max(1, math.ceil(err.retry_after_s * 1000)),
+            message=number, code=code.value[0], error=str(err), retry_after_ms=hint
         )
     except AtlasError as err:
-        code = grpc.StatusCode[grpc_status_name(err)].value[0]
-        return pb.AppendResponse(message=number, code=code, error=str(err))
+        code = grpc.StatusCode[grpc_status_name(err)]
+        return pb.AppendResponse(message=number, code=code.value[0], error=str(err))
     except FutureTimeoutError:
+        code = grpc.StatusCode.DEADLINE_EXCEEDED
         return pb.AppendResponse(
-            message=number,
-            code=grpc.StatusCode.DEADLINE_EXCEEDED.value[0],
-            error="commit: not confirmed in time",
+            message=number, code=code.value[0], error="commit: not confirmed in time"
         )
-    except Exception as err:
+    except Exception as err:  # a bug answers this message; the stream goes on
         log.exception("grpc IngestAppend: message %d failed", number)
+        error = f"internal error ({type(err).__name__})"
         return pb.AppendResponse(
-            message=number,
-            code=grpc.StatusCode.INTERNAL.value[0],
-            error=f"internal error ({type(err).__name__})",
+            message=number, code=grpc.StatusCode.INTERNAL.value[0], error=error
         )
     decoded = submitted.decoded
     response = response_from_result(result, decoded, message=number, with_ids=decoded is not None)
@@ -158,10 +154,3 @@ def _settle(submitted: _Submitted, context: grpc.ServicerContext) -> pb.AppendRe
             result=response,
         )
     return pb.AppendResponse(message=number, result=response)
-
-
-_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
-
-
-def _name(code: int) -> str:
-    return _NAMES.get(code, "UNKNOWN")

@@ -12,6 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
@@ -22,11 +23,13 @@ from atlas_core.auth import KeyVerifier, Principal, bearer_secret
 from atlas_core.errors import AtlasError, InvalidArgumentError
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
 from atlas_core.serve.errors import OverloadedError, grpc_status_name
+from atlas_core.serve.results import IngestResult
 
 if TYPE_CHECKING:
     from atlas_core.serve.metrics import ServeMetrics
 
 __all__ = [
+    "EMPTY_RESULT",
     "RESULT_METADATA",
     "Calls",
     "EndCallError",
@@ -34,6 +37,9 @@ __all__ = [
     "deserializer",
     "parsed",
     "rejected_summary",
+    "retry_after_ms",
+    "status_name",
+    "wait_for_commit",
 ]
 
 log = logging.getLogger("atlas_core.serve")
@@ -42,6 +48,30 @@ RESULT_METADATA = "atlas-ingest-response-bin"
 """Trailing metadata holding the serialized IngestResponse when every event was rejected."""
 
 M = TypeVar("M")
+
+EMPTY_RESULT = IngestResult(0, 0, (), (), ())
+"""The result of a request with nothing to commit."""
+
+_COMMIT_TIMEOUT_S = 60.0  # without a client deadline: never hold a worker forever
+_STATUS_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
+
+
+def wait_for_commit(future: Future[IngestResult], context: grpc.ServicerContext) -> IngestResult:
+    """The commit's result, waiting at most the call's time left (and never over 60 s)."""
+    # Without a client deadline grpcio reports a huge time remaining: cap it.
+    remaining = context.time_remaining()
+    timeout = _COMMIT_TIMEOUT_S if remaining is None else min(_COMMIT_TIMEOUT_S, remaining)
+    return future.result(timeout=max(0.0, timeout))
+
+
+def retry_after_ms(err: OverloadedError) -> int:
+    """An overload's retry hint in whole milliseconds (at least 1)."""
+    return max(1, math.ceil(err.retry_after_s * 1000))
+
+
+def status_name(code: int) -> str:
+    """The ``grpc.StatusCode`` name of a status code number (``"code N"`` if unknown)."""
+    return _STATUS_NAMES.get(code, f"code {code}")
 
 
 class Undecodable:
@@ -129,7 +159,7 @@ class Calls:
         except AtlasError as err:
             status = grpc_status_name(err)
             if isinstance(err, OverloadedError):
-                ms = str(max(1, math.ceil(err.retry_after_s * 1000)))
+                ms = str(retry_after_ms(err))
                 context.set_trailing_metadata(
                     (("retry-after-ms", ms), ("grpc-retry-pushback-ms", ms))
                 )

@@ -26,6 +26,7 @@ from atlas_core.errors import InvalidArgumentError
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
 from atlas_core.serve.grpc_append import append_answers
 from atlas_core.serve.grpc_calls import (
+    EMPTY_RESULT,
     RESULT_METADATA,
     Calls,
     EndCallError,
@@ -33,6 +34,7 @@ from atlas_core.serve.grpc_calls import (
     deserializer,
     parsed,
     rejected_summary,
+    wait_for_commit,
 )
 from atlas_core.serve.grpc_codec import DecodedEvents, decode_events, response_from_result
 from atlas_core.serve.grpc_columns import columns_from_batch
@@ -51,14 +53,6 @@ log = logging.getLogger("atlas_core.serve")
 
 SERVICE_NAMES = ("atlas.v1.Ingest", "atlas.v1.Reads")
 _HEALTH_PERIOD_S = 1.0
-_COMMIT_TIMEOUT_S = 60.0  # without a client deadline: never hold a worker forever
-
-
-def _wait(future: Future[IngestResult], context: grpc.ServicerContext) -> IngestResult:
-    # Without a client deadline grpcio reports a huge time remaining: cap it.
-    remaining = context.time_remaining()
-    timeout = _COMMIT_TIMEOUT_S if remaining is None else min(_COMMIT_TIMEOUT_S, remaining)
-    return future.result(timeout=max(0.0, timeout))
 
 
 def _checked(response: pb.IngestResponse) -> pb.IngestResponse:
@@ -113,7 +107,7 @@ class IngestServicer:
             principal = self._calls.principal(context, "ingest")
             decoded = decode_events(parsed(request))
             future = self._submit_events(principal, decoded)
-            result = _EMPTY if future is None else _wait(future, context)
+            result = EMPTY_RESULT if future is None else wait_for_commit(future, context)
             return _checked(response_from_result(result, decoded))
 
         return self._calls.run("Ingest", context, body)
@@ -129,7 +123,7 @@ class IngestServicer:
             future = self._pipeline.submit_columns(
                 principal.tenant_id, rate_key=str(principal.key_id), columns=columns
             )
-            return _checked(response_from_result(_wait(future, context), with_ids=False))
+            return _checked(response_from_result(wait_for_commit(future, context), with_ids=False))
 
         return self._calls.run("IngestColumns", context, body)
 
@@ -145,7 +139,7 @@ class IngestServicer:
             total = pb.IngestResponse()
 
             def fold(number: int, future: Future[IngestResult] | None, decoded: Any) -> None:
-                result = _EMPTY if future is None else _wait(future, context)
+                result = EMPTY_RESULT if future is None else wait_for_commit(future, context)
                 part = response_from_result(
                     result, decoded, message=number, with_ids=decoded is not None
                 )
@@ -182,9 +176,6 @@ class IngestServicer:
             context,
             functools.partial(self._calls.observe_message, "IngestAppend.message"),
         )
-
-
-_EMPTY = IngestResult(0, 0, (), (), ())
 
 
 class _Health(health.HealthServicer):
