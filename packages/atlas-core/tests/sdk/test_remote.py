@@ -116,7 +116,7 @@ def test_retry_after_the_server_restarts_on_the_same_port(store: Store, keys: Ke
         second.stop()
 
 
-class _LoseFirstAnswers(grpc.ServerInterceptor):
+class _LoseFirstAnswers(grpc.aio.ServerInterceptor):
     """Lets IngestColumns commit, then answers UNAVAILABLE for the first ``n`` calls, as if
     the connection dropped after the commit: the client's retry must not duplicate."""
 
@@ -125,10 +125,10 @@ class _LoseFirstAnswers(grpc.ServerInterceptor):
         self.calls = 0
         self.lock = threading.Lock()
 
-    def intercept_service(
+    async def intercept_service(
         self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails
     ) -> Any:
-        handler = continuation(details)
+        handler = await continuation(details)
         if not details.method.endswith("/IngestColumns"):
             return handler
 
@@ -167,17 +167,17 @@ def test_a_lost_answer_is_retried_with_the_same_ids_and_stored_once(
         served.stop()
 
 
-class _PushBackFirst(grpc.ServerInterceptor):
+class _PushBackFirst(grpc.aio.ServerInterceptor):
     """Answers RESOURCE_EXHAUSTED with a ``retry-after-ms`` hint to the first call."""
 
     def __init__(self, retry_after_ms: int) -> None:
         self.retry_after_ms = retry_after_ms
         self.times: list[float] = []
 
-    def intercept_service(
+    async def intercept_service(
         self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails
     ) -> Any:
-        handler = continuation(details)
+        handler = await continuation(details)
         if not details.method.endswith("/IngestColumns"):
             return handler
 

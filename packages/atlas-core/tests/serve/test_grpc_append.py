@@ -4,12 +4,11 @@ authentication ends the stream, and at most a window of messages waits for its c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import queue
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from grpc_fixtures import Served, bearer, interaction, open_served, sdk_batch
 from atlas_core.config import ServeConfig
 from atlas_core.ids import new_id
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
-from atlas_core.serve.grpc_append import APPEND_WINDOW, append_answers
+from atlas_core.serve.grpc_append import APPEND_WINDOW, Submit, append_answers
 from atlas_core.serve.pipeline import IngestResult
 
 OK = grpc.StatusCode.OK.value[0]
@@ -166,25 +165,23 @@ def test_overload_is_answered_with_a_retry_hint_for_that_message(tmp_path: Path)
 
 
 class _Context:
-    """What append_answers asks of a grpc.ServicerContext: the call's time left."""
+    """What append_answers asks of a grpc.aio.ServicerContext: the call's time left."""
 
     def time_remaining(self) -> float | None:
         return None
 
 
-def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+        await asyncio.sleep(0.01)
 
 
-def _pending_submit(
-    futures: list[Future[IngestResult]],
-) -> Callable[[pb.IngestStreamMessage], tuple[Future[IngestResult], None]]:
+def _pending_submit(futures: list[Future[IngestResult]]) -> Submit:
     """A submit whose commits settle only when the test settles them."""
 
-    def submit(message: pb.IngestStreamMessage) -> tuple[Future[IngestResult], None]:
+    async def submit(message: pb.IngestStreamMessage) -> tuple[Future[IngestResult], None]:
         futures.append(Future())
         return futures[-1], None
 
@@ -197,63 +194,76 @@ def _settle(futures: list[Future[IngestResult]]) -> None:
             future.set_result(IngestResult(1, 0, (), (), ()))
 
 
+async def _messages(n: int) -> AsyncIterator[pb.IngestStreamMessage]:
+    for _ in range(n):
+        yield _typed(interaction())
+
+
 def test_at_most_a_window_of_messages_is_submitted_and_unanswered() -> None:
     # Answers are tiny, so HTTP/2 buffers many of them for a client that does not read:
     # what bounds the server is its window of submitted, unanswered messages.
-    futures: list[Future[IngestResult]] = []
-    messages = (_typed(interaction()) for _ in range(3 * APPEND_WINDOW))
-    answers = append_answers(messages, _pending_submit(futures), _Context(), _ignore)  # type: ignore[arg-type]
-    taken: queue.SimpleQueue[pb.AppendResponse] = queue.SimpleQueue()
-    consumer = threading.Thread(target=lambda: [taken.put(a) for a in answers], daemon=True)
-    consumer.start()
+    async def scenario() -> None:
+        futures: list[Future[IngestResult]] = []
+        messages = _messages(3 * APPEND_WINDOW)
+        answers = append_answers(messages, _pending_submit(futures), _Context(), _ignore)  # type: ignore[arg-type]
+        taken: asyncio.Queue[pb.AppendResponse] = asyncio.Queue()
 
-    _until(lambda: len(futures) >= APPEND_WINDOW)
-    time.sleep(0.3)
-    assert len(futures) == APPEND_WINDOW  # no commit settled: the reader waits
-    for future in futures[:10]:
-        future.set_result(IngestResult(1, 0, (), (), ()))
-    _until(lambda: len(futures) >= APPEND_WINDOW + 10)
-    time.sleep(0.3)
-    assert len(futures) == APPEND_WINDOW + 10  # ten answered: ten more taken
-    assert [taken.get(timeout=5).message for _ in range(10)] == list(range(10))
+        async def consume() -> None:
+            async for answer in answers:
+                taken.put_nowait(answer)
 
-    def settled_all() -> bool:
-        _settle(futures)
-        return len(futures) == 3 * APPEND_WINDOW and all(f.done() for f in futures)
+        consumer = asyncio.create_task(consume())
+        await _until(lambda: len(futures) >= APPEND_WINDOW)
+        await asyncio.sleep(0.3)
+        assert len(futures) == APPEND_WINDOW  # no commit settled: the reader waits
+        for future in futures[:10]:
+            future.set_result(IngestResult(1, 0, (), (), ()))
+        await _until(lambda: len(futures) >= APPEND_WINDOW + 10)
+        await asyncio.sleep(0.3)
+        assert len(futures) == APPEND_WINDOW + 10  # ten answered: ten more taken
+        firsts = [(await asyncio.wait_for(taken.get(), 5)).message for _ in range(10)]
+        assert firsts == list(range(10))
 
-    _until(settled_all)
-    consumer.join(timeout=10)
-    assert not consumer.is_alive()
-    assert taken.qsize() == 3 * APPEND_WINDOW - 10
+        def settled_all() -> bool:
+            _settle(futures)
+            return len(futures) == 3 * APPEND_WINDOW and all(f.done() for f in futures)
+
+        await _until(settled_all)
+        await asyncio.wait_for(consumer, 10)
+        assert taken.qsize() == 3 * APPEND_WINDOW - 10
+
+    asyncio.run(scenario())
 
 
 def test_closing_the_answers_stops_the_reader() -> None:
     # The client cancelled: grpcio closes the answer generator. The reader must stop
     # taking messages, even one waiting for room in the window.
-    futures: list[Future[IngestResult]] = []
-    read = 0
+    async def scenario() -> None:
+        futures: list[Future[IngestResult]] = []
+        read = 0
 
-    def messages() -> Iterator[pb.IngestStreamMessage]:
-        nonlocal read
-        while True:
-            read += 1
-            yield _typed(interaction())
+        async def messages() -> AsyncIterator[pb.IngestStreamMessage]:
+            nonlocal read
+            while True:
+                read += 1
+                yield _typed(interaction())
 
-    answers = append_answers(messages(), _pending_submit(futures), _Context(), _ignore)  # type: ignore[arg-type]
-    taken = threading.Thread(target=lambda: next(answers), daemon=True)
-    taken.start()
-    _until(lambda: len(futures) >= APPEND_WINDOW)
-    _settle(futures)
-    taken.join(timeout=5)  # one answer out; the reader refills the window and waits again
-    answers.close()
-    _settle(futures)
-    time.sleep(0.3)
-    submitted = len(futures)
-    time.sleep(0.3)
-    assert len(futures) == submitted  # nothing more is taken
-    assert submitted <= APPEND_WINDOW + 2
-    assert read <= submitted + 1  # the message it last read, at most, is left untaken
-    assert not any(t.name == "atlas-grpc-append" for t in threading.enumerate())
+        answers = append_answers(messages(), _pending_submit(futures), _Context(), _ignore)  # type: ignore[arg-type]
+        first = asyncio.create_task(anext(answers))
+        await _until(lambda: len(futures) >= APPEND_WINDOW)
+        _settle(futures)
+        await asyncio.wait_for(first, 5)  # one answer out; the reader refills the window
+        await answers.aclose()  # type: ignore[attr-defined]
+        _settle(futures)
+        await asyncio.sleep(0.3)
+        submitted = len(futures)
+        await asyncio.sleep(0.3)
+        assert len(futures) == submitted  # nothing more is taken
+        assert submitted <= APPEND_WINDOW + 2
+        assert read <= submitted + 1  # the message it last read, at most, is left untaken
+        assert not any(t.get_name() == "atlas-grpc-append" for t in asyncio.all_tasks())
+
+    asyncio.run(scenario())
 
 
 def _ignore(status: str, seconds: float) -> None:

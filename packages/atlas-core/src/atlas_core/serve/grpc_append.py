@@ -7,25 +7,26 @@ loopback with a handler that only decodes, ~1.7-1.9 µs of server CPU per event 
 ~5-6 for unary calls of the same batches. ``atlas bench ingest --grpc-rpc both`` compares
 the two on a live server.
 
-A reader thread takes the client's messages as they come and submits each to the pipeline;
-the handler's own thread answers them in order, each once its commit settled. At most
-``APPEND_WINDOW`` messages of one stream are submitted and unanswered: past that the reader
-stops reading, and HTTP/2 flow control holds the client back, so a client that never
-reads its answers cannot make the server hold more. A message that fails (overload,
-shutdown, a malformed batch, every event rejected) is answered with its status code and
-the stream goes on; a client resends it with the same ids.
+The handler is a coroutine on the server's event loop (:mod:`atlas_core.serve.grpc_server`):
+a reader task takes the client's messages as they come and submits each to the pipeline;
+the handler answers them in order, each once its commit settled. No thread is held per
+stream. At most ``APPEND_WINDOW`` messages of one stream are submitted and unanswered: past
+that the reader stops reading, and HTTP/2 flow control holds the client back, so a client
+that never reads its answers cannot make the server hold more. A message that fails
+(overload, shutdown, a malformed batch, every event rejected) is answered with its status
+code and the stream goes on; a client resends it with the same ids.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import grpc
 
@@ -35,11 +36,11 @@ from atlas_core.serve.errors import OverloadedError, grpc_status_name
 from atlas_core.serve.grpc_calls import (
     EMPTY_RESULT,
     Undecodable,
+    commit_result,
     parsed,
     rejected_summary,
     retry_after_ms,
     status_name,
-    wait_for_commit,
 )
 from atlas_core.serve.grpc_codec import response_from_result
 from atlas_core.serve.results import IngestResult
@@ -55,7 +56,8 @@ APPEND_WINDOW = 64
 """Messages of one stream submitted and not yet answered, at most."""
 
 Submit = Callable[
-    [pb.IngestStreamMessage], tuple["Future[IngestResult] | None", "DecodedEvents | None"]
+    [pb.IngestStreamMessage],
+    Awaitable[tuple["Future[IngestResult] | None", "DecodedEvents | None"]],
 ]
 """Submits one message: the commit's future (None: nothing to commit) and, for typed
 events, how they were decoded (to map answers back to the message's positions)."""
@@ -69,62 +71,60 @@ class _Submitted(NamedTuple):
     error: BaseException | None
 
 
-_END = _Submitted(-1, 0.0, None, None, None)
-
-
-def append_answers(
-    requests: Iterator[pb.IngestStreamMessage | Undecodable],
+async def append_answers(
+    requests: AsyncIterator[pb.IngestStreamMessage | Undecodable],
     submit: Submit,
-    context: grpc.ServicerContext,
+    context: grpc.aio.ServicerContext[Any, Any],
     observe: Callable[[str, float], None],
-) -> Iterator[pb.AppendResponse]:
+) -> AsyncIterator[pb.AppendResponse]:
     """The answers of one ``IngestAppend`` stream, in message order. ``observe(status,
     seconds)`` is called once per message (metrics)."""
-    pending: queue.SimpleQueue[_Submitted] = queue.SimpleQueue()
-    window = threading.Semaphore(APPEND_WINDOW)
-    stopped = threading.Event()
+    pending: asyncio.Queue[_Submitted | None] = asyncio.Queue()
+    window = asyncio.Semaphore(APPEND_WINDOW)
 
-    def read() -> None:
+    async def read() -> None:
+        number = 0
         try:
-            for number, request in enumerate(requests):
-                window.acquire()
-                if stopped.is_set():
-                    return
+            async for request in requests:
+                await window.acquire()
                 started = time.perf_counter()
                 try:
-                    future, decoded = submit(parsed(request))
+                    future, decoded = await submit(parsed(request))
                 except Exception as err:  # answered as this message's status
-                    pending.put(_Submitted(number, started, None, None, err))
+                    pending.put_nowait(_Submitted(number, started, None, None, err))
                 else:
-                    pending.put(_Submitted(number, started, future, decoded, None))
+                    pending.put_nowait(_Submitted(number, started, future, decoded, None))
+                number += 1
         except Exception as err:  # the client went away or cancelled: nothing more comes
             log.debug("grpc IngestAppend: request stream ended (%r)", err)
         finally:
-            pending.put(_END)
+            pending.put_nowait(None)
 
-    reader = threading.Thread(target=read, name="atlas-grpc-append", daemon=True)
-    reader.start()
+    reader = asyncio.create_task(read(), name="atlas-grpc-append")
     try:
-        while (submitted := pending.get()) is not _END:
-            answer = _settle(submitted, context)
+        while (submitted := await pending.get()) is not None:
+            answer = await _settle(submitted, context)
             observe(status_name(answer.code), time.perf_counter() - submitted.started)
             window.release()
             yield answer
     finally:
         # The call ended (the client cancelled, or this generator was closed): stop the
         # reader; a message it submitted meanwhile is committed and simply not answered.
-        stopped.set()
-        window.release()
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
 
 
-def _settle(submitted: _Submitted, context: grpc.ServicerContext) -> pb.AppendResponse:
+async def _settle(
+    submitted: _Submitted, context: grpc.aio.ServicerContext[Any, Any]
+) -> pb.AppendResponse:
     """The answer to one message: waits for its commit."""
     number = submitted.number
     try:
         if submitted.error is not None:
             raise submitted.error
         future = submitted.future
-        result = EMPTY_RESULT if future is None else wait_for_commit(future, context)
+        result = EMPTY_RESULT if future is None else await commit_result(future, context)
     except OverloadedError as err:
         code, hint = grpc.StatusCode.RESOURCE_EXHAUSTED, retry_after_ms(err)
         return pb.AppendResponse(

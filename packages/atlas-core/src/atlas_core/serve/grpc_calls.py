@@ -8,13 +8,14 @@ forever.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -34,6 +35,8 @@ __all__ = [
     "Calls",
     "EndCallError",
     "Undecodable",
+    "commit_result",
+    "commit_timeout",
     "deserializer",
     "parsed",
     "rejected_summary",
@@ -56,12 +59,25 @@ _COMMIT_TIMEOUT_S = 60.0  # without a client deadline: never hold a worker forev
 _STATUS_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
 
 
-def wait_for_commit(future: Future[IngestResult], context: grpc.ServicerContext) -> IngestResult:
-    """The commit's result, waiting at most the call's time left (and never over 60 s)."""
+def commit_timeout(context: grpc.ServicerContext | grpc.aio.ServicerContext[Any, Any]) -> float:
+    """How long a call may wait for its commit: the call's time left, never over 60 s."""
     # Without a client deadline grpcio reports a huge time remaining: cap it.
     remaining = context.time_remaining()
-    timeout = _COMMIT_TIMEOUT_S if remaining is None else min(_COMMIT_TIMEOUT_S, remaining)
-    return future.result(timeout=max(0.0, timeout))
+    return max(0.0, _COMMIT_TIMEOUT_S if remaining is None else min(_COMMIT_TIMEOUT_S, remaining))
+
+
+def wait_for_commit(future: Future[IngestResult], context: grpc.ServicerContext) -> IngestResult:
+    """The commit's result, waiting at most :func:`commit_timeout`."""
+    return future.result(timeout=commit_timeout(context))
+
+
+async def commit_result(
+    future: Future[IngestResult], context: grpc.aio.ServicerContext[Any, Any]
+) -> IngestResult:
+    """:func:`wait_for_commit` for a coroutine: the loop runs other calls meanwhile."""
+    # shield: a timeout must not cancel the pipeline's future (its writer settles it).
+    waiting = asyncio.shield(asyncio.wrap_future(future))
+    return await asyncio.wait_for(waiting, commit_timeout(context))
 
 
 def retry_after_ms(err: OverloadedError) -> int:
@@ -108,7 +124,10 @@ class EndCallError(Exception):
     """Ends a call with ``code`` and ``message`` (and binary trailing metadata)."""
 
     def __init__(
-        self, code: grpc.StatusCode, message: str, trailing: tuple[tuple[str, bytes], ...] = ()
+        self,
+        code: grpc.StatusCode,
+        message: str,
+        trailing: tuple[tuple[str, str | bytes], ...] = (),
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -135,9 +154,7 @@ class Calls:
 
     def observe_message(self, method: str, status: str, seconds: float) -> None:
         """Counts one message of a stream that answers each message (``IngestAppend``)."""
-        if self._metrics is not None:
-            self._metrics.requests.labels("grpc", method, status).inc()
-            self._metrics.request_seconds.labels("grpc", method).observe(seconds)
+        self._count(method, status, seconds)
 
     def run(
         self,
@@ -148,40 +165,55 @@ class Calls:
         """``body()``'s answer; any error it raises ends the call with the mapped status
         (and retry hint), and the call is counted in the metrics either way."""
         start = time.perf_counter()
-        status = "OK"
         try:
-            return body()
-        except EndCallError as ended:
-            status = ended.code.name
+            answer = body()
+        except Exception as err:
+            ended = _ending(method, err)
+            # Counted before the status goes out: a client that sees it may read /metrics.
+            self._count(method, ended.code.name, time.perf_counter() - start)
             if ended.trailing:
                 context.set_trailing_metadata(ended.trailing)
-            _abort(context, ended.code, ended.message)
-        except AtlasError as err:
-            status = grpc_status_name(err)
-            if isinstance(err, OverloadedError):
-                ms = str(retry_after_ms(err))
-                context.set_trailing_metadata(
-                    (("retry-after-ms", ms), ("grpc-retry-pushback-ms", ms))
-                )
-            _abort(context, grpc.StatusCode[status], str(err))
-        except FutureTimeoutError:
-            status = "DEADLINE_EXCEEDED"
-            _abort(context, grpc.StatusCode.DEADLINE_EXCEEDED, "commit: not confirmed in time")
+            context.abort(ended.code, ended.message)
+            raise AssertionError("unreachable: context.abort raises") from err  # pragma: no cover
+        self._count(method, "OK", time.perf_counter() - start)
+        return answer
+
+    async def principal_async(
+        self, method: str, context: grpc.aio.ServicerContext[Any, Any], scope: str
+    ) -> Principal:
+        """:meth:`principal` for a coroutine handler (the key lookup may read the store: it
+        runs on a thread, off the event loop); a refusal ends the call, counted as ``method``."""
+        start = time.perf_counter()
+        try:
+            principal = await asyncio.to_thread(self.principal, context, scope)  # type: ignore[arg-type]
         except Exception as err:
-            status = "INTERNAL"
-            log.exception("grpc %s failed", method)
-            _abort(context, grpc.StatusCode.INTERNAL, f"internal error ({type(err).__name__})")
-        finally:
-            if self._metrics is not None:
-                self._metrics.requests.labels("grpc", method, status).inc()
-                self._metrics.request_seconds.labels("grpc", method).observe(
-                    time.perf_counter() - start
-                )
+            ended = _ending(method, err)
+            self._count(method, ended.code.name, time.perf_counter() - start)
+            await context.abort(ended.code, ended.message)
+            raise AssertionError("unreachable: context.abort raises") from err  # pragma: no cover
+        return principal
+
+    def _count(self, method: str, status: str, seconds: float) -> None:
+        if self._metrics is not None:
+            self._metrics.requests.labels("grpc", method, status).inc()
+            self._metrics.request_seconds.labels("grpc", method).observe(seconds)
 
 
-def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
-    context.abort(code, message)
-    raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
+def _ending(method: str, err: Exception) -> EndCallError:
+    """How an error raised by a call's body ends the call."""
+    if isinstance(err, EndCallError):
+        return err
+    if isinstance(err, AtlasError):
+        status = grpc.StatusCode[grpc_status_name(err)]
+        trailing: tuple[tuple[str, str | bytes], ...] = ()
+        if isinstance(err, OverloadedError):
+            ms = str(retry_after_ms(err))
+            trailing = (("retry-after-ms", ms), ("grpc-retry-pushback-ms", ms))
+        return EndCallError(status, str(err), trailing)
+    if isinstance(err, FutureTimeoutError):
+        return EndCallError(grpc.StatusCode.DEADLINE_EXCEEDED, "commit: not confirmed in time")
+    log.exception("grpc %s failed", method, exc_info=err)
+    return EndCallError(grpc.StatusCode.INTERNAL, f"internal error ({type(err).__name__})")
 
 
 def rejected_summary(

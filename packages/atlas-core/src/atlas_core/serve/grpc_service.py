@@ -1,5 +1,7 @@
-"""The gRPC service of ``atlas serve``: ingest (unary, columnar, client-streaming), reads and
-the standard ``grpc.health.v1`` health service, on a sync grpcio server with a thread pool.
+"""The gRPC service of ``atlas serve``: ingest (unary, columnar, client-streaming, and the
+``IngestAppend`` stream), reads and the standard ``grpc.health.v1`` health service, on
+grpcio's asyncio server (:mod:`atlas_core.serve.grpc_server`): ``IngestAppend`` is a
+coroutine, the other handlers run on its thread pool.
 
 Every call authenticates from the ``authorization`` metadata; the tenant is the key's.
 Ingest hands events to the shared :class:`IngestPipeline` and answers only once they are
@@ -10,12 +12,13 @@ event is rejected the IngestResponse rides in ``atlas-ingest-response-bin``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -39,6 +42,7 @@ from atlas_core.serve.grpc_calls import (
 from atlas_core.serve.grpc_codec import DecodedEvents, decode_events, response_from_result
 from atlas_core.serve.grpc_columns import columns_from_batch
 from atlas_core.serve.grpc_reads import ReadsServicer
+from atlas_core.serve.grpc_server import GrpcServer
 from atlas_core.serve.pipeline import IngestResult
 
 if TYPE_CHECKING:
@@ -161,21 +165,25 @@ class IngestServicer:
 
         return self._calls.run("IngestStream", context, body)
 
-    def IngestAppend(  # noqa: N802
+    async def IngestAppend(  # noqa: N802
         self,
-        requests: Iterator[pb.IngestStreamMessage | Undecodable],
-        context: grpc.ServicerContext,
-    ) -> Iterator[pb.AppendResponse]:
+        requests: AsyncIterator[pb.IngestStreamMessage | Undecodable],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> AsyncIterator[pb.AppendResponse]:
         # Authenticated once, for the stream; each message is then answered on its own.
-        principal = self._calls.run(
-            "IngestAppend", context, lambda: self._calls.principal(context, "ingest")
-        )
-        return append_answers(
-            requests,
-            functools.partial(self._submit_message, principal),
-            context,
-            functools.partial(self._calls.observe_message, "IngestAppend.message"),
-        )
+        principal = await self._calls.principal_async("IngestAppend", context, "ingest")
+
+        async def submit(
+            message: pb.IngestStreamMessage,
+        ) -> tuple[Future[IngestResult] | None, DecodedEvents | None]:
+            if message.WhichOneof("batch") == "columns":  # a few numpy views: on the loop
+                return self._submit_message(principal, message)
+            # Typed events are converted event by event in Python: off the loop.
+            return await asyncio.to_thread(self._submit_message, principal, message)
+
+        observe = functools.partial(self._calls.observe_message, "IngestAppend.message")
+        async for answer in append_answers(requests, submit, context, observe):
+            yield answer
 
 
 class _Health(health.HealthServicer):
@@ -208,7 +216,7 @@ class _Health(health.HealthServicer):
         return response
 
 
-def _watch_health(server: grpc.Server, servicer: _Health) -> None:
+def _watch_health(server: GrpcServer, servicer: _Health) -> None:
     while server.wait_for_termination(timeout=_HEALTH_PERIOD_S):  # True: still running
         try:
             servicer.refresh()
@@ -268,42 +276,45 @@ def create_grpc_server(
     host: str | None = None,
     max_workers: int = 32,
     max_concurrent_rpcs: int | None = 1_024,
-    interceptors: Sequence[grpc.ServerInterceptor] = (),
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     reuse_port: bool = False,
-) -> tuple[grpc.Server, int]:
+) -> tuple[GrpcServer, int]:
     """A started gRPC server with the ingest, reads and health services; returns it and the
     bound port (``port=0`` picks a free one). ``host`` defaults to ``config.host``.
 
-    ``max_workers`` threads serve calls (an ingest call holds its thread until the commit);
-    beyond ``max_concurrent_rpcs`` calls in flight grpcio itself answers RESOURCE_EXHAUSTED.
+    ``max_workers`` threads serve the calls whose handlers are plain functions (an ingest
+    call holds its thread until the commit; an ``IngestAppend`` stream holds none); beyond
+    ``max_concurrent_rpcs`` calls in flight grpcio itself answers RESOURCE_EXHAUSTED.
     Requests above ``config.max_request_bytes`` are refused by grpcio (RESOURCE_EXHAUSTED).
-    ``interceptors`` wrap every call (logging, tracing, fault injection in tests).
+    ``interceptors`` (asyncio ones) wrap every call (logging, tracing, fault injection in
+    tests).
     ``reuse_port``: share the port with the other workers of one ``atlas serve``.
     Stop it with ``server.stop(grace)``.
     """
     calls = Calls(verifier, metrics)
-    server = grpc.server(
-        ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="atlas-grpc"),
-        handlers=_handlers(IngestServicer(pipeline, calls), ReadsServicer(store, calls)),
-        options=[
-            ("grpc.max_receive_message_length", config.max_request_bytes),
-            # Alone, a second server on the same port must fail, not share it silently.
-            ("grpc.so_reuseport", 1 if reuse_port else 0),
-        ],
-        maximum_concurrent_rpcs=max_concurrent_rpcs,
-        interceptors=list(interceptors),
-    )
     health_servicer = _Health(pipeline)
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     address = f"{host or config.host}:{port}"
     try:
-        bound = server.add_insecure_port(address)
+        server = GrpcServer(
+            handlers=_handlers(IngestServicer(pipeline, calls), ReadsServicer(store, calls)),
+            add_services=functools.partial(
+                health_pb2_grpc.add_HealthServicer_to_server, health_servicer
+            ),
+            address=address,
+            options=[
+                ("grpc.max_receive_message_length", config.max_request_bytes),
+                # Alone, a second server on the same port must fail, not share it silently.
+                ("grpc.so_reuseport", 1 if reuse_port else 0),
+            ],
+            max_workers=max_workers,
+            max_concurrent_rpcs=max_concurrent_rpcs,
+            interceptors=interceptors,
+        )
     except RuntimeError as err:
         raise InvalidArgumentError(f"grpc_port: cannot bind {address} ({err})") from err
-    if bound == 0:
+    if server.port == 0:
         raise InvalidArgumentError(f"grpc_port: cannot bind {address}")
-    server.start()
     threading.Thread(
         target=_watch_health, args=(server, health_servicer), name="atlas-grpc-health", daemon=True
     ).start()
-    return server, bound
+    return server, server.port

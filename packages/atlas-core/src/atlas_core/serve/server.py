@@ -27,6 +27,7 @@ import uvicorn
 
 from atlas_core.auth import FeedbackTokens, KeyVerifier
 from atlas_core.monitoring import DashboardLinks, MonitoringView, StoreCollector, dashboard_router
+from atlas_core.serve.grpc_server import GrpcServer
 from atlas_core.serve.grpc_service import create_grpc_server
 from atlas_core.serve.http_app import create_app
 from atlas_core.serve.metrics import ServeMetrics
@@ -34,8 +35,6 @@ from atlas_core.serve.pipeline import IngestPipeline
 from atlas_core.store import open_store
 
 if TYPE_CHECKING:
-    import grpc
-
     from atlas_core.config import AtlasConfig
     from atlas_core.store import Store
 
@@ -67,7 +66,7 @@ class AtlasServer:
         self.dashboard_links = DashboardLinks.from_config(config)
         self.grpc_port = 0
         self.http_port = 0
-        self._grpc: grpc.Server | None = None
+        self._grpc: GrpcServer | None = None
         self._http: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
         self._stopped = threading.Event()
