@@ -134,6 +134,26 @@ def test_misses_are_cached_and_cache_is_bounded(store: Store) -> None:
     assert counting.lookups == 5
 
 
+def test_cached_authentication_answers_only_from_the_cache(store: Store) -> None:
+    # An event loop asks the cache first and reads the store on a thread only on a miss.
+    clock = Clock()
+    counting = CountingStore(store)
+    verifier = KeyVerifier(counting, ttl_s=5.0, clock=clock)  # type: ignore[arg-type]
+    key, secret = _issue(store, "ingest")
+    assert verifier.authenticate_cached(secret, "ingest") is None  # not looked up yet
+    assert counting.lookups == 0
+    verifier.authenticate(secret, "ingest")
+    principal = verifier.authenticate_cached(secret, "ingest")
+    assert principal is not None and principal.key_id == key.id
+    with pytest.raises(PermissionDeniedError):
+        verifier.authenticate_cached(secret, "read")
+    with pytest.raises(AuthenticationError, match="malformed"):
+        verifier.authenticate_cached("not-a-key")
+    clock.now += 5.1
+    assert verifier.authenticate_cached(secret, "ingest") is None  # expired: ask the store
+    assert counting.lookups == 1
+
+
 def test_bad_arguments() -> None:
     with pytest.raises(InvalidArgumentError, match="scopes"):
         check_scopes(["ingest", "write"])

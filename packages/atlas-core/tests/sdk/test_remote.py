@@ -132,14 +132,14 @@ class _LoseFirstAnswers(grpc.aio.ServerInterceptor):
         if not details.method.endswith("/IngestColumns"):
             return handler
 
-        def behavior(request: Any, context: grpc.ServicerContext) -> Any:
-            response = handler.unary_unary(request, context)
+        async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            response = await handler.unary_unary(request, context)
             with self.lock:
                 self.calls += 1
                 lose = self.left > 0
                 self.left -= lose
             if lose:
-                context.abort(grpc.StatusCode.UNAVAILABLE, "connection lost after commit")
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "connection lost after commit")
             return response
 
         return grpc.unary_unary_rpc_method_handler(
@@ -181,13 +181,13 @@ class _PushBackFirst(grpc.aio.ServerInterceptor):
         if not details.method.endswith("/IngestColumns"):
             return handler
 
-        def behavior(request: Any, context: grpc.ServicerContext) -> Any:
+        async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             self.times.append(time.monotonic())
             if len(self.times) == 1:
                 hint = str(self.retry_after_ms)
                 context.set_trailing_metadata((("retry-after-ms", hint),))
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "buffer: full")
-            return handler.unary_unary(request, context)
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "buffer: full")
+            return await handler.unary_unary(request, context)
 
         return grpc.unary_unary_rpc_method_handler(
             behavior, handler.request_deserializer, handler.response_serializer

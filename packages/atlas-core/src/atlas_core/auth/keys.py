@@ -105,12 +105,20 @@ class KeyVerifier:
         """A verifier over ``store`` whose cache TTL is ``serve.key_cache_ttl_s``."""
         return cls(store, ttl_s=config.serve.key_cache_ttl_s)
 
-    def _lookup(self, key_hash: str) -> ApiKey | None:
+    def _cached(self, key_hash: str) -> tuple[bool, ApiKey | None]:
+        """``(True, lookup)`` when the cache holds an unexpired lookup; ``(False, None)``."""
         now = self._clock()
         with self._lock:
             hit = self._cache.get(key_hash)
             if hit is not None and hit[0] > now:
-                return hit[1]
+                return True, hit[1]
+        return False, None
+
+    def _lookup(self, key_hash: str) -> ApiKey | None:
+        found, key = self._cached(key_hash)
+        if found:
+            return key
+        now = self._clock()
         key = self._store.find_api_key(key_hash)
         with self._lock:
             self._cache[key_hash] = (now + self._ttl, key)
@@ -125,19 +133,32 @@ class KeyVerifier:
         Raises AuthenticationError (malformed, unknown or revoked key) or
         PermissionDeniedError (valid key without ``scope``). Messages never echo the secret.
         """
-        if not isinstance(secret, str) or not secret.startswith(_SECRET_PREFIX):
-            raise AuthenticationError("API key: malformed (expected 'atlas_...')")
-        key = self._lookup(ApiKey.hash_secret(secret))
-        if key is None:
-            raise AuthenticationError("API key: unknown")
-        if key.revoked:
-            raise AuthenticationError(f"API key {key.id}: revoked")
-        principal = Principal(key.tenant_id, key.id, frozenset(key.scopes))
-        if scope is not None:
-            principal.require(scope)
-        return principal
+        return _principal(self._lookup(_hash_of(secret)), scope)
+
+    def authenticate_cached(self, secret: str, scope: str | None = None) -> Principal | None:
+        """:meth:`authenticate` when the cache answers without reading the store; None when
+        the store must be asked. For an event loop, which must not wait on the store."""
+        found, key = self._cached(_hash_of(secret))
+        return _principal(key, scope) if found else None
 
     def invalidate(self) -> None:
         """Forgets every cached lookup (e.g. after a revocation made by this process)."""
         with self._lock:
             self._cache.clear()
+
+
+def _hash_of(secret: str) -> str:
+    if not isinstance(secret, str) or not secret.startswith(_SECRET_PREFIX):
+        raise AuthenticationError("API key: malformed (expected 'atlas_...')")
+    return ApiKey.hash_secret(secret)
+
+
+def _principal(key: ApiKey | None, scope: str | None) -> Principal:
+    if key is None:
+        raise AuthenticationError("API key: unknown")
+    if key.revoked:
+        raise AuthenticationError(f"API key {key.id}: revoked")
+    principal = Principal(key.tenant_id, key.id, frozenset(key.scopes))
+    if scope is not None:
+        principal.require(scope)
+    return principal

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -145,12 +145,18 @@ class Calls:
     def principal(self, context: grpc.ServicerContext, scope: str) -> Principal:
         """The caller's principal from the ``authorization`` metadata, holding ``scope``;
         AuthenticationError / PermissionDeniedError otherwise."""
-        authorization = None
-        for key, value in context.invocation_metadata():
-            if key == "authorization":
-                authorization = value if isinstance(value, str) else value.decode("latin-1")
-                break
-        return self._verifier.authenticate(bearer_secret(authorization), scope)
+        return self._verifier.authenticate(_secret(context), scope)
+
+    async def principal_of(
+        self, context: grpc.aio.ServicerContext[Any, Any], scope: str
+    ) -> Principal:
+        """:meth:`principal` for a coroutine handler: from the key cache on the loop, and
+        on a thread when the store must be read (the loop must not wait on it)."""
+        secret = _secret(context)
+        principal = self._verifier.authenticate_cached(secret, scope)
+        if principal is None:
+            principal = await asyncio.to_thread(self._verifier.authenticate, secret, scope)
+        return principal
 
     def observe_message(self, method: str, status: str, seconds: float) -> None:
         """Counts one message of a stream that answers each message (``IngestAppend``)."""
@@ -178,25 +184,45 @@ class Calls:
         self._count(method, "OK", time.perf_counter() - start)
         return answer
 
-    async def principal_async(
-        self, method: str, context: grpc.aio.ServicerContext[Any, Any], scope: str
-    ) -> Principal:
-        """:meth:`principal` for a coroutine handler (the key lookup may read the store: it
-        runs on a thread, off the event loop); a refusal ends the call, counted as ``method``."""
+    async def run_async(
+        self,
+        method: str,
+        context: grpc.aio.ServicerContext[Any, Any],
+        body: Callable[[], Awaitable[M]],
+    ) -> M:
+        """:meth:`run` for a coroutine handler."""
         start = time.perf_counter()
         try:
-            principal = await asyncio.to_thread(self.principal, context, scope)  # type: ignore[arg-type]
+            answer = await body()
         except Exception as err:
             ended = _ending(method, err)
             self._count(method, ended.code.name, time.perf_counter() - start)
+            if ended.trailing:
+                context.set_trailing_metadata(ended.trailing)
             await context.abort(ended.code, ended.message)
             raise AssertionError("unreachable: context.abort raises") from err  # pragma: no cover
-        return principal
+        self._count(method, "OK", time.perf_counter() - start)
+        return answer
+
+    async def principal_async(
+        self, method: str, context: grpc.aio.ServicerContext[Any, Any], scope: str
+    ) -> Principal:
+        """:meth:`principal_of`; a refusal ends the call, counted as ``method``."""
+        return await self.run_async(method, context, lambda: self.principal_of(context, scope))
 
     def _count(self, method: str, status: str, seconds: float) -> None:
         if self._metrics is not None:
             self._metrics.requests.labels("grpc", method, status).inc()
             self._metrics.request_seconds.labels("grpc", method).observe(seconds)
+
+
+def _secret(context: grpc.ServicerContext | grpc.aio.ServicerContext[Any, Any]) -> str:
+    authorization = None
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            authorization = value if isinstance(value, str) else value.decode("latin-1")
+            break
+    return bearer_secret(authorization)
 
 
 def _ending(method: str, err: Exception) -> EndCallError:

@@ -34,6 +34,7 @@ from atlas_core.serve.grpc_calls import (
     Calls,
     EndCallError,
     Undecodable,
+    commit_result,
     deserializer,
     parsed,
     rejected_summary,
@@ -116,20 +117,22 @@ class IngestServicer:
 
         return self._calls.run("Ingest", context, body)
 
-    def IngestColumns(  # noqa: N802
-        self, request: pb.ColumnBatch | Undecodable, context: grpc.ServicerContext
+    async def IngestColumns(  # noqa: N802
+        self, request: pb.ColumnBatch | Undecodable, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.IngestResponse:
-        def body() -> pb.IngestResponse:
-            principal = self._calls.principal(context, "ingest")
+        # A coroutine: the call holds no thread while its commit is written.
+        async def body() -> pb.IngestResponse:
+            principal = await self._calls.principal_of(context, "ingest")
             columns = columns_from_batch(parsed(request))
             if not len(columns):
                 return pb.IngestResponse()
             future = self._pipeline.submit_columns(
                 principal.tenant_id, rate_key=str(principal.key_id), columns=columns
             )
-            return _checked(response_from_result(wait_for_commit(future, context), with_ids=False))
+            result = await commit_result(future, context)
+            return _checked(response_from_result(result, with_ids=False))
 
-        return self._calls.run("IngestColumns", context, body)
+        return await self._calls.run_async("IngestColumns", context, body)
 
     def IngestStream(  # noqa: N802
         self,
