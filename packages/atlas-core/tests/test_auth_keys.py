@@ -144,7 +144,8 @@ def test_cached_authentication_answers_only_from_the_cache(store: Store) -> None
     assert counting.lookups == 0
     verifier.authenticate(secret, "ingest")
     principal = verifier.authenticate_cached(secret, "ingest")
-    assert principal is not None and principal.key_id == key.id
+    assert principal is not None
+    assert principal.key_id == key.id
     with pytest.raises(PermissionDeniedError):
         verifier.authenticate_cached(secret, "read")
     with pytest.raises(AuthenticationError, match="malformed"):

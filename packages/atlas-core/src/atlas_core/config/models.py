@@ -80,9 +80,10 @@ class ServeConfig(_Section):
         default=128,
         ge=1,
         description=(
-            "gRPC handler threads; a unary ingest call holds one until its commit and an "
-            "IngestAppend stream one for its life, so this caps the calls and streams in "
-            "flight (Little's law: throughput = calls in flight / latency)."
+            "Threads for the gRPC handlers that block: reads, Ingest and IngestStream hold "
+            "one until they answer, so this caps those calls in flight (Little's law: "
+            "throughput = calls in flight / latency). IngestColumns calls and IngestAppend "
+            "streams are coroutines on the server's event loop and hold none."
         ),
     )
     max_request_bytes: int = Field(
