@@ -1,15 +1,17 @@
 """grpcio's asyncio server on an event-loop thread of its own, behind a small sync API.
 
 Why asyncio: an ``IngestAppend`` stream on grpcio's threaded server costs two threads
-(one reads, one answers) and a thread hand-off per message each way; with 8 streams per
-worker the ~40 threads of a worker spent about a quarter of the machine's CPU in the
-handlers and the kernel's scheduler. On this loop every stream is a coroutine: measured
+(one reads, one answers) and a thread hand-off per message each way, and a unary call
+holds a thread until its commit; with 8 streams per worker the threads of a worker spent
+about a quarter of the machine's CPU in the handlers and the kernel's scheduler. On this
+loop every ``IngestAppend`` stream and ``IngestColumns`` call is a coroutine: measured
 with ``atlas bench ingest`` (2 workers, 24 batches of 100 in flight over 8 streams,
-interleaved fresh servers), 1.5-2.8 µs less server CPU per event and 9-13% more events/s.
+interleaved fresh servers), 1.5-2.8 µs less server CPU per event and 9-13% more events/s
+for the streams.
 
-Handlers that are plain functions (the unary calls, ``IngestStream``, the health service)
-run on a thread pool, as on the threaded server (grpcio's ``migration_thread_pool``):
-they block on the commit, which must not stall the loop.
+Handlers that are plain functions (reads, ``Ingest``, ``IngestStream``, the health
+service) run on a thread pool, as on the threaded server (grpcio's
+``migration_thread_pool``): they block, which must not stall the loop.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The gRPC service of ``atlas serve``: ingest (unary, columnar, client-streaming, and the
 ``IngestAppend`` stream), reads and the standard ``grpc.health.v1`` health service, on
-grpcio's asyncio server (:mod:`atlas_core.serve.grpc_server`): ``IngestAppend`` is a
-coroutine, the other handlers run on its thread pool.
+grpcio's asyncio server (:mod:`atlas_core.serve.grpc_server`): the two hot ingest calls,
+``IngestColumns`` and ``IngestAppend``, are coroutines; the other handlers run on its
+thread pool.
 
 Every call authenticates from the ``authorization`` metadata; the tenant is the key's.
 Ingest hands events to the shared :class:`IngestPipeline` and answers only once they are
@@ -285,8 +286,9 @@ def create_grpc_server(
     """A started gRPC server with the ingest, reads and health services; returns it and the
     bound port (``port=0`` picks a free one). ``host`` defaults to ``config.host``.
 
-    ``max_workers`` threads serve the calls whose handlers are plain functions (an ingest
-    call holds its thread until the commit; an ``IngestAppend`` stream holds none); beyond
+    ``max_workers`` threads serve the calls whose handlers are plain functions (``Ingest``
+    and ``IngestStream`` hold theirs until the commit; ``IngestColumns`` calls and
+    ``IngestAppend`` streams are coroutines and hold none); beyond
     ``max_concurrent_rpcs`` calls in flight grpcio itself answers RESOURCE_EXHAUSTED.
     Requests above ``config.max_request_bytes`` are refused by grpcio (RESOURCE_EXHAUSTED).
     ``interceptors`` (asyncio ones) wrap every call (logging, tracing, fault injection in
