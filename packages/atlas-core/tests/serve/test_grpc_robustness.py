@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,3 +109,61 @@ def test_health_watch_follows_the_pipeline(served: Served) -> None:
     served.pipeline.close(timeout=5)  # the writer stops: not ready any more
     assert next(stream).status == health_pb2.HealthCheckResponse.NOT_SERVING
     stream.cancel()
+
+
+_OPEN_CALLS_AT_EXIT = textwrap.dedent(
+    """
+    import sys, threading
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from atlas_core.auth import KeyVerifier
+    from atlas_core.config import ServeConfig
+    from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
+    from atlas_core.serve._generated.atlas.v1 import ingest_pb2_grpc as pb_grpc
+    from atlas_core.serve.grpc_service import create_grpc_server
+    from atlas_core.serve.pipeline import IngestPipeline
+    from atlas_core.store import open_store
+    from atlas_core.types import ApiKey, Tenant
+
+    store = open_store(sys.argv[1])
+    store.put_tenant(Tenant(id="acme"))
+    key, secret = ApiKey.issue("acme", ("ingest",))
+    store.put_api_key(key)
+    config = ServeConfig()
+    pipeline = IngestPipeline(store, config)
+    server, port = create_grpc_server(
+        pipeline, store, KeyVerifier(store), None, config, port=0, host="127.0.0.1"
+    )
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
+    assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+    never = threading.Event()
+
+    def messages():
+        yield pb.IngestStreamMessage()
+        never.wait()  # the client never finishes its stream
+
+    stream = pb_grpc.IngestStub(channel).IngestStream.future(
+        messages(), metadata=(("authorization", f"Bearer {secret}"),)
+    )
+    server.stop(0.5).wait(10)
+    pipeline.close(5)
+    print("stopped", flush=True)
+    """
+)
+
+
+def test_calls_left_open_do_not_keep_a_stopped_server_process_alive(tmp_path: Path) -> None:
+    # A handler that waits on its client (a health Watch, a stream that never ends) must
+    # not hold a pool thread past the server's stop: the interpreter waits for those
+    # threads at exit, so the process would never end.
+    script = tmp_path / "server.py"
+    script.write_text(_OPEN_CALLS_AT_EXIT)
+    done = subprocess.run(
+        [sys.executable, str(script), f"sqlite:///{tmp_path / 'a.db'}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "stopped" in done.stdout

@@ -80,10 +80,11 @@ class ServeConfig(_Section):
         default=128,
         ge=1,
         description=(
-            "Threads for the gRPC handlers that block: reads, Ingest and IngestStream hold "
-            "one until they answer, so this caps those calls in flight (Little's law: "
-            "throughput = calls in flight / latency). IngestColumns calls and IngestAppend "
-            "streams are coroutines on the server's event loop and hold none."
+            "Threads for the gRPC handlers that block: reads, and Ingest (typed events) "
+            "until its commit, so this caps those calls in flight (Little's law: "
+            "throughput = calls in flight / latency). IngestColumns, IngestStream, "
+            "IngestAppend and health checks are coroutines on the server's event loop "
+            "and hold none."
         ),
     )
     max_request_bytes: int = Field(

@@ -1,8 +1,8 @@
 """The gRPC service of ``atlas serve``: ingest (unary, columnar, client-streaming, and the
 ``IngestAppend`` stream), reads and the standard ``grpc.health.v1`` health service, on
-grpcio's asyncio server (:mod:`atlas_core.serve.grpc_server`): the two hot ingest calls,
-``IngestColumns`` and ``IngestAppend``, are coroutines; the other handlers run on its
-thread pool.
+grpcio's asyncio server (:mod:`atlas_core.serve.grpc_server`): the ingest streams, the
+column batches and the health service are coroutines; ``Ingest`` (typed events, converted
+in Python) and the reads run on its thread pool.
 
 Every call authenticates from the ``authorization`` metadata; the tenant is the key's.
 Ingest hands events to the shared :class:`IngestPipeline` and answers only once they are
@@ -18,7 +18,7 @@ import functools
 import logging
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -135,19 +135,19 @@ class IngestServicer:
 
         return await self._calls.run_async("IngestColumns", context, body)
 
-    def IngestStream(  # noqa: N802
+    async def IngestStream(  # noqa: N802
         self,
-        requests: Iterator[pb.IngestStreamMessage | Undecodable],
-        context: grpc.ServicerContext,
+        requests: AsyncIterator[pb.IngestStreamMessage | Undecodable],
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> pb.IngestResponse:
-        def body() -> pb.IngestResponse:
-            principal = self._calls.principal(context, "ingest")
+        async def body() -> pb.IngestResponse:
+            principal = await self._calls.principal_of(context, "ingest")
             pending: deque[tuple[int, Future[IngestResult] | None, DecodedEvents | None]]
             pending = deque()
             total = pb.IngestResponse()
 
-            def fold(number: int, future: Future[IngestResult] | None, decoded: Any) -> None:
-                result = EMPTY_RESULT if future is None else wait_for_commit(future, context)
+            async def fold(number: int, future: Future[IngestResult] | None, decoded: Any) -> None:
+                result = EMPTY_RESULT if future is None else await commit_result(future, context)
                 part = response_from_result(
                     result, decoded, message=number, with_ids=decoded is not None
                 )
@@ -157,17 +157,20 @@ class IngestServicer:
                 total.interaction_ids.extend(part.interaction_ids)
                 total.feedback_ids.extend(part.feedback_ids)
 
-            for number, request in enumerate(requests):
-                pending.append((number, *self._submit_message(principal, parsed(request))))
+            number = 0
+            async for request in requests:
+                submitted = await self._submit_on_loop(principal, parsed(request))
+                pending.append((number, *submitted))
+                number += 1
                 # Fold what is committed already, so a long stream holds only its
                 # uncommitted messages, not all of them.
                 while pending and (pending[0][1] is None or pending[0][1].done()):
-                    fold(*pending.popleft())
+                    await fold(*pending.popleft())
             while pending:
-                fold(*pending.popleft())
+                await fold(*pending.popleft())
             return _checked(total)
 
-        return self._calls.run("IngestStream", context, body)
+        return await self._calls.run_async("IngestStream", context, body)
 
     async def IngestAppend(  # noqa: N802
         self,
@@ -176,55 +179,56 @@ class IngestServicer:
     ) -> AsyncIterator[pb.AppendResponse]:
         # Authenticated once, for the stream; each message is then answered on its own.
         principal = await self._calls.principal_async("IngestAppend", context, "ingest")
-
-        async def submit(
-            message: pb.IngestStreamMessage,
-        ) -> tuple[Future[IngestResult] | None, DecodedEvents | None]:
-            if message.WhichOneof("batch") == "columns":  # a few numpy views: on the loop
-                return self._submit_message(principal, message)
-            # Typed events are converted event by event in Python: off the loop.
-            return await asyncio.to_thread(self._submit_message, principal, message)
-
+        submit = functools.partial(self._submit_on_loop, principal)
         observe = functools.partial(self._calls.observe_message, "IngestAppend.message")
         async for answer in append_answers(requests, submit, context, observe):
             yield answer
 
+    async def _submit_on_loop(
+        self, principal: Principal, message: pb.IngestStreamMessage
+    ) -> tuple[Future[IngestResult] | None, DecodedEvents | None]:
+        """:meth:`_submit_message` from a coroutine handler."""
+        if message.WhichOneof("batch") == "columns":  # a few numpy views: on the loop
+            return self._submit_message(principal, message)
+        # Typed events are converted event by event in Python: off the loop.
+        return await asyncio.to_thread(self._submit_message, principal, message)
 
-class _Health(health.HealthServicer):
-    """``grpc.health.v1``: SERVING while the pipeline is ready. Re-checked on every Check
-    and every ``_HEALTH_PERIOD_S`` (so Watch streams see changes) until the server stops."""
+
+class _Health(health.aio.HealthServicer):
+    """``grpc.health.v1`` on the server's loop (a Watch stream holds no thread): SERVING
+    while the pipeline is ready. Re-checked on every Check and every ``_HEALTH_PERIOD_S``
+    (so Watch streams see changes) until the server stops."""
 
     def __init__(self, pipeline: IngestPipeline) -> None:
         super().__init__()
         self._pipeline = pipeline
         self._status: int | None = None
-        self._refresh_lock = threading.Lock()
-        self.refresh()
 
-    def refresh(self) -> None:
+    async def refresh(self) -> None:
+        """Sets every service's status from the pipeline's readiness (on the loop only)."""
         serving = health_pb2.HealthCheckResponse.SERVING
-        with self._refresh_lock:
-            ready = self._pipeline.ready
-            status = serving if ready else health_pb2.HealthCheckResponse.NOT_SERVING
-            if status == self._status:
-                return  # set() notifies every Watch stream: only on a change
-            self._status = status
-            for service in ("", *SERVICE_NAMES):
-                self.set(service, status)
+        status = serving if self._pipeline.ready else health_pb2.HealthCheckResponse.NOT_SERVING
+        if status == self._status:
+            return  # set() wakes every Watch stream: only on a change
+        self._status = status
+        for service in ("", *SERVICE_NAMES):
+            await self.set(service, status)
 
-    def Check(  # noqa: N802
-        self, request: health_pb2.HealthCheckRequest, context: grpc.ServicerContext
+    async def Check(  # noqa: N802
+        self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> health_pb2.HealthCheckResponse:
-        self.refresh()
-        response: health_pb2.HealthCheckResponse = super().Check(request, context)
+        await self.refresh()
+        response: health_pb2.HealthCheckResponse = await super().Check(request, context)
         return response
 
 
 def _watch_health(server: GrpcServer, servicer: _Health) -> None:
     while server.wait_for_termination(timeout=_HEALTH_PERIOD_S):  # True: still running
         try:
-            servicer.refresh()
+            server.call(servicer.refresh()).result(timeout=_HEALTH_PERIOD_S)
         except Exception:  # a failing readiness probe must not kill the watcher
+            if not server.wait_for_termination(timeout=0):
+                return  # stopped meanwhile
             log.exception("grpc health refresh failed")
 
 
@@ -286,9 +290,9 @@ def create_grpc_server(
     """A started gRPC server with the ingest, reads and health services; returns it and the
     bound port (``port=0`` picks a free one). ``host`` defaults to ``config.host``.
 
-    ``max_workers`` threads serve the calls whose handlers are plain functions (``Ingest``
-    and ``IngestStream`` hold theirs until the commit; ``IngestColumns`` calls and
-    ``IngestAppend`` streams are coroutines and hold none); beyond
+    ``max_workers`` threads serve the calls whose handlers are plain functions (reads, and
+    ``Ingest``, which holds its thread until the commit); the ingest streams, column
+    batches and health checks are coroutines and hold none. Beyond
     ``max_concurrent_rpcs`` calls in flight grpcio itself answers RESOURCE_EXHAUSTED.
     Requests above ``config.max_request_bytes`` are refused by grpcio (RESOURCE_EXHAUSTED).
     ``interceptors`` (asyncio ones) wrap every call (logging, tracing, fault injection in
@@ -319,6 +323,7 @@ def create_grpc_server(
         raise InvalidArgumentError(f"grpc_port: cannot bind {address} ({err})") from err
     if server.port == 0:
         raise InvalidArgumentError(f"grpc_port: cannot bind {address}")
+    server.call(health_servicer.refresh()).result()  # no Watch may see SERVICE_UNKNOWN
     threading.Thread(
         target=_watch_health, args=(server, health_servicer), name="atlas-grpc-health", daemon=True
     ).start()
