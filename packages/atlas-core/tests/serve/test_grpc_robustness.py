@@ -17,9 +17,10 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).parent))
-from grpc_fixtures import Served, bearer, interaction, open_served
+from grpc_fixtures import Served, bearer, interaction, open_served, serve_on
 
 from atlas_core.config import ServeConfig
+from atlas_core.errors import InvalidArgumentError
 from atlas_core.serve._generated.atlas.v1 import ingest_pb2 as pb
 
 
@@ -167,3 +168,25 @@ def test_calls_left_open_do_not_keep_a_stopped_server_process_alive(tmp_path: Pa
     )
     assert done.returncode == 0, done.stderr
     assert "stopped" in done.stdout
+
+
+def _loop_threads() -> int:
+    return sum(t.name == "atlas-grpc-loop" and t.is_alive() for t in threading.enumerate())
+
+
+def test_a_taken_port_is_refused_by_name_and_leaves_no_server_running(served: Served) -> None:
+    before = _loop_threads()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(InvalidArgumentError, match=f"grpc_port: cannot bind 127.0.0.1:{port}"):
+            serve_on(served.store, served.keys, ServeConfig(), port=port)
+    assert _loop_threads() == before  # the failed server's loop thread has ended
+
+
+def test_stopping_twice_is_harmless(served: Served) -> None:
+    first = served.server.stop(1.0)
+    assert first.wait(10)
+    assert served.server.stop(1.0).wait(0)  # already stopped: set at once
+    assert not served.server.wait_for_termination(timeout=0)

@@ -51,7 +51,7 @@ class GrpcServer:
         self._loop = asyncio.new_event_loop()
         self._stopped = threading.Event()
         self._stopping = threading.Lock()
-        self._stop_done: threading.Event | None = None
+        self._stop_requested = False
         self._thread = threading.Thread(target=self._run, name="atlas-grpc-loop", daemon=True)
         self._thread.start()
 
@@ -74,10 +74,12 @@ class GrpcServer:
         try:
             self._server, self.port = asyncio.run_coroutine_threadsafe(start(), self._loop).result()
         except BaseException:
-            self._shut_loop()
+            self._end_loop()
+            self._thread.join()
             raise
         if not self.port:
-            self._shut_loop()
+            self._end_loop()
+            self._thread.join()
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -87,9 +89,9 @@ class GrpcServer:
             self._loop.close()
             self._stopped.set()
 
-    def _shut_loop(self) -> None:
+    def _end_loop(self) -> None:
+        """Stops the loop (its thread then closes it and sets ``_stopped``) and the pool."""
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
         self._pool.shutdown(wait=False)
 
     def call(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
@@ -103,25 +105,11 @@ class GrpcServer:
         """Stops taking calls; calls in flight get ``grace`` seconds (None: none) before
         they are cancelled. The event is set once the server and its loop have stopped."""
         with self._stopping:
-            if self._stop_done is not None:
-                return self._stop_done
-            done = self._stop_done = threading.Event()
-        if self._stopped.is_set():
-            done.set()
-            return done
-
-        def finished(_: object) -> None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._pool.shutdown(wait=False)
-
-        def loop_ended() -> None:
-            self._stopped.wait()
-            done.set()
-
-        stopping = asyncio.run_coroutine_threadsafe(self._server.stop(grace), self._loop)
-        stopping.add_done_callback(finished)
-        threading.Thread(target=loop_ended, name="atlas-grpc-stop", daemon=True).start()
-        return done
+            if not self._stop_requested and not self._stopped.is_set():
+                self._stop_requested = True
+                stopping = asyncio.run_coroutine_threadsafe(self._server.stop(grace), self._loop)
+                stopping.add_done_callback(lambda _: self._end_loop())
+        return self._stopped
 
     def wait_for_termination(self, timeout: float | None = None) -> bool:
         """Like ``grpc.Server.wait_for_termination``: True when ``timeout`` passed first."""

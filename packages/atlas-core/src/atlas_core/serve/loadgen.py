@@ -24,7 +24,7 @@ import os
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -309,18 +309,15 @@ async def _run_grpc(
                 acked += events_per_message
             latencies.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(calls[i % len(calls)]) for i in range(concurrency)))
-    seconds = time.perf_counter() - started
-    await _close(channels)
-    return LoadReport(
-        workload=f"grpc IngestColumns batches of {events_per_message} x{concurrency}",
-        requests=len(messages),
-        events=len(messages) * events_per_message,
-        seconds=seconds,
-        latencies_s=np.asarray(latencies),
-        errors=errors,
-        acknowledged=acked,
+    seconds = await _timed(channels, *(worker(calls[i % len(calls)]) for i in range(concurrency)))
+    return _grpc_report(
+        f"grpc IngestColumns batches of {events_per_message} x{concurrency}",
+        messages,
+        events_per_message,
+        seconds,
+        latencies,
+        errors,
+        acked,
     )
 
 
@@ -382,20 +379,17 @@ async def _run_grpc_append(
             errors[str(err.code().name)] += 1
             reading.cancel()
 
-    started = time.perf_counter()
-    await asyncio.gather(
-        *(stream(channels[i], framed[i::streams], windows[i]) for i in range(streams))
+    seconds = await _timed(
+        channels, *(stream(channels[i], framed[i::streams], windows[i]) for i in range(streams))
     )
-    seconds = time.perf_counter() - started
-    await _close(channels)
-    return LoadReport(
-        workload=f"grpc IngestAppend batches of {events_per_message} x{in_flight}/{streams}",
-        requests=len(messages),
-        events=len(messages) * events_per_message,
-        seconds=seconds,
-        latencies_s=np.asarray(latencies),
-        errors=errors,
-        acknowledged=acked,
+    return _grpc_report(
+        f"grpc IngestAppend batches of {events_per_message} x{in_flight}/{streams}",
+        messages,
+        events_per_message,
+        seconds,
+        latencies,
+        errors,
+        acked,
     )
 
 
@@ -432,9 +426,34 @@ def _channels(target: str, n: int) -> list[Any]:
     ]
 
 
-async def _close(channels: list[Any]) -> None:
+async def _timed(channels: list[Any], *clients: Coroutine[Any, Any, None]) -> float:
+    """Runs the clients side by side; their wall time. Closes the channels after."""
+    started = time.perf_counter()
+    await asyncio.gather(*clients)
+    seconds = time.perf_counter() - started
     for channel in channels:
         await channel.close()
+    return seconds
+
+
+def _grpc_report(
+    workload: str,
+    messages: list[bytes],
+    events_per_message: int,
+    seconds: float,
+    latencies: list[float],
+    errors: Counter[str],
+    acked: int,
+) -> LoadReport:
+    return LoadReport(
+        workload=workload,
+        requests=len(messages),
+        events=len(messages) * events_per_message,
+        seconds=seconds,
+        latencies_s=np.asarray(latencies),
+        errors=errors,
+        acknowledged=acked,
+    )
 
 
 def run_grpc_batches(
